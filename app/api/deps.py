@@ -1,0 +1,79 @@
+"""Dependencies of the routes: settings, the request's session and repository, the API key."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.repository import JobRepository
+from app.errors import Unauthorized
+from app.settings import Settings
+from app.songs import SongLibrary
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return maker
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+
+
+async def get_session(maker: SessionmakerDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed once when the route returns, rolled back if it
+    raises. The commit happens before the response is sent, so a client that reads right after a
+    POST sees what it wrote."""
+    async with maker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+# scope="function": the commit runs before the response is sent, not after.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_repository(session: SessionDep) -> JobRepository:
+    return JobRepository(session)
+
+
+RepositoryDep = Annotated[JobRepository, Depends(get_repository)]
+
+
+def get_song_library(settings: SettingsDep) -> SongLibrary:
+    return SongLibrary(settings.songs_dir, max_song_bytes=settings.max_song_bytes)
+
+
+SongLibraryDep = Annotated[SongLibrary, Depends(get_song_library)]
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """Refuse a mutating request without the API key, when one is configured.
+
+    The key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    if not settings.api_key:
+        return
+    given = request.headers.get("x-api-key", "")
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if not given and scheme.lower() == "bearer":
+        given = credentials.strip()
+    if not given:
+        raise Unauthorized("API key required: send 'Authorization: Bearer <key>' or 'X-API-Key'.")
+    if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
+        raise Unauthorized("Invalid API key.")
+
+
+ApiKeyDep = Depends(require_api_key)

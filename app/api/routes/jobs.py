@@ -1,0 +1,142 @@
+"""Jobs: queue one, read one, list them, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
+from sqlalchemy.exc import IntegrityError
+
+from app.api.deps import ApiKeyDep, RepositoryDep, SettingsDep, SongLibraryDep
+from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
+from app.db.models import GenerationJob
+from app.domain import JobStatus
+from app.errors import BadRequest, JobNotCancellable, JobNotFound, NoActiveJob
+from app.schemas import (
+    CancelResponse,
+    GenerateRequest,
+    GenerateResponse,
+    JobPage,
+    JobRead,
+    JobResponse,
+)
+from app.songs import SongLibrary
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+
+@router.post(
+    "/generate",
+    response_model=GenerateResponse,
+    responses={**MUTATION_ERRORS},
+    dependencies=[ApiKeyDep],
+    summary="Queue a video",
+)
+async def generate(
+    body: GenerateRequest,
+    request: Request,
+    repository: RepositoryDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+    songs: SongLibraryDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> GenerateResponse:
+    """Queue a job and answer at once; follow it with `/api/jobs/{id}/events` or `/stream`.
+
+    With an `Idempotency-Key` header, a repeated request returns the job the first one queued."""
+    if idempotency_key:
+        existing = await repository.get_job_by_idempotency_key(idempotency_key)
+        if existing is not None:
+            return GenerateResponse(job_id=existing.id)
+    await _check_references(body, repository=repository, songs=songs)
+    spec = body.spec()
+    try:
+        async with repository.session.begin_nested():
+            job = await repository.create_job(
+                payload=spec.model_dump(mode="json", by_alias=True),
+                priority=body.priority,
+                max_attempts=body.max_attempts or settings.max_attempts,
+                project_id=body.project_id,
+                idempotency_key=idempotency_key or None,
+            )
+    except IntegrityError:
+        # Another request with the same key won the race between our read and our insert.
+        existing = await repository.get_job_by_idempotency_key(idempotency_key or "")
+        if existing is None:
+            raise
+        return GenerateResponse(job_id=existing.id)
+    on_job_queued = request.app.state.on_job_queued
+    if on_job_queued is not None:
+        # Background tasks run after the response, so after the request's commit.
+        background.add_task(on_job_queued)
+    return GenerateResponse(job_id=job.id)
+
+
+async def _check_references(
+    body: GenerateRequest, *, repository: RepositoryDep, songs: SongLibrary
+) -> None:
+    if body.song and not songs.exists(body.song):
+        raise BadRequest(f"song: no uploaded song is named {body.song!r}.")
+    if body.project_id is not None and not await repository.project_exists(body.project_id):
+        raise BadRequest(f"projectId: no project has id {body.project_id}.")
+
+
+@router.get("/jobs", response_model=JobPage, responses={**ERRORS}, summary="List jobs")
+async def list_jobs(
+    repository: RepositoryDep,
+    status: Annotated[JobStatus | None, Query(description="only jobs in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JobPage:
+    """Jobs, newest first."""
+    jobs, total = await repository.list_jobs(status=status, limit=limit, offset=offset)
+    return JobPage(jobs=[JobRead.of(job) for job in jobs], total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=JobResponse, responses={**ERRORS, **NOT_FOUND}, summary="A job"
+)
+async def get_job(job_id: str, repository: RepositoryDep) -> JobResponse:
+    job = await repository.get_job(job_id)
+    if job is None:
+        raise JobNotFound()
+    return JobResponse(job=JobRead.of(job))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=CancelResponse,
+    responses={**MUTATION_ERRORS, **NOT_FOUND, 409: ERRORS[400] | {"description": "Job ended"}},
+    dependencies=[ApiKeyDep],
+    summary="Cancel a job",
+)
+async def cancel_job(job_id: str, repository: RepositoryDep) -> CancelResponse:
+    """A queued job is cancelled at once; a running one is stopped by its worker within about a
+    second (its state stays `running` with `cancelRequested` until then)."""
+    return await _cancel(job_id, repository)
+
+
+@router.post(
+    "/cancel",
+    response_model=CancelResponse,
+    responses={**MUTATION_ERRORS, **NOT_FOUND},
+    dependencies=[ApiKeyDep],
+    summary="Cancel the active job",
+)
+async def cancel_active(repository: RepositoryDep) -> CancelResponse:
+    """Cancel the active job, as the original's single-job page did: the running one first, else
+    the newest queued one."""
+    job = await repository.find_active_job()
+    if job is None:
+        raise NoActiveJob()
+    return await _cancel(job.id, repository)
+
+
+async def _cancel(job_id: str, repository: RepositoryDep) -> CancelResponse:
+    job: GenerationJob | None = await repository.request_cancel(job_id)
+    if job is None:
+        existing = await repository.get_job(job_id)
+        if existing is None:
+            raise JobNotFound()
+        raise JobNotCancellable(existing.status)
+    return CancelResponse(job_id=job.id, state=job.status)

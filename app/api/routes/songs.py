@@ -1,0 +1,59 @@
+"""The music library: upload MP3s, list them, delete one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
+
+from app.api.deps import ApiKeyDep, SongLibraryDep
+from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
+from app.schemas import ErrorResponse, MessageResponse, SongList, SongRead, UploadResponse
+from app.songs import IncomingSong
+
+router = APIRouter(prefix="/api", tags=["songs"])
+
+
+@router.post(
+    "/upload-songs",
+    response_model=UploadResponse,
+    responses={
+        **MUTATION_ERRORS,
+        413: {"model": ErrorResponse, "description": "A file or the request is too large"},
+    },
+    dependencies=[ApiKeyDep],
+    summary="Upload songs (MP3)",
+)
+async def upload_songs(
+    songs: Annotated[list[UploadFile], File(description="MP3 files")],
+    library: SongLibraryDep,
+) -> UploadResponse:
+    """Add MP3 files to the library. Files are checked by their content and size; when any file
+    is refused, none is stored, and the library is never emptied first."""
+    incoming = [
+        IncomingSong(filename=upload.filename or "", file=upload.file, size_bytes=upload.size or 0)
+        for upload in songs
+    ]
+    stored = await asyncio.to_thread(library.add_all, incoming)
+    return UploadResponse(message=f"Uploaded {len(stored)} song(s).", songs=stored)
+
+
+@router.get("/songs", response_model=SongList, responses={**ERRORS}, summary="List songs")
+async def list_songs(library: SongLibraryDep) -> SongList:
+    songs = await asyncio.to_thread(library.list)
+    return SongList(
+        songs=[SongRead(name=s.name, bytes=s.size_bytes, modified_at=s.modified_at) for s in songs]
+    )
+
+
+@router.delete(
+    "/songs/{name}",
+    response_model=MessageResponse,
+    responses={**MUTATION_ERRORS, **NOT_FOUND},
+    dependencies=[ApiKeyDep],
+    summary="Delete a song",
+)
+async def delete_song(name: str, library: SongLibraryDep) -> MessageResponse:
+    await asyncio.to_thread(library.delete, name)
+    return MessageResponse(message=f"Deleted {name}.")

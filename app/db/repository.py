@@ -1,0 +1,469 @@
+"""Every query of the service, for both dialects. It flushes but never commits: callers own the
+transaction (the API's request session, or the worker's `sessionmaker.begin()` blocks)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    String,
+    Update,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.db.models import (
+    Artifact,
+    GenerationEvent,
+    GenerationJob,
+    Project,
+    WorkerRecord,
+    utcnow,
+)
+from app.domain import EventLevel, EventType, JobStatus
+
+QUEUED = JobStatus.QUEUED.value
+RUNNING = JobStatus.RUNNING.value
+
+
+def fresh_token_sql(dialect_name: str) -> ColumnElement[str]:
+    """A new random lease token per claimed row, computed by the database."""
+    if dialect_name == "postgresql":
+        return cast(func.gen_random_uuid(), String)
+    return func.lower(func.hex(func.randomblob(16)))
+
+
+def claim_statement(
+    dialect_name: str, *, worker_id: str, limit: int, now: datetime, lease_s: float
+) -> Update:
+    """The one statement that claims up to `limit` ready jobs for `worker_id`.
+
+    Postgres: the ready rows are locked with `FOR UPDATE SKIP LOCKED` inside a MATERIALIZED CTE, so
+    concurrent claimers skip each other's rows, and the planner cannot re-run the LIMIT subquery per
+    updated row (which could claim more than `limit`). SQLite has no row locks and its dialect drops
+    FOR UPDATE; the UPDATE … WHERE id IN (SELECT … LIMIT n) runs under the database write lock that
+    `BEGIN IMMEDIATE` took, so two claimers are serialised and never see the same queued row.
+    """
+    ready: Select[tuple[str]] = (
+        select(GenerationJob.id)
+        .where(GenerationJob.status == QUEUED, GenerationJob.run_at <= now)
+        .order_by(GenerationJob.priority.desc(), GenerationJob.run_at, GenerationJob.id)
+        .limit(limit)
+    )
+    values: dict[str, Any] = {
+        "status": RUNNING,
+        "worker_id": worker_id,
+        "lease_token": fresh_token_sql(dialect_name),
+        "leased_until": now + timedelta(seconds=lease_s),
+        "heartbeat_at": now,
+        "attempt_count": GenerationJob.attempt_count + 1,
+        "started_at": func.coalesce(GenerationJob.started_at, now),
+        "updated_at": now,
+        "stage": None,
+        "progress": 0.0,
+        "error_message": None,
+    }
+    if dialect_name == "postgresql":
+        picked = ready.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        where: ColumnElement[bool] = GenerationJob.id == picked.c.id
+    else:
+        where = GenerationJob.id.in_(ready.scalar_subquery())
+    return (
+        update(GenerationJob)
+        .where(where)
+        .values(values)
+        .returning(GenerationJob)
+        .execution_options(synchronize_session=False)
+    )
+
+
+class JobRepository:
+    """Jobs, their events and artifacts, and the workers table."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect_name(self) -> str:
+        return self.session.bind.dialect.name
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    async def create_job(
+        self,
+        *,
+        payload: dict[str, Any],
+        priority: int = 0,
+        max_attempts: int = 3,
+        project_id: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> GenerationJob:
+        """Insert a queued job and its first event."""
+        now = utcnow()
+        job = GenerationJob(
+            id=str(uuid.uuid4()),
+            status=QUEUED,
+            payload=payload,
+            priority=priority,
+            max_attempts=max_attempts,
+            project_id=project_id,
+            idempotency_key=idempotency_key,
+            run_at=now,
+            created_at=now,
+            updated_at=now,
+            cancel_requested=False,
+            attempt_count=0,
+            progress=0.0,
+        )
+        self.session.add(job)
+        await self.session.flush()
+        await self.add_event(
+            job.id, EventType.STATE, "Job queued.", payload={"state": QUEUED}
+        )
+        return job
+
+    async def get_job(self, job_id: str) -> GenerationJob | None:
+        return await self.session.get(GenerationJob, job_id, populate_existing=True)
+
+    async def get_job_by_idempotency_key(self, key: str) -> GenerationJob | None:
+        return await self.session.scalar(
+            select(GenerationJob).where(GenerationJob.idempotency_key == key)
+        )
+
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[Sequence[GenerationJob], int]:
+        """A page of jobs, newest first, and how many match in all."""
+        query = select(GenerationJob)
+        count = select(func.count()).select_from(GenerationJob)
+        if status is not None:
+            query = query.where(GenerationJob.status == status.value)
+            count = count.where(GenerationJob.status == status.value)
+        query = query.order_by(GenerationJob.created_at.desc(), GenerationJob.id.desc())
+        jobs = (await self.session.scalars(query.limit(limit).offset(offset))).all()
+        total = await self.session.scalar(count)
+        return jobs, int(total or 0)
+
+    async def find_active_job(self) -> GenerationJob | None:
+        """The job `POST /api/cancel` means: the oldest running one, else the newest queued one."""
+        running = await self.session.scalar(
+            select(GenerationJob)
+            .where(GenerationJob.status == RUNNING, GenerationJob.cancel_requested.is_(False))
+            .order_by(GenerationJob.started_at, GenerationJob.id)
+            .limit(1)
+        )
+        if running is not None:
+            return running
+        return await self.session.scalar(
+            select(GenerationJob)
+            .where(GenerationJob.status == QUEUED)
+            .order_by(GenerationJob.created_at.desc(), GenerationJob.id.desc())
+            .limit(1)
+        )
+
+    async def request_cancel(self, job_id: str) -> GenerationJob | None:
+        """Cancel a queued job at once, or flag a running one for its worker to kill.
+
+        One UPDATE decides by the row's current state, so a job claimed between a read and this
+        write is flagged rather than marked cancelled under its worker. Returns the job as it is
+        afterwards, or None when it is not active.
+        """
+        now = utcnow()
+        statement = (
+            update(GenerationJob)
+            .where(GenerationJob.id == job_id, GenerationJob.status.in_((QUEUED, RUNNING)))
+            .values(
+                status=case(
+                    (GenerationJob.status == QUEUED, literal(JobStatus.CANCELLED.value)),
+                    else_=GenerationJob.status,
+                ),
+                completed_at=case(
+                    (GenerationJob.status == QUEUED, now), else_=GenerationJob.completed_at
+                ),
+                cancel_requested=True,
+                updated_at=now,
+            )
+            .returning(GenerationJob)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        job = (await self.session.scalars(statement)).one_or_none()
+        if job is None:
+            return None
+        if job.status == JobStatus.CANCELLED:
+            await self.add_event(
+                job.id, EventType.STATE, "Job cancelled.", payload={"state": job.status}
+            )
+        else:
+            await self.add_event(job.id, EventType.LOG, "Cancellation requested.")
+        return job
+
+    async def project_exists(self, project_id: int) -> bool:
+        found = await self.session.scalar(select(Project.id).where(Project.id == project_id))
+        return found is not None
+
+    async def create_project(self, name: str) -> Project:
+        project = Project(name=name, created_at=utcnow())
+        self.session.add(project)
+        await self.session.flush()
+        return project
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def add_event(
+        self,
+        job_id: str,
+        event_type: EventType,
+        message: str,
+        *,
+        level: EventLevel = EventLevel.INFO,
+        payload: dict[str, Any] | None = None,
+    ) -> GenerationEvent:
+        event = GenerationEvent(
+            job_id=job_id,
+            event_type=event_type.value,
+            level=level.value,
+            message=message,
+            payload=payload,
+            created_at=utcnow(),
+        )
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+    async def list_events(
+        self, job_id: str, *, after: int = 0, limit: int = 500
+    ) -> Sequence[GenerationEvent]:
+        """Events of a job with an id greater than `after`, oldest first."""
+        return (
+            await self.session.scalars(
+                select(GenerationEvent)
+                .where(GenerationEvent.job_id == job_id, GenerationEvent.id > after)
+                .order_by(GenerationEvent.id)
+                .limit(limit)
+            )
+        ).all()
+
+    # -- the worker's side -----------------------------------------------------------------
+
+    async def claim_jobs(
+        self, *, worker_id: str, limit: int, lease_s: float
+    ) -> list[GenerationJob]:
+        """Claim up to `limit` ready jobs, highest priority first, and log each claim."""
+        if limit <= 0:
+            return []
+        statement = claim_statement(
+            self.dialect_name, worker_id=worker_id, limit=limit, now=utcnow(), lease_s=lease_s
+        )
+        jobs = list((await self.session.scalars(statement)).all())
+        # RETURNING gives no order; hand them out in queue order.
+        jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
+        for job in jobs:
+            await self.add_event(
+                job.id,
+                EventType.STATE,
+                f"Job started (attempt {job.attempt_count} of {job.max_attempts}).",
+                payload={"state": RUNNING, "attempt": job.attempt_count, "worker": worker_id},
+            )
+        return jobs
+
+    async def cancel_requested_ids(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        found = await self.session.scalars(
+            select(GenerationJob.id).where(
+                GenerationJob.id.in_(job_ids), GenerationJob.cancel_requested.is_(True)
+            )
+        )
+        return set(found.all())
+
+    async def renew_leases(
+        self, *, worker_id: str, leases: dict[str, str], lease_s: float
+    ) -> set[str]:
+        """Extend the lease of every job this worker still holds, in one statement.
+
+        Returns the ids whose lease was renewed; a job missing from it was lost (reaped, or
+        finished by someone else) and its result must be discarded.
+        """
+        if not leases:
+            return set()
+        now = utcnow()
+        pairs = [
+            and_(GenerationJob.id == job_id, GenerationJob.lease_token == token)
+            for job_id, token in leases.items()
+        ]
+        renewed = await self.session.scalars(
+            update(GenerationJob)
+            .where(GenerationJob.status == RUNNING, GenerationJob.worker_id == worker_id)
+            .where(or_(*pairs))
+            .values(leased_until=now + timedelta(seconds=lease_s), heartbeat_at=now)
+            .returning(GenerationJob.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(renewed.all())
+
+    async def record_progress(
+        self, job_id: str, token: str, *, stage: str | None, progress: float
+    ) -> bool:
+        result = await self.session.execute(
+            self._fenced(job_id, token).values(
+                stage=stage, progress=min(max(progress, 0.0), 1.0), updated_at=utcnow()
+            )
+        )
+        return _rowcount(result) == 1
+
+    async def mark_completed(self, job_id: str, token: str, *, result_path: str) -> bool:
+        return await self._finish(
+            job_id,
+            token,
+            JobStatus.COMPLETED,
+            "Job completed.",
+            result_path=result_path,
+            progress=1.0,
+        )
+
+    async def mark_failed(self, job_id: str, token: str, *, error: str) -> bool:
+        return await self._finish(
+            job_id,
+            token,
+            JobStatus.FAILED,
+            f"Job failed: {error}",
+            level=EventLevel.ERROR,
+            error_message=error,
+        )
+
+    async def mark_cancelled(self, job_id: str, token: str) -> bool:
+        return await self._finish(job_id, token, JobStatus.CANCELLED, "Job cancelled.")
+
+    async def release_job(self, job_id: str, token: str, *, reason: str) -> bool:
+        """Put a running job back in the queue without spending an attempt (worker shutdown)."""
+        now = utcnow()
+        result = await self.session.execute(
+            self._fenced(job_id, token).values(
+                status=QUEUED,
+                attempt_count=GenerationJob.attempt_count - 1,
+                worker_id=None,
+                lease_token=None,
+                leased_until=None,
+                run_at=now,
+                updated_at=now,
+            )
+        )
+        if _rowcount(result) != 1:
+            return False
+        await self.add_event(
+            job_id, EventType.STATE, f"Job released to the queue: {reason}", payload={"state": QUEUED}
+        )
+        return True
+
+    async def _finish(
+        self,
+        job_id: str,
+        token: str,
+        status: JobStatus,
+        message: str,
+        *,
+        level: EventLevel = EventLevel.INFO,
+        **values: Any,
+    ) -> bool:
+        """Move a running job to a final state, fenced by its lease token."""
+        now = utcnow()
+        result = await self.session.execute(
+            self._fenced(job_id, token).values(
+                status=status.value,
+                completed_at=now,
+                updated_at=now,
+                leased_until=None,
+                **values,
+            )
+        )
+        if _rowcount(result) != 1:
+            return False
+        await self.add_event(
+            job_id, EventType.STATE, message, level=level, payload={"state": status.value}
+        )
+        return True
+
+    @staticmethod
+    def _fenced(job_id: str, token: str) -> Update:
+        """An UPDATE that only touches the job while this claim still holds its lease."""
+        return (
+            update(GenerationJob)
+            .where(
+                GenerationJob.id == job_id,
+                GenerationJob.lease_token == token,
+                GenerationJob.status == RUNNING,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    # -- artifacts -------------------------------------------------------------------------
+
+    async def add_artifact(
+        self,
+        job_id: str,
+        *,
+        kind: str,
+        path: str,
+        size_bytes: int,
+        sha256: str,
+        mime: str,
+        media: dict[str, Any] | None = None,
+    ) -> Artifact:
+        artifact = Artifact(
+            job_id=job_id,
+            kind=kind,
+            path=path,
+            bytes=size_bytes,
+            sha256=sha256,
+            mime=mime,
+            media=media,
+            created_at=utcnow(),
+        )
+        self.session.add(artifact)
+        await self.session.flush()
+        return artifact
+
+    async def list_artifacts(self, job_id: str) -> Sequence[Artifact]:
+        return (
+            await self.session.scalars(
+                select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)
+            )
+        ).all()
+
+    # -- workers ---------------------------------------------------------------------------
+
+    async def register_worker(self, worker_id: str, *, slots: int, version: str) -> None:
+        now = utcnow()
+        self.session.add(
+            WorkerRecord(
+                id=worker_id, started_at=now, heartbeat_at=now, slots=slots, busy=0, version=version
+            )
+        )
+        await self.session.flush()
+
+    async def touch_worker(self, worker_id: str, *, busy: int) -> None:
+        await self.session.execute(
+            update(WorkerRecord)
+            .where(WorkerRecord.id == worker_id)
+            .values(heartbeat_at=utcnow(), busy=busy)
+        )
+
+    async def remove_worker(self, worker_id: str) -> None:
+        await self.session.execute(delete(WorkerRecord).where(WorkerRecord.id == worker_id))
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

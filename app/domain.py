@@ -1,0 +1,140 @@
+"""Plain types shared by the API and the worker: job states, events, and the validated video spec."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from PIL import ImageColor
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+
+class EventType(StrEnum):
+    LOG = "log"
+    STAGE = "stage"
+    PROGRESS = "progress"
+    STATE = "state"
+    RETRY = "retry"
+    ARTIFACT = "artifact"
+
+
+class EventLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+HORIZONTAL_POSITIONS = ("left", "center", "right")
+VERTICAL_POSITIONS = ("top", "center", "bottom")
+SONG_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,120}\.mp3$")
+LANGUAGE_PATTERN = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$"
+
+Aspect = Literal["9:16", "16:9", "1:1"]
+Quality = Literal["draft", "standard", "high"]
+FootageSource = Literal["auto", "pexels", "pixabay", "local", "generated"]
+
+
+class VideoSpec(BaseModel):
+    """What to make: the validated generate request, without the queue's options.
+
+    Field names are snake_case in Python and camelCase on the wire (the original's names). Numbers
+    and booleans sent as strings are accepted, as the original web page sends them so. Every optional
+    field has a default that works, so a spec that validates can always be rendered.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", str_strip_whitespace=True
+    )
+
+    video_subject: str = Field(min_length=1, max_length=500, examples=["Why octopuses are smart"])
+    ai_model: str | None = Field(None, max_length=200, description="LLM model; server default")
+    voice: str | None = Field(
+        None, max_length=100, pattern=r"^[A-Za-z0-9_.:+-]+$", description="voice id; default voice"
+    )
+    paragraph_number: int = Field(1, ge=1, le=10)
+    custom_prompt: str = Field("", max_length=4000)
+    subtitles_position: str = Field("center,bottom", examples=["center,bottom"])
+    color: str = Field("#FFFF00", description="subtitle colour: #RGB, #RRGGBB or a CSS name")
+    use_music: bool = False
+    automate_youtube_upload: bool = False
+    threads: int = Field(2, ge=1, le=32)
+    script: str | None = Field(None, max_length=20_000, description="narrate this text; no LLM")
+    language: str = Field("en", pattern=LANGUAGE_PATTERN)
+    target_seconds: int | None = Field(None, ge=10, le=600)
+    aspect: Aspect = "9:16"
+    quality: Quality = "standard"
+    footage_source: FootageSource = "auto"
+    clip_duration: float = Field(5.0, ge=1.0, le=60.0)
+    song: str | None = Field(None, description="name of an uploaded song; random when music is on")
+    music_volume: float = Field(0.1, ge=0.0, le=1.0)
+    font_size: int = Field(80, ge=20, le=200)
+    word_highlight: bool = False
+
+    @field_validator("subtitles_position")
+    @classmethod
+    def _check_position(cls, value: str) -> str:
+        parts = [part.strip().lower() for part in value.split(",")]
+        if (
+            len(parts) != 2
+            or parts[0] not in HORIZONTAL_POSITIONS
+            or parts[1] not in VERTICAL_POSITIONS
+        ):
+            raise ValueError(
+                f"must be 'horizontal,vertical' with horizontal one of {HORIZONTAL_POSITIONS} "
+                f"and vertical one of {VERTICAL_POSITIONS}"
+            )
+        return ",".join(parts)
+
+    @field_validator("color")
+    @classmethod
+    def _check_color(cls, value: str) -> str:
+        return normalise_color(value)
+
+    @field_validator("script", "ai_model")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("song")
+    @classmethod
+    def _check_song_name(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not SONG_NAME_PATTERN.fullmatch(value):
+            raise ValueError("must be the name of an uploaded song, such as 'my-song.mp3'")
+        return value
+
+
+def normalise_color(value: str) -> str:
+    """`#rgb`, `#rrggbb` or a CSS colour name → `#RRGGBB`; anything else is refused."""
+    text = value.strip().lower()
+    if re.fullmatch(r"#[0-9a-f]{3}", text):
+        text = "#" + "".join(ch * 2 for ch in text[1:])
+    if re.fullmatch(r"#[0-9a-f]{6}", text):
+        return text.upper()
+    named = ImageColor.colormap.get(text)
+    if isinstance(named, str) and named.startswith("#") and len(named) == 7:
+        return named.upper()
+    raise ValueError("must be a colour as #RGB, #RRGGBB or a CSS colour name")
+
+
+Priority = Annotated[int, Field(ge=-100, le=100)]

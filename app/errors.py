@@ -1,0 +1,52 @@
+"""Errors that carry their own HTTP status; one handler renders them in the API's envelope."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """An error the API answers with `{"status": "error", "message": …}` and `status_code`."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AppError):
+    status_code = 400
+
+
+class Unauthorized(AppError):
+    status_code = 401
+
+
+class NotFound(AppError):
+    status_code = 404
+
+
+class Conflict(AppError):
+    status_code = 409
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+
+
+class JobNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Job not found.")
+
+
+class JobNotCancellable(Conflict):
+    def __init__(self, status: str) -> None:
+        super().__init__(f"Job is already {status}; only queued or running jobs can be cancelled.")
+
+
+class NoActiveJob(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No active job found.")

@@ -1,0 +1,116 @@
+"""create_app(): the FastAPI application: lifespan (engine), routers, error handlers, the web page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.limits import UploadSizeLimit
+from app.api.routes import events, health, jobs, models, songs
+from app.api.validation import describe_validation_error
+from app.db.session import create_engine, create_sessionmaker
+from app.errors import AppError
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
+
+
+def app_version() -> str:
+    try:
+        return version("moneyprinter")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(
+    settings: Settings | None = None, *, on_job_queued: Callable[[], None] | None = None
+) -> FastAPI:
+    """Build the application. `on_job_queued` is called after each enqueue commits (the
+    in-process wake-up when a worker shares this process)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        settings.songs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="MoneyPrinter",
+        version=app_version(),
+        description="Turns a topic into a finished, narrated, subtitled vertical video.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.on_job_queued = on_job_queued
+    app.add_middleware(UploadSizeLimit, path="/api/upload-songs", max_bytes=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key",
+                           "Last-Event-ID"],
+        )
+    _add_error_handlers(app)
+    for module in (jobs, events, songs, models, health):
+        app.include_router(module.router)
+    _mount_web(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return _error(exc.status_code, exc.message, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, describe_validation_error(exc.errors(), path=request.url.path))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404 and message == "Not Found":
+            message = "Not found."
+        return _error(exc.status_code, message, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "Internal server error.")
+
+
+def _error(status_code: int, message: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"status": "error", "message": message}, status_code=status_code, headers=headers
+    )
+
+
+def _mount_web(app: FastAPI) -> None:
+    """Serve the built web page at `/`; without a build, `/` leads to the API docs."""
+    if (WEB_DIST / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+        return
+
+    @app.get("/", include_in_schema=False)
+    async def _root() -> RedirectResponse:
+        return RedirectResponse("/docs")

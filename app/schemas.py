@@ -1,0 +1,177 @@
+"""Request and response models of the public API, with the original's camelCase names.
+
+Every response body is an envelope with `"status": "success" | "error"`; errors carry a `message`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from app.db.models import GenerationEvent, GenerationJob
+from app.domain import VideoSpec
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ErrorResponse(CamelModel):
+    status: Literal["error"] = "error"
+    message: str = Field(examples=["Job not found."])
+
+
+class MessageResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str
+
+
+class GenerateRequest(VideoSpec):
+    """A video to make (the spec) and how to queue it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "videoSubject": "Why octopuses are smart",
+                    "script": "Octopuses have nine brains. Each arm can taste what it touches.",
+                    "quality": "draft",
+                }
+            ]
+        }
+    )
+
+    max_attempts: int | None = Field(None, ge=1, le=10, description="server default when unset")
+    priority: int = Field(0, ge=-100, le=100, description="higher runs first")
+    project_id: int | None = Field(None, ge=1)
+
+    def spec(self) -> VideoSpec:
+        return VideoSpec.model_validate(self.model_dump(include=set(VideoSpec.model_fields)))
+
+
+class GenerateResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str = "Video generation queued."
+    job_id: str
+
+
+class JobRead(CamelModel):
+    id: str
+    state: str = Field(examples=["queued"])
+    stage: str | None
+    progress: float
+    cancel_requested: bool
+    attempt_count: int
+    max_attempts: int
+    priority: int
+    project_id: int | None
+    video_subject: str
+    result_path: str | None
+    error_message: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, job: GenerationJob) -> JobRead:
+        return cls(
+            id=job.id,
+            state=job.status,
+            stage=job.stage,
+            progress=job.progress,
+            cancel_requested=job.cancel_requested,
+            attempt_count=job.attempt_count,
+            max_attempts=job.max_attempts,
+            priority=job.priority,
+            project_id=job.project_id,
+            video_subject=str(job.payload.get("videoSubject", "")),
+            result_path=job.result_path,
+            error_message=job.error_message,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            completed_at=job.completed_at,
+            updated_at=job.updated_at,
+            payload=job.payload,
+        )
+
+
+class JobResponse(CamelModel):
+    status: Literal["success"] = "success"
+    job: JobRead
+
+
+class JobPage(CamelModel):
+    status: Literal["success"] = "success"
+    jobs: list[JobRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class CancelResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str = "Cancellation requested."
+    job_id: str
+    state: str
+
+
+class EventRead(CamelModel):
+    id: int
+    type: str = Field(examples=["stage"])
+    level: str
+    message: str
+    payload: dict[str, Any] | None
+    timestamp: datetime
+
+    @classmethod
+    def of(cls, event: GenerationEvent) -> EventRead:
+        return cls(
+            id=event.id,
+            type=event.event_type,
+            level=event.level,
+            message=event.message,
+            payload=event.payload,
+            timestamp=event.created_at,
+        )
+
+
+class EventList(CamelModel):
+    status: Literal["success"] = "success"
+    events: list[EventRead]
+    last_event_id: int = Field(description="pass as `after` to get only newer events")
+
+
+class ModelsResponse(CamelModel):
+    status: Literal["success", "error"]
+    message: str | None = None
+    models: list[str]
+    default: str
+
+
+class SongRead(CamelModel):
+    name: str
+    bytes: int
+    modified_at: datetime
+
+
+class SongList(CamelModel):
+    status: Literal["success"] = "success"
+    songs: list[SongRead]
+
+
+class UploadResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str = Field(examples=["Uploaded 2 song(s)."])
+    songs: list[str] = Field(description="the stored names, to use as `song` in a request")
+
+
+class HealthResponse(CamelModel):
+    status: Literal["success"] = "success"
+    database: Literal["ok"] = "ok"
+    dialect: str
+    version: str

@@ -1,0 +1,117 @@
+"""Settings: the one place that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import shutil
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_PORT = 8080
+
+
+class Settings(BaseSettings):
+    """Configuration of the API, the worker and the pipeline.
+
+    The original MoneyPrinter's variable names (`DATABASE_URL`, `OLLAMA_*`, `PEXELS_API_KEY`) are
+    read as they are, so its `.env` files keep working; everything new is `MONEYPRINTER_*`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MONEYPRINTER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        "", validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    api_key: str = ""
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    ollama_base_url: str = Field(
+        "http://127.0.0.1:11434",
+        validation_alias=AliasChoices("OLLAMA_BASE_URL", "ollama_base_url"),
+    )
+    ollama_model: str = Field(
+        "llama3.1:8b", validation_alias=AliasChoices("OLLAMA_MODEL", "ollama_model")
+    )
+    pexels_api_key: str = Field(
+        "", validation_alias=AliasChoices("PEXELS_API_KEY", "pexels_api_key")
+    )
+
+    max_song_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
+
+    worker_concurrency: int = Field(1, ge=1, le=64)
+    poll_interval_s: float = Field(1.0, gt=0)
+    stream_poll_interval_s: float = Field(0.5, gt=0)
+    cancel_check_interval_s: float = Field(0.5, gt=0)
+    heartbeat_interval_s: float = Field(10.0, gt=0)
+    lease_s: float = Field(30.0, gt=0)
+    shutdown_grace_s: float = Field(30.0, ge=0)
+    max_attempts: int = Field(3, ge=1, le=20)
+    ffmpeg: str = ""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production" and not self.api_key:
+            raise ValueError("MONEYPRINTER_API_KEY must be set when MONEYPRINTER_ENV=production")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: the SQLite file in the data folder unless DATABASE_URL says."""
+        return async_database_url(self.database_url, data_dir=self.data_dir)
+
+    @property
+    def songs_dir(self) -> Path:
+        return self.data_dir / "songs"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @cached_property
+    def ffmpeg_exe(self) -> str:
+        """`MONEYPRINTER_FFMPEG`, else the system ffmpeg, else the one in the imageio-ffmpeg wheel."""
+        if self.ffmpeg:
+            return self.ffmpeg
+        found = shutil.which("ffmpeg")
+        if found:
+            return found
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def async_database_url(url: str, *, data_dir: Path) -> str:
+    """Map a database URL (the original's sync spellings included) to its async driver."""
+    if not url:
+        return f"sqlite+aiosqlite:///{(data_dir / 'moneyprinter.db').resolve()}"
+    for sync_prefix, async_prefix in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg2://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(sync_prefix):
+            return async_prefix + url[len(sync_prefix) :]
+    return url
