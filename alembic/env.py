@@ -2,9 +2,9 @@
 
 import asyncio
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
+from alembic import context
 from app.db.models import Base
 from app.db.session import create_engine
 from app.settings import Settings

@@ -1,4 +1,4 @@
-"""Plain types shared by the API and the worker: job states, events, and the validated video spec."""
+"""Plain types shared by the API and the worker: job states, events, the validated video spec."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ class VideoSpec(BaseModel):
     """What to make: the validated generate request, without the queue's options.
 
     Field names are snake_case in Python and camelCase on the wire (the original's names). Numbers
-    and booleans sent as strings are accepted, as the original web page sends them so. Every optional
-    field has a default that works, so a spec that validates can always be rendered.
+    and booleans sent as strings are accepted, as the original web page sends them so. Every
+    optional field has a default that works, so a spec that validates can always be rendered.
     """
 
     model_config = ConfigDict(

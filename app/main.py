@@ -1,9 +1,9 @@
-"""create_app(): the FastAPI application: lifespan (engine), routers, error handlers, the web page."""
+"""create_app(): the FastAPI application: lifespan (engine), routers, error handlers, web page."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -60,14 +60,21 @@ def create_app(
     )
     app.state.settings = settings
     app.state.on_job_queued = on_job_queued
-    app.add_middleware(UploadSizeLimit, path="/api/upload-songs", max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        UploadSizeLimit, path="/api/upload-songs", max_bytes=settings.max_upload_bytes
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key",
-                           "Last-Event-ID"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+            ],
         )
     _add_error_handlers(app)
     for module in (jobs, events, songs, models, health):
@@ -99,7 +106,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(500, "Internal server error.")
 
 
-def _error(status_code: int, message: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status_code: int, message: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"status": "error", "message": message}, status_code=status_code, headers=headers
     )

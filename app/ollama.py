@@ -24,5 +24,7 @@ async def list_models(base_url: str, *, timeout_s: float = TAGS_TIMEOUT_S) -> li
     models = body.get("models") if isinstance(body, dict) else None
     if not isinstance(models, list):
         raise OllamaUnavailable(f"Ollama at {base_url} answered without a model list.")
-    names = [str(model.get("name") or model.get("model")) for model in models if isinstance(model, dict)]
+    names = [
+        str(model.get("name") or model.get("model")) for model in models if isinstance(model, dict)
+    ]
     return [name for name in names if name and name != "None"]

@@ -29,9 +29,7 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "production"] = "development"
-    database_url: str = Field(
-        "", validation_alias=AliasChoices("DATABASE_URL", "database_url")
-    )
+    database_url: str = Field("", validation_alias=AliasChoices("DATABASE_URL", "database_url"))
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
@@ -90,7 +88,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def ffmpeg_exe(self) -> str:
-        """`MONEYPRINTER_FFMPEG`, else the system ffmpeg, else the one in the imageio-ffmpeg wheel."""
+        """`MONEYPRINTER_FFMPEG`, else the system ffmpeg, else the imageio-ffmpeg wheel's."""
         if self.ffmpeg:
             return self.ffmpeg
         found = shutil.which("ffmpeg")

@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,7 +90,8 @@ def _frames_follow(file: BinaryIO, position: int) -> bool:
 
 def safe_stem(filename: str) -> str:
     """A lower-case slug of the file's name, for readable stored names."""
-    stem = Path(filename).stem.lower()
+    stem = Path(filename).stem
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")
     return slug[:60] or "song"
 
@@ -101,7 +103,7 @@ class SongLibrary:
         self.folder = folder
         self.max_song_bytes = max_song_bytes
 
-    def list(self) -> list[Song]:
+    def songs(self) -> list[Song]:
         if not self.folder.is_dir():
             return []
         songs = []

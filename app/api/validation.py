@@ -1,4 +1,4 @@
-"""Turn Pydantic's validation errors into one message that names the field, as the envelope wants."""
+"""Pydantic's validation errors as one message that names the field, as the envelope wants."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def claim_statement(
     FOR UPDATE; the UPDATE … WHERE id IN (SELECT … LIMIT n) runs under the database write lock that
     `BEGIN IMMEDIATE` took, so two claimers are serialised and never see the same queued row.
     """
-    ready: Select[tuple[str]] = (
+    ready: Select[str] = (
         select(GenerationJob.id)
         .where(GenerationJob.status == QUEUED, GenerationJob.run_at <= now)
         .order_by(GenerationJob.priority.desc(), GenerationJob.run_at, GenerationJob.id)
@@ -98,7 +98,7 @@ class JobRepository:
 
     @property
     def dialect_name(self) -> str:
-        return self.session.bind.dialect.name
+        return self.session.get_bind().dialect.name
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -130,9 +130,7 @@ class JobRepository:
         )
         self.session.add(job)
         await self.session.flush()
-        await self.add_event(
-            job.id, EventType.STATE, "Job queued.", payload={"state": QUEUED}
-        )
+        await self.add_event(job.id, EventType.STATE, "Job queued.", payload={"state": QUEUED})
         return job
 
     async def get_job(self, job_id: str) -> GenerationJob | None:
@@ -364,7 +362,10 @@ class JobRepository:
         if _rowcount(result) != 1:
             return False
         await self.add_event(
-            job_id, EventType.STATE, f"Job released to the queue: {reason}", payload={"state": QUEUED}
+            job_id,
+            EventType.STATE,
+            f"Job released to the queue: {reason}",
+            payload={"state": QUEUED},
         )
         return True
 

@@ -25,4 +25,4 @@ async def health(request: Request, session: SessionDep) -> HealthResponse:
         await session.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         raise ServiceUnavailable("Database unreachable.") from exc
-    return HealthResponse(dialect=session.bind.dialect.name, version=request.app.version)
+    return HealthResponse(dialect=session.get_bind().dialect.name, version=request.app.version)

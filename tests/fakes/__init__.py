@@ -1,0 +1,1 @@
+"""Real HTTP servers on loopback that speak outside services' documented protocols."""

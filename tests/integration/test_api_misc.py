@@ -1,0 +1,143 @@
+"""Models (against a loopback Ollama), health, and the API key on mutating routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from tests.fakes import ollama
+from tests.fakes.server import serving
+
+
+async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def test_models_lists_what_ollama_has(settings: Settings) -> None:
+    with serving(ollama.handler(models=["llama3.1:8b", "qwen2.5:7b"])) as url:
+        async for client in client_for(settings.model_copy(update={"ollama_base_url": url})):
+            response = await client.get("/api/models")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "success",
+        "message": None,
+        "models": ["llama3.1:8b", "qwen2.5:7b"],
+        "default": "llama3.1:8b",
+    }
+
+
+@pytest.mark.parametrize("ollama_status", [None, 500])
+async def test_models_without_ollama_answers_error_and_default(
+    settings: Settings, ollama_status: int | None
+) -> None:
+    if ollama_status is None:  # nothing listens at the configured URL
+        async for client in client_for(settings):
+            response = await client.get("/api/models")
+    else:
+        with serving(ollama.handler(fail_with_status=ollama_status)) as url:
+            async for client in client_for(settings.model_copy(update={"ollama_base_url": url})):
+                response = await client.get("/api/models")
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["status"] == "error"
+    assert "Could not reach Ollama" in body["message"]
+    assert body["default"] == settings.ollama_model
+
+
+async def test_health_reports_the_database(client: httpx.AsyncClient, settings: Settings) -> None:
+    response = await client.get("/api/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success" and body["database"] == "ok"
+    assert body["dialect"] == (
+        "sqlite" if "sqlite" in settings.resolved_database_url else "postgresql"
+    )
+
+
+async def test_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    docs = await client.get("/docs")
+
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/docs"
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+MUTATIONS = [
+    ("POST", "/api/generate", {"json": {"videoSubject": "tides", "script": "Hi."}}),
+    ("POST", "/api/jobs/some-id/cancel", {}),
+    ("POST", "/api/cancel", {}),
+    ("POST", "/api/upload-songs", {"files": {"songs": ("a.mp3", b"x", "audio/mpeg")}}),
+    ("DELETE", "/api/songs/a.mp3", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), MUTATIONS)
+async def test_api_key_guards_every_mutation(
+    settings: Settings, method: str, path: str, kwargs: dict[str, object]
+) -> None:
+    keyed = settings.model_copy(update={"api_key": "s3cret-key"})
+    async for client in client_for(keyed):
+        missing = await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+        wrong = await client.request(
+            method,
+            path,
+            headers={"X-API-Key": "nope"},
+            **kwargs,  # type: ignore[arg-type]
+        )
+        bearer = await client.request(
+            method,
+            path,
+            headers={"Authorization": "Bearer s3cret-key"},
+            **kwargs,  # type: ignore[arg-type]
+        )
+        header = await client.request(
+            method,
+            path,
+            headers={"X-API-Key": "s3cret-key"},
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    assert missing.status_code == 401
+    assert missing.json()["status"] == "error"
+    assert missing.json()["message"].startswith("API key required")
+    assert wrong.status_code == 401 and wrong.json()["message"] == "Invalid API key."
+    assert bearer.status_code != 401 and header.status_code != 401
+
+
+async def test_api_key_leaves_reads_open(settings: Settings) -> None:
+    keyed = settings.model_copy(update={"api_key": "s3cret-key"})
+    async for client in client_for(keyed):
+        responses = [
+            await client.get(path)
+            for path in ("/api/jobs", "/api/songs", "/api/health", "/api/models", "/openapi.json")
+        ]
+
+    assert [r.status_code for r in responses] == [200] * len(responses)
+
+
+async def test_cors_allows_only_configured_origins(settings: Settings) -> None:
+    configured = settings.model_copy(update={"cors_origins": ["http://allowed.example"]})
+    async for client in client_for(configured):
+        allowed = await client.get("/api/jobs", headers={"Origin": "http://allowed.example"})
+        other = await client.get("/api/jobs", headers={"Origin": "http://other.example"})
+
+    assert allowed.headers.get("access-control-allow-origin") == "http://allowed.example"
+    assert "access-control-allow-origin" not in other.headers
+
+
+async def test_no_cors_by_default(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/jobs", headers={"Origin": "http://elsewhere.example"})
+
+    assert "access-control-allow-origin" not in response.headers
