@@ -14,6 +14,8 @@ from pydantic.alias_generators import to_camel
 from app.db.models import GenerationEvent, GenerationJob
 from app.domain import VideoSpec
 
+EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
+
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -55,21 +57,25 @@ class GenerateRequest(VideoSpec):
 class GenerateResponse(CamelModel):
     status: Literal["success"] = "success"
     message: str = "Video generation queued."
-    job_id: str
+    job_id: str = Field(examples=[EXAMPLE_JOB_ID])
 
 
 class JobRead(CamelModel):
-    id: str
-    state: str = Field(examples=["queued"])
-    stage: str | None
-    progress: float
+    id: str = Field(examples=[EXAMPLE_JOB_ID])
+    state: str = Field(
+        examples=["running"], description="queued, running, completed, failed, cancelled"
+    )
+    stage: str | None = Field(examples=["render"])
+    progress: float = Field(ge=0, le=1, examples=[0.42])
     cancel_requested: bool
     attempt_count: int
     max_attempts: int
     priority: int
     project_id: int | None
     video_subject: str
-    result_path: str | None
+    result_path: str | None = Field(
+        examples=[f"jobs/{EXAMPLE_JOB_ID}/1/video.mp4"], description="relative to the data folder"
+    )
     error_message: str | None
     created_at: datetime
     started_at: datetime | None
@@ -121,10 +127,12 @@ class CancelResponse(CamelModel):
 
 
 class EventRead(CamelModel):
-    id: int
-    type: str = Field(examples=["stage"])
-    level: str
-    message: str
+    id: int = Field(examples=[42])
+    type: str = Field(
+        examples=["stage"], description="log, stage, progress, state, retry, artifact"
+    )
+    level: str = Field(examples=["info"])
+    message: str = Field(examples=["Rendering the video."])
     payload: dict[str, Any] | None
     timestamp: datetime
 
