@@ -332,13 +332,17 @@ class JobRepository:
             progress=1.0,
         )
 
-    async def mark_failed(self, job_id: str, token: str, *, error: str) -> bool:
+    async def mark_failed(
+        self, job_id: str, token: str, *, error: str, details: dict[str, Any] | None = None
+    ) -> bool:
+        """Fail the job; `details` (e.g. `retryable`, `stage`) go into the failure event payload."""
         return await self._finish(
             job_id,
             token,
             JobStatus.FAILED,
             f"Job failed: {error}",
             level=EventLevel.ERROR,
+            event_payload=details,
             error_message=error,
         )
 
@@ -377,6 +381,7 @@ class JobRepository:
         message: str,
         *,
         level: EventLevel = EventLevel.INFO,
+        event_payload: dict[str, Any] | None = None,
         **values: Any,
     ) -> bool:
         """Move a running job to a final state, fenced by its lease token."""
@@ -393,7 +398,11 @@ class JobRepository:
         if _rowcount(result) != 1:
             return False
         await self.add_event(
-            job_id, EventType.STATE, message, level=level, payload={"state": status.value}
+            job_id,
+            EventType.STATE,
+            message,
+            level=level,
+            payload={**(event_payload or {}), "state": status.value},
         )
         return True
 

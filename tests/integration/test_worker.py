@@ -1,0 +1,309 @@
+"""A real Worker on each database: render, fail, cancel (queued, mid-render), crash, release."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import GenerationEvent, GenerationJob
+from app.db.repository import JobRepository
+from app.domain import VideoSpec
+from app.settings import Settings
+from worker.main import Worker
+from worker.pipeline import PipelineOptions, ProgressEvent, run_pipeline
+from worker.pipeline.script import NO_SCRIPT_MESSAGE
+
+Maker = async_sessionmaker[AsyncSession]
+
+SHORT_SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
+# About two minutes of narration: the draft render takes several seconds, time enough to act.
+LONG_SCRIPT = " ".join(
+    f"Fact number {n}: the octopus keeps surprising the people who study it." for n in range(60)
+)
+RUN_TIMEOUT_S = 60.0
+
+
+async def queue_job(maker: Maker, **fields: Any) -> str:
+    spec = VideoSpec(video_subject="octopuses", quality="draft", **fields)
+    async with maker.begin() as session:
+        job = await JobRepository(session).create_job(
+            payload=spec.model_dump(mode="json", by_alias=True)
+        )
+    return job.id
+
+
+async def read_job(maker: Maker, job_id: str) -> GenerationJob:
+    async with maker() as session:
+        job = await JobRepository(session).get_job(job_id)
+    assert job is not None
+    return job
+
+
+async def read_events(maker: Maker, job_id: str) -> list[GenerationEvent]:
+    async with maker() as session:
+        return list(await JobRepository(session).list_events(job_id))
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0) -> None:
+    """Poll `check` (the database, /proc) until it holds; TimeoutError after `timeout_s`."""
+    deadline_s = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline_s:
+            raise TimeoutError(f"not true after {timeout_s} s")
+        await asyncio.sleep(0.05)
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    completed = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
+         str(path)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    data: dict[str, Any] = json.loads(completed.stdout)
+    return data
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """Processes of the group that still run: zombies are dead (killed, not yet reaped by init)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state not in ("Z", "X"):
+            members.append(int(stat.parent.name))
+    return members
+
+
+async def wait_group_gone(pgid: int) -> None:
+    async def gone() -> bool:
+        return not live_group_members(pgid)
+
+    await wait_for(gone, timeout_s=2.0)
+
+
+async def start_render(settings: Settings, maker: Maker) -> tuple[Worker, asyncio.Task[None], str]:
+    """A worker running the long job, once its child is rendering."""
+    job_id = await queue_job(maker, script=LONG_SCRIPT)
+    worker = Worker(settings, maker, concurrency=1)
+    task = asyncio.create_task(worker.run())
+
+    async def rendering() -> bool:
+        assert not task.done()
+        return (await read_job(maker, job_id)).stage == "render"
+
+    await wait_for(rendering)
+    return worker, task, job_id
+
+
+async def test_worker_renders_a_job_to_completion(settings: Settings, sessionmaker: Maker) -> None:
+    job_id = await queue_job(sessionmaker, script=SHORT_SCRIPT)
+
+    await asyncio.wait_for(Worker(settings, sessionmaker).run(wait=False), RUN_TIMEOUT_S)
+
+    job = await read_job(sessionmaker, job_id)
+    assert job.status == "completed", job.error_message
+    assert job.result_path == f"jobs/{job_id}/1/video.mp4"
+    assert job.progress == 1.0
+    video = settings.data_dir / job.result_path
+    probe = ffprobe(video)
+    streams = {stream["codec_type"]: stream for stream in probe["streams"]}
+    assert streams["video"]["codec_name"] == "h264"
+    assert streams["video"]["pix_fmt"] == "yuv420p"
+    assert streams["video"]["avg_frame_rate"] == "30/1"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (540, 960)
+    assert streams["audio"]["codec_name"] == "aac"
+    assert float(probe["format"]["duration"]) > 2.0
+    assert not video.with_name("video.mp4.part").exists()
+    assert (video.parent / "script.txt").read_text().strip() == SHORT_SCRIPT
+
+    events = await read_events(sessionmaker, job_id)
+    kinds = [(event.event_type, (event.payload or {}).get("state")) for event in events]
+    assert kinds[0] == ("state", "queued")
+    assert kinds[1] == ("state", "running")
+    assert kinds[-1] == ("state", "completed")
+    stages = [(event.payload or {}).get("stage") for event in events if event.event_type == "stage"]
+    assert stages == ["script", "voice", "subtitles", "render"]
+    assert any(event.event_type == "progress" for event in events)
+    first_stage = next(i for i, (kind, _) in enumerate(kinds) if kind == "stage")
+    assert first_stage > 1
+
+    async with sessionmaker() as session:
+        artifacts = {a.kind: a for a in await JobRepository(session).list_artifacts(job_id)}
+    assert set(artifacts) == {"video", "script", "subtitles", "voice"}
+    assert artifacts["video"].path == job.result_path
+    assert artifacts["video"].bytes == video.stat().st_size
+    assert artifacts["video"].sha256 == hashlib.sha256(video.read_bytes()).hexdigest()
+    assert artifacts["video"].mime == "video/mp4"
+    assert artifacts["video"].media is not None
+    assert artifacts["video"].media["widthPx"] == 540
+
+
+async def test_job_without_a_script_fails_with_a_clear_message(
+    settings: Settings, sessionmaker: Maker
+) -> None:
+    job_id = await queue_job(sessionmaker)
+
+    await asyncio.wait_for(Worker(settings, sessionmaker).run(wait=False), RUN_TIMEOUT_S)
+
+    job = await read_job(sessionmaker, job_id)
+    assert job.status == "failed"
+    assert job.error_message == NO_SCRIPT_MESSAGE
+    final = (await read_events(sessionmaker, job_id))[-1]
+    assert final.level == "error"
+    assert final.payload is not None
+    assert final.payload["state"] == "failed"
+    assert final.payload["retryable"] is False
+    assert final.payload["stage"] == "script"
+
+
+async def test_cancelled_queued_job_is_never_run(settings: Settings, sessionmaker: Maker) -> None:
+    job_id = await queue_job(sessionmaker, script=SHORT_SCRIPT)
+    async with sessionmaker.begin() as session:
+        await JobRepository(session).request_cancel(job_id)
+    assert (await read_job(sessionmaker, job_id)).status == "cancelled"
+
+    await asyncio.wait_for(Worker(settings, sessionmaker).run(wait=False), RUN_TIMEOUT_S)
+
+    job = await read_job(sessionmaker, job_id)
+    assert job.status == "cancelled"
+    assert job.attempt_count == 0
+    states = [(e.payload or {}).get("state") for e in await read_events(sessionmaker, job_id)]
+    assert "running" not in states
+    assert not (settings.jobs_dir / job_id).exists()
+
+
+async def test_cancelling_a_rendering_job_kills_its_process_group(
+    settings: Settings, sessionmaker: Maker
+) -> None:
+    worker, task, job_id = await start_render(settings, sessionmaker)
+    pgid = worker.running_child_pid(job_id)
+    assert pgid is not None
+
+    async def ffmpeg_running() -> bool:
+        return len(live_group_members(pgid)) >= 2  # the child and its ffmpeg
+
+    await wait_for(ffmpeg_running)
+    async with sessionmaker.begin() as session:
+        await JobRepository(session).request_cancel(job_id)
+
+    async def cancelled() -> bool:
+        return (await read_job(sessionmaker, job_id)).status == "cancelled"
+
+    await wait_for(cancelled, timeout_s=3.0)  # "within about a second", with room for a slow CI
+    await wait_group_gone(pgid)
+    job = await read_job(sessionmaker, job_id)
+    assert job.result_path is None
+    assert not (settings.data_dir / f"jobs/{job_id}/1/video.mp4").exists()
+    worker.stop()
+    await asyncio.wait_for(task, RUN_TIMEOUT_S)
+
+
+async def test_crashed_child_fails_its_job_not_the_worker(
+    settings: Settings, sessionmaker: Maker
+) -> None:
+    worker, task, crashing_id = await start_render(settings, sessionmaker)
+    next_id = await queue_job(sessionmaker, script=SHORT_SCRIPT)
+    pid = worker.running_child_pid(crashing_id)
+    assert pid is not None
+
+    os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
+
+    async def next_done() -> bool:
+        return (await read_job(sessionmaker, next_id)).status == "completed"
+
+    await wait_for(next_done, timeout_s=RUN_TIMEOUT_S)
+    crashed = await read_job(sessionmaker, crashing_id)
+    assert crashed.status == "failed"
+    assert crashed.error_message is not None
+    assert "crashed (killed by signal SIGKILL)" in crashed.error_message
+    assert not task.done()
+    worker.stop()
+    await asyncio.wait_for(task, RUN_TIMEOUT_S)
+
+
+async def test_a_job_whose_lease_was_lost_is_killed_and_its_result_discarded(
+    settings: Settings, sessionmaker: Maker
+) -> None:
+    settings = settings.model_copy(update={"heartbeat_interval_s": 0.2})
+    worker, task, job_id = await start_render(settings, sessionmaker)
+    pgid = worker.running_child_pid(job_id)
+    assert pgid is not None
+    events_before = len(await read_events(sessionmaker, job_id))
+
+    # What a reaper and another worker's claim do to a job whose lease lapsed.
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(GenerationJob)
+            .where(GenerationJob.id == job_id)
+            .values(worker_id="other-worker", lease_token="other-claim")
+        )
+
+    await wait_group_gone(pgid)
+    await asyncio.sleep(0.3)  # give a wrong write the time to happen
+    job = await read_job(sessionmaker, job_id)
+    assert job.status == "running"
+    assert (job.worker_id, job.lease_token) == ("other-worker", "other-claim")
+    late_events = (await read_events(sessionmaker, job_id))[events_before:]
+    assert all(event.event_type != "state" for event in late_events)
+    assert not task.done()
+    worker.stop()
+    await asyncio.wait_for(task, RUN_TIMEOUT_S)
+
+
+@pytest.mark.parametrize("now", [False, True], ids=["grace-expires", "stop-now"])
+async def test_stopping_releases_a_running_job_without_spending_an_attempt(
+    settings: Settings, sessionmaker: Maker, now: bool
+) -> None:
+    settings = settings.model_copy(update={"shutdown_grace_s": 0.3})
+    worker, task, job_id = await start_render(settings, sessionmaker)
+    pgid = worker.running_child_pid(job_id)
+    assert pgid is not None
+
+    worker.stop(now=now)
+    await asyncio.wait_for(task, 10.0)
+
+    job = await read_job(sessionmaker, job_id)
+    assert job.status == "queued"
+    assert job.attempt_count == 0
+    assert job.worker_id is None and job.lease_token is None
+    await wait_group_gone(pgid)
+    final = (await read_events(sessionmaker, job_id))[-1]
+    assert final.payload == {"state": "queued"}
+    assert "released" in final.message
+
+
+@pytest.mark.parametrize(
+    ("aspect", "size"), [("9:16", (540, 960)), ("16:9", (960, 540)), ("1:1", (540, 540))]
+)
+def test_pipeline_without_espeak_renders_a_silent_video_of_each_aspect(
+    tmp_path: Path, aspect: str, size: tuple[int, int]
+) -> None:
+    spec = VideoSpec(video_subject="tides", script="The moon pulls. The sea follows.",
+                     quality="draft", aspect=aspect)  # fmt: skip
+    options = PipelineOptions(ffmpeg_exe="ffmpeg", espeak_exe=None)
+    reported: list[ProgressEvent] = []
+
+    result = run_pipeline(spec, tmp_path, options=options, report=reported.append)
+
+    probe = ffprobe(result.video)
+    video = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == size
+    # 6 words at 2.5 words/s, but at least a second per sentence: 1.2 + 1.2 s.
+    assert float(probe["format"]["duration"]) == pytest.approx(2.4, abs=0.1)
+    assert any(event.level == "warning" and event.message for event in reported)
+    assert [o.kind for o in result.outputs] == ["video", "script", "subtitles"]

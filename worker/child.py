@@ -1,0 +1,108 @@
+"""The per-job child process: reads the job file, runs the pipeline, reports in JSON lines.
+
+Protocol (one JSON object per line): `progress` {stage, progress, message?, level}, then either
+`result` {video, durationS, outputs: [{kind, path, bytes, sha256, mime, media}]} and exit code 0,
+or `error` {message, retryable, stage} and exit code 1. Paths are relative to the work folder.
+Anything else the process prints goes to stderr, which the worker keeps the tail of.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from app.domain import VideoSpec
+from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent, run_pipeline
+from worker.pipeline.probe import find_ffprobe, probe_media, sha256_file
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m worker.child <job.json>", file=sys.stderr)
+        return EXIT_USAGE
+    protocol = _protocol_stream()
+    job_file = Path(args[0])
+    work_dir = job_file.parent
+    job = json.loads(job_file.read_text(encoding="utf-8"))
+    options = PipelineOptions.from_json(job["options"])
+    try:
+        spec = VideoSpec.model_validate(job["spec"])
+    except ValidationError as exc:
+        _emit(protocol, error_line(f"The job's spec is invalid: {exc}", retryable=False))
+        return EXIT_FAILED
+
+    def report(event: ProgressEvent) -> None:
+        _emit(protocol, progress_line(event))
+
+    try:
+        result = run_pipeline(spec, work_dir, options=options, report=report)
+    except PipelineError as exc:
+        _emit(protocol, error_line(exc.message, retryable=exc.retryable, stage=exc.stage))
+        return EXIT_FAILED
+    ffprobe_exe = find_ffprobe(options.ffmpeg_exe)
+    outputs = []
+    for output in result.outputs:
+        media = output.media
+        if output.kind in ("video", "voice"):
+            media = {**media, **(probe_media(output.path, ffprobe_exe=ffprobe_exe) or {})}
+        outputs.append(
+            {
+                "kind": output.kind,
+                "path": output.path.relative_to(work_dir).as_posix(),
+                "bytes": output.path.stat().st_size,
+                "sha256": sha256_file(output.path),
+                "mime": output.mime,
+                "media": media,
+            }
+        )
+    _emit(
+        protocol,
+        {
+            "type": "result",
+            "video": result.video.relative_to(work_dir).as_posix(),
+            "durationS": round(result.duration_s, 3),
+            "outputs": outputs,
+        },
+    )
+    return 0
+
+
+def progress_line(event: ProgressEvent) -> dict[str, Any]:
+    return {
+        "type": "progress",
+        "stage": event.stage,
+        "progress": round(event.progress, 4),
+        "message": event.message,
+        "level": event.level,
+    }
+
+
+def error_line(message: str, *, retryable: bool, stage: str | None = None) -> dict[str, Any]:
+    return {"type": "error", "message": message, "retryable": retryable, "stage": stage}
+
+
+def _protocol_stream() -> IO[str]:
+    """Keep the real stdout for the protocol and point fd 1 at stderr, so that nothing else
+    printed by a library or a subprocess can corrupt the JSON lines."""
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "w", encoding="utf-8", buffering=1)
+
+
+def _emit(stream: IO[str], message: dict[str, Any]) -> None:
+    stream.write(json.dumps(message, ensure_ascii=False) + "\n")
+    stream.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The `moneyprinter` command: serve (API + worker), api, worker, migrate, render."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.db.migrations import upgrade_to_head
+from app.db.session import create_engine, create_sessionmaker
+from app.domain import VideoSpec
+from app.main import create_app
+from app.settings import Settings
+from worker.main import Worker
+from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent, run_pipeline
+
+logger = logging.getLogger("worker.cli")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How long the HTTP side waits for open requests (a client following a stream) at shutdown.
+HTTP_SHUTDOWN_TIMEOUT_S = 5
+EXIT_BAD_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s [%(name)s] %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"moneyprinter: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    command: Callable[[argparse.Namespace, Settings], int] = args.command
+    return command(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moneyprinter", description="Turn a topic into a short vertical video."
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    serve = commands.add_parser("serve", help="the API and one worker in one process")
+    _add_http_options(serve)
+    _add_concurrency(serve)
+    serve.add_argument("--no-migrate", action="store_true", help="skip the database migration")
+    serve.set_defaults(command=serve_command)
+
+    api = commands.add_parser("api", help="the API alone (workers run elsewhere)")
+    _add_http_options(api)
+    api.set_defaults(command=api_command)
+
+    worker = commands.add_parser("worker", help="a worker alone")
+    _add_concurrency(worker)
+    worker.set_defaults(command=worker_command)
+
+    migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
+    migrate.set_defaults(command=migrate_command)
+
+    render = commands.add_parser("render", help="render one video here, without a server")
+    render.add_argument("--subject", required=True)
+    text = render.add_mutually_exclusive_group(required=True)
+    text.add_argument("--script", help="the narration text")
+    text.add_argument("--script-file", type=Path, help="a file holding the narration text")
+    render.add_argument("--aspect", default="9:16", choices=["9:16", "16:9", "1:1"])
+    render.add_argument("--quality", default="standard", choices=["draft", "standard", "high"])
+    render.add_argument("--language", default="en")
+    render.add_argument("--out", type=Path, default=Path("render"), help="work folder")
+    render.set_defaults(command=render_command)
+    return parser
+
+
+def _add_http_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to listen on (default: settings, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: settings, 8080)")
+
+
+def _add_concurrency(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, help="jobs at once (default: settings, 1)")
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.no_migrate:
+        upgrade_to_head(settings.resolved_database_url)  # synchronous: runs its own event loop
+    return asyncio.run(
+        serve(
+            settings,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            concurrency=args.concurrency,
+        )
+    )
+
+
+def api_command(args: argparse.Namespace, settings: Settings) -> int:
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
+        log_config=None,  # uvicorn's records go through the root logger, in our format
+    )
+    return 0
+
+
+def worker_command(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(run_worker(settings, concurrency=args.concurrency))
+    return 0
+
+
+def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
+    upgrade_to_head(settings.resolved_database_url)
+    logger.info("database is at the newest schema")
+    return 0
+
+
+def render_command(args: argparse.Namespace, settings: Settings) -> int:
+    script = args.script if args.script is not None else args.script_file.read_text("utf-8")
+    try:
+        spec = VideoSpec(
+            video_subject=args.subject,
+            script=script,
+            aspect=args.aspect,
+            quality=args.quality,
+            language=args.language,
+        )
+    except ValidationError as exc:
+        print(f"moneyprinter render: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    def report(event: ProgressEvent) -> None:
+        print(f"{event.stage:>9} {event.progress:4.0%} {event.message or ''}", file=sys.stderr)
+
+    try:
+        result = run_pipeline(
+            spec, args.out, options=PipelineOptions.from_settings(settings), report=report
+        )
+    except PipelineError as exc:
+        print(f"moneyprinter render: {exc.message}", file=sys.stderr)
+        return 1
+    print(result.video)
+    return 0
+
+
+# -- event loops -------------------------------------------------------------------------------
+
+
+async def run_worker(settings: Settings, *, concurrency: int | None) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        worker = Worker(settings, create_sessionmaker(engine), concurrency=concurrency)
+        install_stop_handlers(worker.stop, lambda: worker.stop(now=True))
+        await worker.run()
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings, *, host: str, port: int, concurrency: int | None) -> int:
+    """uvicorn and a Worker in one event loop; a queued job wakes the worker at once. Returns the
+    exit code."""
+    wake = asyncio.Event()
+    app = create_app(settings, on_job_queued=wake.set)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
+        log_config=None,  # uvicorn's records go through the root logger, in our format
+    )
+    server = _Server(config)
+    engine = create_engine(settings.resolved_database_url)
+    worker = Worker(settings, create_sessionmaker(engine), concurrency=concurrency, wake_event=wake)
+
+    def stop() -> None:
+        server.should_exit = True
+        worker.stop()
+
+    def stop_now() -> None:
+        server.force_exit = True
+        server.should_exit = True
+        worker.stop(now=True)
+
+    install_stop_handlers(stop, stop_now)
+    try:
+        http = asyncio.create_task(server.serve_until_done())
+        # The worker starts once the server listens: a server that cannot start (port in use)
+        # must not leave claimed jobs behind.
+        listening = asyncio.create_task(server.listening.wait())
+        await asyncio.wait({http, listening}, return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
+        if http.done():
+            return http.result()
+        work = asyncio.create_task(worker.run())
+        await asyncio.wait({http, work}, return_when=asyncio.FIRST_COMPLETED)
+        stop()  # one side ended (a signal, or a failure): end the other
+        await work
+        return await http
+    finally:
+        await engine.dispose()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the CLI's handlers stop server and worker together
+    (uvicorn's would also re-raise the signal after shutdown)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.listening.set()
+
+    async def serve_until_done(self) -> int:
+        """serve(), with uvicorn's `sys.exit` on a failed start turned into an exit code."""
+        try:
+            await self.serve()
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 1
+        return 0
+
+
+def install_stop_handlers(first: Callable[[], None], again: Callable[[], None]) -> None:
+    """SIGTERM/SIGINT: the first stops gracefully, a second one stops at once."""
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def handle(signum: int) -> None:
+        received.append(signum)
+        name = signal.Signals(signum).name
+        if len(received) == 1:
+            logger.info("%s: stopping; running jobs get the grace period (again: at once)", name)
+            first()
+        else:
+            logger.info("%s again: stopping at once; running jobs go back to the queue", name)
+            again()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, handle, signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The worker: claims jobs into free slots, runs each in a child process, renews leases, cancels,
+records outcomes, and shuts down without losing a job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.repository import JobRepository
+from app.domain import EventType
+from app.settings import Settings
+from worker.pipeline import PipelineOptions
+from worker.runner import JobLog, Outcome, RunningJob, prepare_work_dir, run_child
+
+logger = logging.getLogger("worker")
+
+T = TypeVar("T")
+
+# Worth retrying: the database restarted, a connection dropped, SQLite stayed busy.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError, OSError)
+DB_ATTEMPTS = 5
+DB_BACKOFF_BASE_S = 0.2
+DB_BACKOFF_CAP_S = 5.0
+POLL_JITTER = 0.25
+
+
+def new_worker_id() -> str:
+    """`host:pid:random`: unique per process start, so a restarted worker is a new worker."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def worker_version() -> str:
+    try:
+        return version("moneyprinter")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class LeaseLost(Exception):
+    """The claim no longer holds the job: whatever it produced is discarded."""
+
+
+class Worker:
+    """Runs queued jobs, `concurrency` at a time, each in its own child process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+        wake_event: asyncio.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.worker_id = worker_id or new_worker_id()
+        self.options = PipelineOptions.from_settings(settings)
+        # Set by a new job (API in this process), a freed slot, or stop(): claim again now.
+        self._wake = wake_event or asyncio.Event()
+        self._stop_now = asyncio.Event()
+        self._stopping = False
+        self._running: dict[str, RunningJob] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def running_child_pid(self, job_id: str) -> int | None:
+        """The pid (and process group id) of a running job's child, if it has started."""
+        job = self._running.get(job_id)
+        return job.child.pid if job is not None and job.child is not None else None
+
+    def stop(self, *, now: bool = False) -> None:
+        """Stop claiming. Running jobs get `shutdown_grace_s` to finish (none when `now`), then
+        they are killed and released to the queue without spending an attempt."""
+        self._stopping = True
+        self._wake.set()
+        if now:
+            self._stop_now.set()
+            for job in self._running.values():
+                job.stop("shutdown")
+
+    async def run(self, *, wait: bool = True) -> None:
+        """Work until stop(); with `wait=False`, return once the queue is empty and all is done."""
+        await self._db(
+            lambda repo: repo.register_worker(
+                self.worker_id, slots=self.concurrency, version=worker_version()
+            )
+        )
+        logger.info("worker %s started with %d slot(s)", self.worker_id, self.concurrency)
+        settings = self.settings
+        loops = [
+            asyncio.create_task(self._every(settings.heartbeat_interval_s, self._heartbeat)),
+            asyncio.create_task(self._every(settings.cancel_check_interval_s, self._check_cancels)),
+        ]
+        try:
+            await self._claim_loop(wait=wait)
+        except asyncio.CancelledError:
+            self.stop(now=True)
+            raise
+        finally:
+            await self._wind_down()
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+                await self._db(lambda repo: repo.remove_worker(self.worker_id))
+            logger.info("worker %s stopped", self.worker_id)
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    async def _claim_loop(self, *, wait: bool) -> None:
+        while not self._stopping:
+            # Clear before claiming: a wake-up that arrives during the claim then causes one
+            # more round instead of being lost.
+            self._wake.clear()
+            free = self.concurrency - len(self._running)
+            claimed = await self._claim(free) if free > 0 else 0
+            if not wait and not claimed and not self._running:
+                return
+            jitter = random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.poll_interval_s * jitter):
+                    await self._wake.wait()
+
+    async def _claim(self, free: int) -> int:
+        """Claim up to `free` jobs in one statement and start a task for each."""
+
+        async def claim(repo: JobRepository) -> list[RunningJob]:
+            jobs = await repo.claim_jobs(
+                worker_id=self.worker_id, limit=free, lease_s=self.settings.lease_s
+            )
+            return [
+                self._running_job(job.id, job.attempt_count, job.lease_token or "", job.payload)
+                for job in jobs
+            ]
+
+        try:
+            claimed = await self._db(claim)
+        except TRANSIENT_DB_ERRORS as exc:
+            logger.warning("worker %s: claim failed, polling again: %s", self.worker_id, exc)
+            return 0
+        for job in claimed:
+            self._running[job.id] = job
+            task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(claimed)
+
+    def _running_job(
+        self, job_id: str, attempt: int, token: str, payload: dict[str, Any]
+    ) -> RunningJob:
+        extra = {"job_id": job_id, "attempt": attempt, "worker_id": self.worker_id}
+        return RunningJob(job_id, attempt, token, dict(payload), JobLog(logger, extra))
+
+    # -- one job -----------------------------------------------------------------------------
+
+    async def _run_job(self, job: RunningJob) -> None:
+        job.log.info("claimed")
+        try:
+            outcome = await self._execute(job)
+            await self._record(job, outcome)
+        except Exception as exc:  # the job boundary: one job's failure never stops the worker
+            job.log.exception("the worker failed while running the job")
+            if job.child is not None:
+                job.child.kill()
+            error = f"Worker error: {type(exc).__name__}: {exc}"
+            # If even this fails, the job stays running until its lease ends and is reaped.
+            with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+                await self._db(
+                    lambda repo: repo.mark_failed(
+                        job.id, job.token, error=error, details={"retryable": True}
+                    )
+                )
+        finally:
+            self._running.pop(job.id, None)
+            self._wake.set()
+
+    async def _execute(self, job: RunningJob) -> Outcome:
+        work_dir = self.settings.jobs_dir / job.id / str(job.attempt)
+        job_file = await asyncio.to_thread(
+            prepare_work_dir,
+            work_dir,
+            job_id=job.id,
+            attempt=job.attempt,
+            spec=job.payload,
+            options=self.options,
+        )
+        if job.stop_reason is not None:
+            return Outcome(job_file.parent)
+        outcome = await run_child(
+            job_file, on_start=job.started, on_progress=lambda line: self._progress(job, line)
+        )
+        assert outcome.exit is not None
+        job.log.info("child process ended: %s", outcome.exit.describe())
+        return outcome
+
+    async def _progress(self, job: RunningJob, line: dict[str, Any]) -> None:
+        update = job.throttle.update_for(line, now_s=time.monotonic())
+        if update is None or job.stop_reason is not None:
+            return
+
+        async def write(repo: JobRepository) -> None:
+            stage, progress = update.stage, update.progress
+            if await repo.record_progress(job.id, job.token, stage=stage, progress=progress):
+                await repo.add_event(
+                    job.id,
+                    update.event_type,
+                    update.message,
+                    level=update.level,
+                    payload={"stage": stage, "progress": round(progress, 4)},
+                )
+
+        try:
+            await self._db(write)
+        except TRANSIENT_DB_ERRORS as exc:
+            job.log.warning("progress not recorded: %s", exc)
+
+    async def _record(self, job: RunningJob, outcome: Outcome) -> None:
+        job.finishing = True
+        reason = job.stop_reason
+        if reason == "lost":
+            job.log.warning("lease lost: the result is discarded")
+        elif reason == "cancel":
+            cancelled = await self._db(lambda repo: repo.mark_cancelled(job.id, job.token))
+            job.log.info("cancelled" if cancelled else "cancelled, but the lease was already lost")
+        elif reason == "shutdown" and not outcome.succeeded:
+            released = await self._db(
+                lambda repo: repo.release_job(job.id, job.token, reason="the worker shut down.")
+            )
+            job.log.info("released to the queue" if released else "lease lost before release")
+        elif outcome.succeeded and outcome.video() is not None:
+            await self._complete(job, outcome)
+        else:
+            if outcome.succeeded:
+                outcome.error = {"message": "The pipeline reported no video file."}
+            error, details = outcome.failure()
+            failed = await self._db(
+                lambda repo: repo.mark_failed(job.id, job.token, error=error, details=details)
+            )
+            job.log.info("failed: %s" if failed else "failed, but the lease was lost: %s", error)
+
+    async def _complete(self, job: RunningJob, outcome: Outcome) -> None:
+        video = outcome.video()
+        assert video is not None
+        data_dir = self.settings.data_dir
+        result_path = video.relative_to(data_dir.resolve()).as_posix()
+        artifacts = outcome.artifacts(data_dir)
+
+        async def complete(repo: JobRepository) -> str:
+            # In the completion's transaction: a job whose cancel came late never completes.
+            if await repo.cancel_requested_ids([job.id]):
+                return "cancelled" if await repo.mark_cancelled(job.id, job.token) else "lost"
+            for artifact in artifacts:
+                await repo.add_artifact(job.id, **artifact)
+                name, size = Path(artifact["path"]).name, artifact["size_bytes"]
+                await repo.add_event(
+                    job.id,
+                    EventType.ARTIFACT,
+                    f"Saved {artifact['kind']}: {name} ({size:,} bytes).",
+                    payload={"kind": artifact["kind"], "path": artifact["path"], "bytes": size},
+                )
+            if not await repo.mark_completed(job.id, job.token, result_path=result_path):
+                raise LeaseLost  # rolls the artifact rows back with it
+            return "completed"
+
+        try:
+            state = await self._db(complete)
+        except LeaseLost:
+            state = "lost"
+        if state == "lost":
+            job.log.warning("lease lost before completion: the result is discarded")
+        else:
+            job.log.info("%s: %s", state, result_path)
+
+    # -- background loops --------------------------------------------------------------------
+
+    async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await action()
+            except TRANSIENT_DB_ERRORS as exc:
+                logger.warning("worker %s: %s failed: %s", self.worker_id, action.__name__, exc)
+
+    async def _heartbeat(self) -> None:
+        """Renew every running job's lease in one statement; a job not renewed was lost."""
+        leases = {job.id: job.token for job in self._running.values() if not job.finishing}
+
+        async def beat(repo: JobRepository) -> set[str]:
+            renewed = await repo.renew_leases(
+                worker_id=self.worker_id, leases=leases, lease_s=self.settings.lease_s
+            )
+            await repo.touch_worker(self.worker_id, busy=len(self._running))
+            return renewed
+
+        renewed = await self._db(beat)
+        for job_id in leases.keys() - renewed:
+            job = self._running.get(job_id)
+            # A job that finished since the snapshot was not renewed either: not a loss.
+            if job is not None and not job.finishing:
+                job.log.warning("lease lost: killing the child process")
+                job.stop("lost")
+
+    async def _check_cancels(self) -> None:
+        watched = [job.id for job in self._running.values() if job.stop_reason is None]
+        if not watched:
+            return
+        requested = await self._db(lambda repo: repo.cancel_requested_ids(watched))
+        for job_id in requested:
+            job = self._running.get(job_id)
+            if job is not None and job.stop_reason is None:
+                job.log.info("cancellation requested: killing the child process")
+                job.stop("cancel")
+
+    async def _wind_down(self) -> None:
+        """Give running jobs the grace period (none when stopping now), then kill and release."""
+        if self._tasks and not self._stop_now.is_set():
+            grace_s = self.settings.shutdown_grace_s
+            logger.info(
+                "worker %s: waiting up to %.0f s for %d running job(s)",
+                self.worker_id,
+                grace_s,
+                len(self._tasks),
+            )
+            all_done = asyncio.ensure_future(asyncio.wait(set(self._tasks)))
+            stop_now = asyncio.ensure_future(self._stop_now.wait())
+            await asyncio.wait(
+                {all_done, stop_now}, timeout=grace_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in (all_done, stop_now):
+                waiter.cancel()
+        for job in list(self._running.values()):
+            job.stop("shutdown")
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    # -- database ----------------------------------------------------------------------------
+
+    async def _db(self, operation: Callable[[JobRepository], Awaitable[T]]) -> T:
+        """Run `operation` in its own short transaction, retrying transient errors with backoff."""
+        for attempt in range(1, DB_ATTEMPTS):
+            try:
+                return await self._transaction(operation)
+            except TRANSIENT_DB_ERRORS as exc:
+                delay_s = min(DB_BACKOFF_CAP_S, DB_BACKOFF_BASE_S * 2 ** (attempt - 1))
+                logger.warning(
+                    "worker %s: database error (attempt %d of %d), retrying: %s",
+                    self.worker_id,
+                    attempt,
+                    DB_ATTEMPTS,
+                    exc,
+                )
+                await asyncio.sleep(delay_s * random.uniform(0.5, 1.0))
+        return await self._transaction(operation)
+
+    async def _transaction(self, operation: Callable[[JobRepository], Awaitable[T]]) -> T:
+        async with self.sessionmaker.begin() as session:
+            return await operation(JobRepository(session))

@@ -1,0 +1,321 @@
+"""One child process per job: its own process group, its progress pipe, its outcome, its kill."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from app.domain import EventLevel, EventType
+from worker.pipeline import PipelineOptions
+
+logger = logging.getLogger(__name__)
+
+JOB_FILE = "job.json"
+STDERR_TAIL_LINES = 40
+STDERR_LINE_CHARS = 2000
+STDERR_CHUNK_BYTES = 1 << 16
+# A result line lists every output; allow far more than it will ever need.
+LINE_LIMIT_BYTES = 1 << 20
+PROGRESS_MIN_INTERVAL_S = 0.5
+PROGRESS_MIN_STEP = 0.05
+
+StopReason = Literal["cancel", "lost", "shutdown"]
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    returncode: int
+    stderr_tail: str
+
+    def describe(self) -> str:
+        if self.returncode < 0:
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = str(-self.returncode)
+            return f"killed by signal {name}"
+        return f"exit code {self.returncode}"
+
+
+def prepare_work_dir(
+    work_dir: Path, *, job_id: str, attempt: int, spec: dict[str, Any], options: PipelineOptions
+) -> Path:
+    """A clean `<data>/jobs/<id>/<attempt>/` holding the job file; returns the file's absolute path.
+
+    A released job runs again under the same attempt number, so a folder may hold a previous
+    run's partial files: it belongs to this job alone and is emptied.
+    """
+    work_dir = work_dir.resolve()
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    job_file = work_dir / JOB_FILE
+    document = {"jobId": job_id, "attempt": attempt, "spec": spec, "options": options.to_json()}
+    job_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return job_file
+
+
+class ChildProcess:
+    """A running `python -m worker.child`, leader of its own process group."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self._stderr_task = asyncio.create_task(self._drain_stderr())
+
+    @classmethod
+    async def start(cls, job_file: Path) -> ChildProcess:
+        """Start the child on `job_file` (an absolute path: the child runs in its folder)."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "worker.child",
+            str(job_file),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=job_file.parent,
+            # Its own session and process group: a kill reaches ffmpeg too, and a Ctrl-C in the
+            # worker's terminal does not (shutdown decides what happens to running jobs).
+            start_new_session=True,
+            limit=LINE_LIMIT_BYTES,
+        )
+        return cls(process)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        """The child's JSON lines until it closes stdout (a stray line is logged and skipped)."""
+        assert self._process.stdout is not None
+        while line := await self._process.stdout.readline():
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                logger.warning("child %d printed a non-protocol line: %r", self.pid, line[:200])
+                continue
+            if isinstance(message, dict):
+                yield message
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group (the child and any ffmpeg or espeak-ng it started).
+
+        Only until asyncio has reaped the child (it sets `returncode` then): until that moment
+        the pid, and so the group id, is still ours; afterwards the number may be someone else's
+        and is left alone. A grandchild outliving a crashed child dies of a broken pipe.
+        """
+        if self._process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+
+    async def wait(self) -> ChildExit:
+        returncode = await self._process.wait()
+        await self._stderr_task
+        return ChildExit(returncode, "\n".join(self._stderr_tail))
+
+    async def _drain_stderr(self) -> None:
+        # Read in chunks, not lines: an endless line must neither stop the draining (the child
+        # would block on a full pipe) nor grow memory.
+        assert self._process.stderr is not None
+        pending = b""
+        while chunk := await self._process.stderr.read(STDERR_CHUNK_BYTES):
+            *lines, pending = (pending + chunk).split(b"\n")
+            pending = pending[-STDERR_CHUNK_BYTES:]
+            for raw in lines:
+                self._keep_stderr_line(raw)
+        self._keep_stderr_line(pending)
+
+    def _keep_stderr_line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").rstrip()
+        if text:
+            self._stderr_tail.append(text[-STDERR_LINE_CHARS:])
+            logger.debug("child %d: %s", self._process.pid, text)
+
+
+@dataclass
+class Outcome:
+    """What a child run produced: its exit, and its `result` or `error` line if it sent one."""
+
+    work_dir: Path
+    exit: ChildExit | None = None  # None: the child never started
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result is not None and self.exit is not None and self.exit.returncode == 0
+
+    def failure(self) -> tuple[str, dict[str, Any]]:
+        """The error message and the failure event's details (`retryable`, `stage`, `exitCode`)."""
+        details: dict[str, Any] = {"retryable": True}
+        if self.exit is not None:
+            details["exitCode"] = self.exit.returncode
+        if self.error is not None:
+            details["retryable"] = bool(self.error.get("retryable", True))
+            if self.error.get("stage"):
+                details["stage"] = str(self.error["stage"])
+            return str(self.error.get("message") or "The pipeline failed."), details
+        if self.exit is None:
+            return "The pipeline process did not start.", details
+        how = self.exit.describe()
+        if self.exit.returncode == 0:
+            return f"The pipeline process ended without a result ({how}).", details
+        lines = [line.strip() for line in self.exit.stderr_tail.splitlines() if line.strip()]
+        last_lines = lines[-2:]  # for a Python traceback: the failing line and the exception
+        detail = f": {' / '.join(last_lines)}" if last_lines else "."
+        return f"The pipeline process crashed ({how}){detail}", details
+
+    def video(self) -> Path | None:
+        return self._inside(str((self.result or {}).get("video", "")))
+
+    def artifacts(self, data_dir: Path) -> list[dict[str, Any]]:
+        """The outputs the child listed that are files in its work folder, as `add_artifact`
+        arguments with paths relative to `data_dir`."""
+        artifacts = []
+        for output in (self.result or {}).get("outputs", []):
+            path = self._inside(str(output.get("path", "")))
+            if path is None:
+                continue
+            artifacts.append(
+                {
+                    "kind": str(output["kind"]),
+                    "path": path.relative_to(data_dir.resolve()).as_posix(),
+                    "size_bytes": int(output["bytes"]),
+                    "sha256": str(output["sha256"]),
+                    "mime": str(output["mime"]),
+                    "media": output.get("media") or None,
+                }
+            )
+        return artifacts
+
+    def _inside(self, relative: str) -> Path | None:
+        root = self.work_dir.resolve()
+        path = (root / relative).resolve()
+        return path if relative and path.is_relative_to(root) and path.is_file() else None
+
+
+async def run_child(
+    job_file: Path,
+    *,
+    on_start: Callable[[ChildProcess], None],
+    on_progress: Callable[[dict[str, Any]], Awaitable[None]],
+) -> Outcome:
+    """Run the child to its end, passing progress lines on; `on_start` gets it (to kill it)."""
+    outcome = Outcome(job_file.parent)
+    child = await ChildProcess.start(job_file)
+    on_start(child)
+    try:
+        async for message in child.messages():
+            kind = message.get("type")
+            if kind == "progress":
+                await on_progress(message)
+            elif kind == "result":
+                outcome.result = message
+            elif kind == "error":
+                outcome.error = message
+    except BaseException:
+        child.kill()  # nothing reads it any more
+        raise
+    outcome.exit = await child.wait()
+    return outcome
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    event_type: EventType
+    message: str
+    level: EventLevel
+    stage: str
+    progress: float
+
+
+@dataclass
+class ProgressThrottle:
+    """Which progress lines become events: a stage change or a message always; bare progress at
+    most every 0.5 s or 5 %, so a long render writes a few dozen rows, not thousands."""
+
+    stage: str | None = None
+    progress: float = 0.0
+    written_at_s: float = 0.0
+
+    def update_for(self, message: dict[str, Any], *, now_s: float) -> ProgressUpdate | None:
+        stage = str(message.get("stage") or "")
+        progress = min(max(float(message.get("progress") or 0.0), 0.0), 1.0)
+        text = message.get("message")
+        if stage != self.stage:
+            update = ProgressUpdate(
+                EventType.STAGE, str(text or f"Stage: {stage}."), EventLevel.INFO, stage, progress
+            )
+        elif text:
+            level = _level(message.get("level"))
+            update = ProgressUpdate(EventType.LOG, str(text), level, stage, progress)
+        elif progress > self.progress and (
+            now_s - self.written_at_s >= PROGRESS_MIN_INTERVAL_S
+            or progress - self.progress >= PROGRESS_MIN_STEP
+        ):
+            message_text = f"{stage}: {progress:.0%}"
+            update = ProgressUpdate(
+                EventType.PROGRESS, message_text, EventLevel.INFO, stage, progress
+            )
+        else:
+            return None
+        self.stage, self.progress, self.written_at_s = stage, progress, now_s
+        return update
+
+
+def _level(value: object) -> EventLevel:
+    try:
+        return EventLevel(str(value))
+    except ValueError:
+        return EventLevel.INFO
+
+
+class JobLog(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes each record with the job id, attempt and worker id (also given as `extra`)."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        extra = dict(self.extra or {})
+        kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
+        job, attempt, worker = extra.get("job_id"), extra.get("attempt"), extra.get("worker_id")
+        return f"job={job} attempt={attempt} worker={worker}: {msg}", kwargs
+
+
+@dataclass
+class RunningJob:
+    """A job this worker holds: its lease token, its child, and why it was stopped (if it was)."""
+
+    id: str
+    attempt: int
+    token: str
+    payload: dict[str, Any]
+    log: JobLog
+    child: ChildProcess | None = None
+    stop_reason: StopReason | None = None
+    finishing: bool = False
+    throttle: ProgressThrottle = field(default_factory=ProgressThrottle)
+
+    def stop(self, reason: StopReason) -> None:
+        """Kill the child (if any) and remember why; the first reason wins."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.child is not None:
+            self.child.kill()
+
+    def started(self, child: ChildProcess) -> None:
+        self.child = child
+        self.log.info("child process %d started", child.pid)
+        if self.stop_reason is not None:  # stopped while the child was starting
+            child.kill()
