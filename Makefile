@@ -1,37 +1,54 @@
-# The README's commands. `make` alone lists them.
-.DEFAULT_GOAL := help
+# MoneyPrinter's commands (the README's). `make` alone lists them.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# No network to fetch Pythons from: uv must use the system's.
 export UV_PYTHON_DOWNLOADS := never
-VENV := .venv/bin
 
-.PHONY: help setup demo run migrate lint format test test-sqlite test-postgres
+BIN := .venv/bin
+# Which databases the tests run on (tests/conftest.py reads it): sqlite, postgres or both.
+MONEYPRINTER_TEST_DATABASES ?= sqlite,postgres
+export MONEYPRINTER_TEST_DATABASES
+PYTEST_ARGS ?=
 
-help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+.PHONY: help setup run demo test pytest lint format clean
 
-setup: ## install system packages, uv and the locked Python environment
-	@bash scripts/setup.sh
+help: ## list the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
 
-demo: setup ## set up, start API + worker on SQLite, make one real video, print its path
-	$(VENV)/python scripts/demo.py
+setup: ## install ffmpeg, espeak-ng and fonts (as root), uv, and the virtualenv (.venv)
+	@scripts/setup.sh
 
-run: setup ## set up and serve the API and one worker on http://127.0.0.1:8080 (SQLite)
-	$(VENV)/moneyprinter serve
+run: setup ## set up, migrate, and serve the API and one worker (http://127.0.0.1:8080)
+	$(BIN)/moneyprinter migrate
+	@echo
+	@echo "  API docs:      http://127.0.0.1:8080/docs   (MONEYPRINTER_HOST / MONEYPRINTER_PORT)"
+	@echo "  a video:       make demo                    (in another terminal)"
+	@echo "  or with curl:  curl -s http://127.0.0.1:8080/api/generate \\"
+	@echo "                   -H 'Content-Type: application/json' \\"
+	@echo "                   -d '{\"videoSubject\": \"Octopuses\", \"script\": \"Octopuses have three hearts.\"}'"
+	@echo
+	$(BIN)/moneyprinter serve --no-migrate
 
-migrate: setup ## bring the database to the newest schema
-	$(VENV)/moneyprinter migrate
+demo: setup ## set up, queue a short video, follow it until it is done, print its path
+	$(BIN)/python scripts/demo.py
 
-lint: ## ruff (lint and format check) and mypy
-	$(VENV)/ruff check .
-	$(VENV)/ruff format --check .
-	$(VENV)/mypy
+test: setup lint pytest ## set up, lint, and run every test on SQLite and Postgres
 
-format: ## apply ruff's fixes and formatting
-	$(VENV)/ruff check --fix .
-	$(VENV)/ruff format .
+pytest: setup ## run the tests alone (PYTEST_ARGS='-k claim' to pick some)
+	@if [[ ",$(MONEYPRINTER_TEST_DATABASES)," == *,postgres,* ]]; then scripts/postgres.sh; fi
+	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: setup lint ## set up, lint, and run every test on SQLite and on Postgres
-	$(VENV)/pytest
+lint: setup ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app worker
 
-test-sqlite: setup ## the tests on SQLite alone (no Postgres needed)
-	MONEYPRINTER_TEST_DATABASES=sqlite $(VENV)/pytest
+format: setup ## rewrite the code in the project's format and fix what ruff can fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## remove caches and test output (keeps .venv and data/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -89,6 +89,14 @@ class VideoSpec(BaseModel):
     font_size: int = Field(80, ge=20, le=200)
     word_highlight: bool = False
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: object) -> object:
+        # Postgres cannot store NUL in text or JSONB; refuse it here rather than fail at insert.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     @field_validator("subtitles_position")
     @classmethod
     def _check_position(cls, value: str) -> str:

@@ -1,10 +1,14 @@
-"""The newcomer's first video: start `moneyprinter serve` (SQLite, offline), queue one job over
-HTTP, follow its server-sent events, print where the video is, and stop the server."""
+"""`make demo`: queue a short video on MoneyPrinter and follow it until it ends.
+
+Talks to the server at MONEYPRINTER_HOST:MONEYPRINTER_PORT when one answers there (`make run` in
+another terminal); otherwise starts `moneyprinter serve` for the length of the demo. Prints the
+video's path and exits 0 when the job completes, 1 otherwise.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,72 +17,108 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-PORT = int(os.environ.get("MONEYPRINTER_PORT", "8080"))
-BASE_URL = f"http://127.0.0.1:{PORT}"
-JOB = {
-    "videoSubject": "Why octopuses are so clever",
-    "script": (
-        "Octopuses have three hearts and blue blood. Two thirds of their neurons live in their "
-        "arms, so each arm can taste and decide on its own. They open jars, escape tanks, and "
-        "recognise the people who feed them. Some even carry coconut shells as portable armour."
-    ),
-}
+from app.settings import Settings
 
-
-def wait_for_health(server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"demo: the server exited with code {server.returncode}")
-        try:
-            if httpx.get(f"{BASE_URL}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    sys.exit("demo: the server did not answer in time")
-
-
-def follow(job_id: str) -> str:
-    """Print the job's events as they come; return its final state."""
-    state = "unknown"
-    with httpx.stream("GET", f"{BASE_URL}/api/jobs/{job_id}/stream", timeout=None) as response:
-        event_type = ""
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                event_type = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                data = json.loads(line.removeprefix("data: "))
-                if event_type == "end":
-                    state = data["state"]
-                elif event_type != "progress":
-                    print(f"  [{data['type']}] {data['message']}")
-    return state
+SCRIPT = (
+    "Octopuses have three hearts and blue blood. "
+    "Each of their eight arms can taste what it touches. "
+    "And they solve puzzles that stump most other animals."
+)
+SERVER_START_TIMEOUT_S = 60.0
+SERVER_STOP_TIMEOUT_S = 40.0
+JOB_TIMEOUT_S = 900.0
 
 
 def main() -> int:
-    server = subprocess.Popen([str(ROOT / ".venv/bin/moneyprinter"), "serve"], cwd=ROOT)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subject", default="Why octopuses are smart")
+    parser.add_argument("--script", default=SCRIPT, help="the narration text")
+    parser.add_argument("--quality", default="standard", choices=["draft", "standard", "high"])
+    args = parser.parse_args()
+
+    settings = Settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base_url = f"http://{host}:{settings.port}"
+    headers = {"X-API-Key": settings.api_key} if settings.api_key else {}
+    server = None if answers(base_url) else start_server(base_url)
     try:
-        wait_for_health(server)
-        response = httpx.post(f"{BASE_URL}/api/generate", json=JOB, timeout=10)
-        body = response.json()
-        if body.get("status") != "success":
-            print(f"demo: {body.get('message')}", file=sys.stderr)
-            return 1
-        job_id = body["jobId"]
-        print(f"demo: queued job {job_id}; following it")
-        state = follow(job_id)
-        job = httpx.get(f"{BASE_URL}/api/jobs/{job_id}", timeout=10).json()["job"]
-        if state != "completed":
-            print(f"demo: the job ended {state}: {job['errorMessage']}", file=sys.stderr)
-            return 1
-        data_dir = Path(os.environ.get("MONEYPRINTER_DATA_DIR", "data"))
-        print(f"demo: done. The video is {(ROOT / data_dir / job['resultPath']).resolve()}")
-        return 0
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30.0) as client:
+            job_id = queue(client, subject=args.subject, script=args.script, quality=args.quality)
+            follow(client, job_id)
+            return report(client, job_id, data_dir=settings.data_dir)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        if server is not None:
+            stop_server(server)
+
+
+def answers(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/api/health", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_server(base_url: str) -> subprocess.Popen[bytes]:
+    print(f"demo: no server at {base_url}; starting `moneyprinter serve` for the demo")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "--log-level", "warning", "serve"]
+    )
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not answers(base_url):
+        if server.poll() is not None:
+            raise SystemExit(f"demo: the server exited with code {server.returncode}")
+        if time.monotonic() > deadline:
+            stop_server(server)
+            raise SystemExit(f"demo: the server did not answer within {SERVER_START_TIMEOUT_S} s")
+        time.sleep(0.2)
+    return server
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)  # graceful: the worker finishes or releases its job
+        try:
+            server.wait(timeout=SERVER_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def queue(client: httpx.Client, *, subject: str, script: str, quality: str) -> str:
+    response = client.post(
+        "/api/generate", json={"videoSubject": subject, "script": script, "quality": quality}
+    )
+    body = response.json()
+    if response.status_code != 200:
+        raise SystemExit(f"demo: {response.status_code}: {body.get('message', body)}")
+    print(f"demo: queued job {body['jobId']}")
+    return str(body["jobId"])
+
+
+def follow(client: httpx.Client, job_id: str) -> None:
+    """Print the job's events (all but the progress ticks) from its server-sent event stream
+    until the stream ends."""
+    event_type = ""
+    with client.stream(
+        "GET", f"/api/jobs/{job_id}/stream", timeout=httpx.Timeout(30.0, read=JOB_TIMEOUT_S)
+    ) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event_type = line.removeprefix("event:").strip()
+            elif line.startswith("data:") and event_type == "end":
+                return
+            elif line.startswith("data:") and event_type != "progress":
+                event = json.loads(line.removeprefix("data:"))
+                print(f"  {event['type']:>8}  {event['message']}")
+
+
+def report(client: httpx.Client, job_id: str, *, data_dir: Path) -> int:
+    job = client.get(f"/api/jobs/{job_id}").json()["job"]
+    if job["state"] != "completed":
+        print(f"demo: job {job['state']}: {job['errorMessage'] or 'no message'}")
+        return 1
+    print(f"demo: done: {(data_dir / job['resultPath']).resolve()}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,10 @@ start_cluster() {
     local version
     version="$(cluster_version)"
     [ -n "$version" ] && is_root || give_up "Postgres does not answer at $DSN"
+    # A running local cluster that does not answer means the DSN names another server.
+    if pg_ctlcluster "$version" main status >/dev/null 2>&1; then
+        give_up "Postgres does not answer at $DSN (the local cluster $version/main is running)"
+    fi
     say "starting cluster $version/main"
     # --skip-systemctl-redirect: containers and CI machines usually run no systemd.
     pg_ctlcluster --skip-systemctl-redirect "$version" main start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.repository import JobRepository
-from app.errors import Unauthorized
+from app.errors import JobNotFound, Unauthorized
 from app.settings import Settings
 from app.songs import SongLibrary
 
@@ -51,6 +52,18 @@ def get_repository(session: SessionDep) -> JobRepository:
 
 
 RepositoryDep = Annotated[JobRepository, Depends(get_repository)]
+
+
+def get_job_id(job_id: str) -> str:
+    """The job id from the path in its stored form. Anything that is not a UUID names no job:
+    404 as for any unknown id, without a query (Postgres refuses some such strings outright)."""
+    try:
+        return str(uuid.UUID(job_id))
+    except ValueError:
+        raise JobNotFound() from None
+
+
+JobIdDep = Annotated[str, Depends(get_job_id)]
 
 
 def get_song_library(settings: SettingsDep) -> SongLibrary:

@@ -213,3 +213,28 @@ async def test_unknown_route_answers_in_the_envelope(client: httpx.AsyncClient) 
 
     assert response.status_code == 404
     assert response.json()["status"] == "error"
+
+
+@pytest.mark.parametrize("field", ["videoSubject", "script", "customPrompt"])
+async def test_nul_characters_are_refused(client: httpx.AsyncClient, field: str) -> None:
+    body = {"videoSubject": "tides", field: "a\u0000b"}
+
+    response = await client.post("/api/generate", json=body)
+
+    assert response.status_code == 400
+    assert response.json()["message"] == f"{field}: must not contain NUL characters"
+
+
+async def test_ids_that_are_not_uuids_are_unknown_jobs(client: httpx.AsyncClient) -> None:
+    for path in ("/api/jobs/a%00b", "/api/jobs/a%00b/events", "/api/jobs/%E2%98%83/stream"):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["message"] == "Job not found."
+
+
+async def test_job_ids_are_case_insensitive(client: httpx.AsyncClient) -> None:
+    job_id = await queue(client)
+
+    response = await client.get(f"/api/jobs/{job_id.upper()}")
+
+    assert response.status_code == 200 and response.json()["job"]["id"] == job_id

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import RepositoryDep, SessionmakerDep, SettingsDep
+from app.api.deps import JobIdDep, RepositoryDep, SessionmakerDep, SettingsDep
 from app.api.routes import ERRORS, NOT_FOUND
 from app.db.repository import JobRepository
 from app.domain import JobStatus
@@ -31,7 +31,7 @@ PAGE_LIMIT = 500
     summary="A job's events after an id",
 )
 async def list_events(
-    job_id: str,
+    job_id: JobIdDep,
     repository: RepositoryDep,
     after: Annotated[int, Query(ge=0, le=2**62, description="last event id seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = PAGE_LIMIT,
@@ -55,7 +55,7 @@ async def list_events(
     summary="Follow a job (server-sent events)",
 )
 async def stream_events(
-    job_id: str,
+    job_id: JobIdDep,
     request: Request,
     maker: SessionmakerDep,
     settings: SettingsDep,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 
-from app.api.deps import ApiKeyDep, RepositoryDep, SettingsDep, SongLibraryDep
+from app.api.deps import ApiKeyDep, JobIdDep, RepositoryDep, SettingsDep, SongLibraryDep
 from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
 from app.db.models import GenerationJob
 from app.domain import JobStatus
@@ -96,7 +96,7 @@ async def list_jobs(
 @router.get(
     "/jobs/{job_id}", response_model=JobResponse, responses={**ERRORS, **NOT_FOUND}, summary="A job"
 )
-async def get_job(job_id: str, repository: RepositoryDep) -> JobResponse:
+async def get_job(job_id: JobIdDep, repository: RepositoryDep) -> JobResponse:
     job = await repository.get_job(job_id)
     if job is None:
         raise JobNotFound()
@@ -110,7 +110,7 @@ async def get_job(job_id: str, repository: RepositoryDep) -> JobResponse:
     dependencies=[ApiKeyDep],
     summary="Cancel a job",
 )
-async def cancel_job(job_id: str, repository: RepositoryDep) -> CancelResponse:
+async def cancel_job(job_id: JobIdDep, repository: RepositoryDep) -> CancelResponse:
     """A queued job is cancelled at once; a running one is stopped by its worker within about a
     second (its state stays `running` with `cancelRequested` until then)."""
     return await _cancel(job_id, repository)
