@@ -45,13 +45,15 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    """The server on each database: SQLite as a newcomer gets it (DATABASE_URL empty, the file in
+    the data folder, migrated by `serve`), and a fresh Postgres database."""
     port = free_port()
     data_dir = tmp_path / "data"
     env = {
         **os.environ,
         "MONEYPRINTER_DATA_DIR": str(data_dir),
-        "DATABASE_URL": "",  # the SQLite file in the data folder
+        "DATABASE_URL": "" if database_url.startswith("sqlite") else database_url,
         "OLLAMA_BASE_URL": "http://127.0.0.1:9",
         "MONEYPRINTER_POLL_INTERVAL_S": "0.2",
         "MONEYPRINTER_STREAM_POLL_INTERVAL_S": "0.1",
