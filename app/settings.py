@@ -46,6 +46,34 @@ class Settings(BaseSettings):
     pexels_api_key: str = Field(
         "", validation_alias=AliasChoices("PEXELS_API_KEY", "pexels_api_key")
     )
+    pexels_base_url: str = "https://api.pexels.com"
+    pixabay_api_key: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "MONEYPRINTER_PIXABAY_API_KEY", "PIXABAY_API_KEY", "pixabay_api_key"
+        ),
+    )
+    pixabay_base_url: str = "https://pixabay.com/api"
+    media_dir: Path | None = Field(None, description="local footage folder; <data dir>/media")
+    max_download_bytes: int = Field(300 * 1024 * 1024, gt=0)
+
+    llm_provider: Literal["auto", "ollama", "openai", "none"] = "auto"
+    openai_base_url: str = Field("", description="an OpenAI-compatible server, e.g. …/v1")
+    openai_api_key: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "MONEYPRINTER_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"
+        ),
+    )
+    openai_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(120.0, gt=0)
+
+    tts_provider: Literal["auto", "piper", "espeak", "openai"] = "auto"
+    piper_voice: str = "en_US-joe-medium"
+    speech_base_url: str = Field("", description="an OpenAI-compatible /v1/audio/speech server")
+    speech_api_key: str = ""
+    speech_model: str = "tts-1"
+    fonts_dir: Path | None = None
 
     max_song_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
@@ -85,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+    @property
+    def footage_dir(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
 
     @cached_property
     def ffmpeg_exe(self) -> str:

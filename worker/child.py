@@ -27,13 +27,14 @@ EXIT_USAGE = 2
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m worker.child <job.json>", file=sys.stderr)
+        print("usage: python -m worker.child <job.json> < options.json", file=sys.stderr)
         return EXIT_USAGE
     protocol = _protocol_stream()
     job_file = Path(args[0])
     work_dir = job_file.parent
     job = json.loads(job_file.read_text(encoding="utf-8"))
-    options = PipelineOptions.from_json(job["options"])
+    # The worker writes the options (with any API keys) to stdin, never to the work folder.
+    options = PipelineOptions.model_validate_json(sys.stdin.buffer.read())
     try:
         spec = VideoSpec.model_validate(job["spec"])
     except ValidationError as exc:

@@ -197,12 +197,14 @@ class Worker:
             job_id=job.id,
             attempt=job.attempt,
             spec=job.payload,
-            options=self.options,
         )
         if job.stop_reason is not None:
             return Outcome(job_file.parent)
         outcome = await run_child(
-            job_file, on_start=job.started, on_progress=lambda line: self._progress(job, line)
+            job_file,
+            options=self.options,
+            on_start=job.started,
+            on_progress=lambda line: self._progress(job, line),
         )
         assert outcome.exit is not None
         job.log.info("child process ended: %s", outcome.exit.describe())

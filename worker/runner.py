@@ -48,9 +48,7 @@ class ChildExit:
         return f"exit code {self.returncode}"
 
 
-def prepare_work_dir(
-    work_dir: Path, *, job_id: str, attempt: int, spec: dict[str, Any], options: PipelineOptions
-) -> Path:
+def prepare_work_dir(work_dir: Path, *, job_id: str, attempt: int, spec: dict[str, Any]) -> Path:
     """A clean `<data>/jobs/<id>/<attempt>/` holding the job file; returns the file's absolute path.
 
     A released job runs again under the same attempt number, so a folder may hold a previous
@@ -61,7 +59,7 @@ def prepare_work_dir(
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
     job_file = work_dir / JOB_FILE
-    document = {"jobId": job_id, "attempt": attempt, "spec": spec, "options": options.to_json()}
+    document = {"jobId": job_id, "attempt": attempt, "spec": spec}
     job_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return job_file
 
@@ -75,14 +73,16 @@ class ChildProcess:
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 
     @classmethod
-    async def start(cls, job_file: Path) -> ChildProcess:
-        """Start the child on `job_file` (an absolute path: the child runs in its folder)."""
+    async def start(cls, job_file: Path, options: PipelineOptions) -> ChildProcess:
+        """Start the child on `job_file` (an absolute path: the child runs in its folder).
+
+        The options go to the child's stdin, not into the work folder: they hold API keys."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "worker.child",
             str(job_file),
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=job_file.parent,
@@ -91,6 +91,11 @@ class ChildProcess:
             start_new_session=True,
             limit=LINE_LIMIT_BYTES,
         )
+        assert process.stdin is not None
+        process.stdin.write(options.model_dump_json().encode())
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await process.stdin.drain()
+        process.stdin.close()
         return cls(process)
 
     @property
@@ -210,12 +215,13 @@ class Outcome:
 async def run_child(
     job_file: Path,
     *,
+    options: PipelineOptions,
     on_start: Callable[[ChildProcess], None],
     on_progress: Callable[[dict[str, Any]], Awaitable[None]],
 ) -> Outcome:
     """Run the child to its end, passing progress lines on; `on_start` gets it (to kill it)."""
     outcome = Outcome(job_file.parent)
-    child = await ChildProcess.start(job_file)
+    child = await ChildProcess.start(job_file, options)
     on_start(child)
     try:
         async for message in child.messages():

@@ -23,6 +23,7 @@ from app.domain import VideoSpec
 from app.settings import Settings
 from worker.main import Worker
 from worker.pipeline import PipelineOptions, ProgressEvent, run_pipeline
+from worker.pipeline.base import VoiceOptions
 from worker.pipeline.script import NO_SCRIPT_MESSAGE
 
 Maker = async_sessionmaker[AsyncSession]
@@ -295,7 +296,7 @@ def test_pipeline_without_espeak_renders_a_silent_video_of_each_aspect(
 ) -> None:
     spec = VideoSpec(video_subject="tides", script="The moon pulls. The sea follows.",
                      quality="draft", aspect=aspect)  # fmt: skip
-    options = PipelineOptions(ffmpeg_exe="ffmpeg", espeak_exe=None)
+    options = PipelineOptions(ffmpeg_exe="ffmpeg", voice=VoiceOptions(espeak_exe=None))
     reported: list[ProgressEvent] = []
 
     result = run_pipeline(spec, tmp_path, options=options, report=reported.append)

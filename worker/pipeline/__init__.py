@@ -99,7 +99,7 @@ def _voice(
     options: PipelineOptions,
     report: Report,
 ) -> voice.VoiceTrack:
-    if options.espeak_exe is None:
+    if options.voice.espeak_exe is None:
         report(
             ProgressEvent(
                 "voice",
@@ -114,7 +114,7 @@ def _voice(
     return voice.synthesize_espeak(
         sentences,
         work_dir,
-        espeak_exe=options.espeak_exe,
+        espeak_exe=options.voice.espeak_exe,
         voices=voice.espeak_voices(voice=spec.voice, language=spec.language),
         on_sentence=lambda done: report(
             ProgressEvent("voice", START["voice"] + span * done / len(sentences))

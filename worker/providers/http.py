@@ -1,0 +1,190 @@
+"""HTTP for providers: JSON requests and streamed downloads, retried with backoff where a retry
+can help, every failure a ProviderError that names the provider (and never the API key)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from worker.providers.errors import ProviderError
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+DEFAULT_ATTEMPTS = 3
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0
+RETRY_AFTER_CAP_S = 30.0
+CHUNK_BYTES = 1 << 16
+BODY_SNIPPET_CHARS = 300
+
+Sleep = Callable[[float], None]
+
+
+def redact(url: str | httpx.URL) -> str:
+    """The URL without its query string, which may carry an API key (Pixabay's `key=`)."""
+    parts = urlsplit(str(url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def backoff_s(attempt: int) -> float:
+    """`min(cap, base·2^(attempt-1))`, with full jitter on the upper half."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return min(float(value), RETRY_AFTER_CAP_S) if value.isdigit() else None
+
+
+def status_error(provider: str, response: httpx.Response, *, stage: str) -> ProviderError:
+    """A provider's HTTP error answer as a clear message; a retry only helps 429 and 5xx."""
+    status = response.status_code
+    where = redact(response.request.url)
+    if status in (401, 403):
+        return ProviderError(
+            provider, f"the API key was refused (HTTP {status})", retryable=False, stage=stage
+        )
+    if status in RETRYABLE_STATUS:
+        what = "is rate limiting us" if status == 429 else "is unavailable"
+        return ProviderError(provider, f"{what} (HTTP {status})", retryable=True, stage=stage)
+    snippet = " ".join(response.text.split())[:BODY_SNIPPET_CHARS]
+    return ProviderError(
+        provider,
+        f"refused the request to {where} (HTTP {status}){': ' + snippet if snippet else ''}",
+        retryable=False,
+        stage=stage,
+    )
+
+
+def request_json(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    stage: str,
+    attempts: int = DEFAULT_ATTEMPTS,
+    sleep: Sleep = time.sleep,
+    **kwargs: Any,
+) -> Any:
+    """Send a request and parse its JSON answer, retrying connection errors, 429 and 5xx."""
+    last_error: ProviderError | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            response = client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            last_error = ProviderError(
+                provider, f"timed out ({redact(url)})", retryable=True, stage=stage
+            )
+            last_error.__cause__ = exc
+        except httpx.TransportError as exc:
+            last_error = ProviderError(
+                provider, f"could not connect to {redact(url)}: {exc}", retryable=True, stage=stage
+            )
+            last_error.__cause__ = exc
+        else:
+            if response.is_success:
+                try:
+                    return response.json()
+                except ValueError as exc:
+                    raise ProviderError(
+                        provider, "answered with something that is not JSON", retryable=True,
+                        stage=stage,
+                    ) from exc  # fmt: skip
+            last_error = status_error(provider, response, stage=stage)
+            if not last_error.retryable:
+                raise last_error
+            if attempt < attempts:
+                sleep(_retry_after_s(response) or backoff_s(attempt))
+                continue
+        if attempt < attempts:
+            sleep(backoff_s(attempt))
+    assert last_error is not None
+    raise ProviderError(
+        provider,
+        f"{last_error.message.removeprefix(provider + ': ')}, after {attempts} attempts",
+        retryable=True,
+        stage=stage,
+    ) from last_error
+
+
+def download(
+    client: httpx.Client,
+    url: str,
+    destination: Path,
+    *,
+    provider: str,
+    stage: str,
+    max_bytes: int,
+    attempts: int = DEFAULT_ATTEMPTS,
+    sleep: Sleep = time.sleep,
+) -> Path:
+    """Stream `url` to `destination` through a `.part` file, moved into place only when complete.
+
+    A body shorter than its Content-Length (a dropped connection) is retried; one larger than
+    `max_bytes` is refused without being stored."""
+    partial = destination.with_name(destination.name + ".part")
+    last_error: ProviderError | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            _stream_to(client, url, partial, provider=provider, stage=stage, max_bytes=max_bytes)
+            os.replace(partial, destination)
+            return destination
+        except ProviderError as exc:
+            partial.unlink(missing_ok=True)
+            if not exc.retryable:
+                raise
+            last_error = exc
+        except (httpx.TransportError, OSError) as exc:
+            partial.unlink(missing_ok=True)
+            last_error = ProviderError(
+                provider, f"download from {redact(url)} failed: {exc}", retryable=True, stage=stage
+            )
+        if attempt < attempts:
+            sleep(backoff_s(attempt))
+    assert last_error is not None
+    raise last_error
+
+
+def _stream_to(
+    client: httpx.Client, url: str, partial: Path, *, provider: str, stage: str, max_bytes: int
+) -> None:
+    with client.stream("GET", url, follow_redirects=True) as response:
+        if not response.is_success:
+            response.read()
+            raise status_error(provider, response, stage=stage)
+        declared = response.headers.get("content-length", "")
+        expected = int(declared) if declared.isdigit() else None
+        if expected is not None and expected > max_bytes:
+            raise ProviderError(
+                provider,
+                f"the file at {redact(url)} is {expected:,} bytes, over the {max_bytes:,} limit",
+                retryable=False,
+                stage=stage,
+            )
+        with partial.open("wb") as out:
+            for chunk in response.iter_bytes(CHUNK_BYTES):
+                if response.num_bytes_downloaded > max_bytes:
+                    raise ProviderError(
+                        provider,
+                        f"the file at {redact(url)} is over the {max_bytes:,}-byte limit",
+                        retryable=False,
+                        stage=stage,
+                    )
+                out.write(chunk)
+        # Content-Length counts the bytes on the wire (before any content decoding).
+        received = response.num_bytes_downloaded
+    if expected is not None and received < expected:
+        raise ProviderError(
+            provider,
+            f"the download from {redact(url)} stopped at {received:,} of {expected:,} bytes",
+            retryable=True,
+            stage=stage,
+        )
