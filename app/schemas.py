@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from app.db.models import GenerationEvent, GenerationJob
+from app.db.models import Artifact, GenerationEvent, GenerationJob
 from app.domain import VideoSpec
 
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
@@ -152,6 +152,37 @@ class EventList(CamelModel):
     status: Literal["success"] = "success"
     events: list[EventRead]
     last_event_id: int = Field(description="pass as `after` to get only newer events")
+
+
+class ArtifactRead(CamelModel):
+    id: int
+    kind: str = Field(examples=["video"], description="video, thumbnail, voice, subtitles, …")
+    path: str = Field(description="relative to the data folder")
+    bytes: int
+    sha256: str
+    mime: str = Field(examples=["video/mp4"])
+    media: dict[str, Any] | None = Field(description="duration, width, height where known")
+    url: str = Field(examples=[f"/api/jobs/{EXAMPLE_JOB_ID}/artifacts/1"])
+    created_at: datetime
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> ArtifactRead:
+        return cls(
+            id=artifact.id,
+            kind=artifact.kind,
+            path=artifact.path,
+            bytes=artifact.bytes,
+            sha256=artifact.sha256,
+            mime=artifact.mime,
+            media=artifact.media,
+            url=f"/api/jobs/{artifact.job_id}/artifacts/{artifact.id}",
+            created_at=artifact.created_at,
+        )
+
+
+class ArtifactList(CamelModel):
+    status: Literal["success"] = "success"
+    artifacts: list[ArtifactRead]
 
 
 class ModelsResponse(CamelModel):

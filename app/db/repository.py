@@ -446,6 +446,19 @@ class JobRepository:
         await self.session.flush()
         return artifact
 
+    async def get_artifact(self, job_id: str, artifact_id: int) -> Artifact | None:
+        return await self.session.scalar(
+            select(Artifact).where(Artifact.job_id == job_id, Artifact.id == artifact_id)
+        )
+
+    async def latest_artifact(self, job_id: str, kind: str) -> Artifact | None:
+        return await self.session.scalar(
+            select(Artifact)
+            .where(Artifact.job_id == job_id, Artifact.kind == kind)
+            .order_by(Artifact.id.desc())
+            .limit(1)
+        )
+
     async def list_artifacts(self, job_id: str) -> Sequence[Artifact]:
         return (
             await self.session.scalars(

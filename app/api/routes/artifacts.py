@@ -1,0 +1,90 @@
+"""A job's files: the list, the video (HTTP Range, so a browser can seek), any artifact by id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from app.api.deps import JobIdDep, RepositoryDep, SettingsDep
+from app.api.routes import ERRORS, NOT_FOUND
+from app.db.models import Artifact
+from app.errors import JobNotFound, NotFound
+from app.schemas import ArtifactList, ArtifactRead
+from app.settings import Settings
+
+router = APIRouter(prefix="/api/jobs", tags=["artifacts"])
+
+FILE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+    206: {"description": "Part of the file (a Range request)"},
+    **ERRORS,
+    **NOT_FOUND,
+}
+
+
+@router.get(
+    "/{job_id}/artifacts",
+    response_model=ArtifactList,
+    responses={**ERRORS, **NOT_FOUND},
+    summary="A job's files",
+)
+async def list_artifacts(job_id: JobIdDep, repository: RepositoryDep) -> ArtifactList:
+    if await repository.get_job(job_id) is None:
+        raise JobNotFound()
+    artifacts = await repository.list_artifacts(job_id)
+    return ArtifactList(artifacts=[ArtifactRead.of(artifact) for artifact in artifacts])
+
+
+@router.get(
+    "/{job_id}/video",
+    response_class=FileResponse,
+    responses=FILE_RESPONSES,
+    summary="The finished video",
+)
+async def get_video(
+    job_id: JobIdDep, repository: RepositoryDep, settings: SettingsDep
+) -> FileResponse:
+    """The MP4, with `Accept-Ranges: bytes`: browsers seek with Range requests (206)."""
+    if await repository.get_job(job_id) is None:
+        raise JobNotFound()
+    artifact = await repository.latest_artifact(job_id, "video")
+    if artifact is None:
+        raise NotFound("The job has no video (yet).")
+    return _file(artifact, settings)
+
+
+@router.get(
+    "/{job_id}/artifacts/{artifact_id}",
+    response_class=FileResponse,
+    responses=FILE_RESPONSES,
+    summary="One of a job's files",
+)
+async def get_artifact(
+    job_id: JobIdDep,
+    artifact_id: Annotated[int, PathParam(ge=1, le=2**62)],
+    repository: RepositoryDep,
+    settings: SettingsDep,
+) -> FileResponse:
+    artifact = await repository.get_artifact(job_id, artifact_id)
+    if artifact is None:
+        raise NotFound("Artifact not found.")
+    return _file(artifact, settings)
+
+
+def _file(artifact: Artifact, settings: Settings) -> FileResponse:
+    """The artifact's file, which must lie inside the data folder and still exist (retention may
+    have pruned it)."""
+    data_dir = settings.data_dir.resolve()
+    path = (data_dir / artifact.path).resolve()
+    if not path.is_relative_to(data_dir) or not path.is_file():
+        raise NotFound("The file is no longer available.")
+    return FileResponse(
+        path,
+        media_type=artifact.mime,
+        filename=Path(artifact.path).name,
+        content_disposition_type="inline",
+    )
