@@ -10,18 +10,16 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
 
 from app.db.migrations import upgrade_to_head
 from app.db.session import create_engine, create_sessionmaker
-from app.domain import VideoSpec
 from app.main import create_app
 from app.settings import Settings
+from worker import render_command
 from worker.main import Worker
-from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent, run_pipeline
 
 logger = logging.getLogger("worker.cli")
 
@@ -71,16 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
     migrate.set_defaults(command=migrate_command)
 
-    render = commands.add_parser("render", help="render one video here, without a server")
-    render.add_argument("--subject", required=True)
-    text = render.add_mutually_exclusive_group(required=True)
-    text.add_argument("--script", help="the narration text")
-    text.add_argument("--script-file", type=Path, help="a file holding the narration text")
-    render.add_argument("--aspect", default="9:16", choices=["9:16", "16:9", "1:1"])
-    render.add_argument("--quality", default="standard", choices=["draft", "standard", "high"])
-    render.add_argument("--language", default="en")
-    render.add_argument("--out", type=Path, default=Path("render"), help="work folder")
-    render.set_defaults(command=render_command)
+    render_command.add_parser(commands)
     return parser
 
 
@@ -128,34 +117,6 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade_to_head(settings.resolved_database_url)
     logger.info("database is at the newest schema")
-    return 0
-
-
-def render_command(args: argparse.Namespace, settings: Settings) -> int:
-    script = args.script if args.script is not None else args.script_file.read_text("utf-8")
-    try:
-        spec = VideoSpec(
-            video_subject=args.subject,
-            script=script,
-            aspect=args.aspect,
-            quality=args.quality,
-            language=args.language,
-        )
-    except ValidationError as exc:
-        print(f"moneyprinter render: {exc}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
-
-    def report(event: ProgressEvent) -> None:
-        print(f"{event.stage:>9} {event.progress:4.0%} {event.message or ''}", file=sys.stderr)
-
-    try:
-        result = run_pipeline(
-            spec, args.out, options=PipelineOptions.from_settings(settings), report=report
-        )
-    except PipelineError as exc:
-        print(f"moneyprinter render: {exc.message}", file=sys.stderr)
-        return 1
-    print(result.video)
     return 0
 
 
