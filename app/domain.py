@@ -139,9 +139,10 @@ def normalise_color(value: str) -> str:
         text = "#" + "".join(ch * 2 for ch in text[1:])
     if re.fullmatch(r"#[0-9a-f]{6}", text):
         return text.upper()
-    named = ImageColor.colormap.get(text)
-    if isinstance(named, str) and named.startswith("#") and len(named) == 7:
-        return named.upper()
+    if text.isalpha() and text in ImageColor.colormap:
+        # getrgb, not the map itself: Pillow caches a parsed name in the map as a tuple.
+        red, green, blue = ImageColor.getrgb(text)[:3]
+        return f"#{red:02X}{green:02X}{blue:02X}"
     raise ValueError("must be a colour as #RGB, #RRGGBB or a CSS colour name")
 
 

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.limits import UploadSizeLimit
-from app.api.routes import artifacts, events, health, jobs, models, songs
+from app.api.routes import artifacts, events, health, jobs, models, songs, voices
 from app.api.validation import describe_validation_error
 from app.db.session import create_engine, create_sessionmaker
 from app.errors import AppError
@@ -77,7 +77,7 @@ def create_app(
             ],
         )
     _add_error_handlers(app)
-    for module in (jobs, events, artifacts, songs, models, health):
+    for module in (jobs, events, artifacts, songs, models, voices, health):
         app.include_router(module.router)
     _mount_web(app)
     return app

@@ -83,7 +83,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         data_dir=tmp_path / "data",
-        ollama_base_url="http://127.0.0.1:9",  # nothing listens: the offline default
+        ollama_base_url="http://127.0.0.1:9",  # nothing listens
+        llm_provider="none",  # offline: jobs narrate their `script`
+        tts_provider="espeak",  # fast; Piper has its own tests (test_tts_providers)
         poll_interval_s=0.05,
         cancel_check_interval_s=0.1,
     )

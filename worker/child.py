@@ -17,8 +17,9 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from app.domain import VideoSpec
-from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent, run_pipeline
+from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent
 from worker.pipeline.probe import find_ffprobe, probe_media, sha256_file
+from worker.pipeline.run import run_pipeline
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

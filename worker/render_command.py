@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from app.domain import VideoSpec
 from app.settings import Settings
-from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent, run_pipeline
+from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent
+from worker.pipeline.run import run_pipeline
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2

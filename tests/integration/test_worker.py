@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+import wave
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ from app.db.repository import JobRepository
 from app.domain import VideoSpec
 from app.settings import Settings
 from worker.main import Worker
-from worker.pipeline import PipelineOptions, ProgressEvent, run_pipeline
-from worker.pipeline.base import VoiceOptions
+from worker.pipeline import PipelineOptions, ProgressEvent
+from worker.pipeline.run import run_pipeline
 from worker.pipeline.script import NO_SCRIPT_MESSAGE
 
 Maker = async_sessionmaker[AsyncSession]
@@ -138,14 +139,14 @@ async def test_worker_renders_a_job_to_completion(settings: Settings, sessionmak
     assert kinds[1] == ("state", "running")
     assert kinds[-1] == ("state", "completed")
     stages = [(event.payload or {}).get("stage") for event in events if event.event_type == "stage"]
-    assert stages == ["script", "voice", "subtitles", "render"]
+    assert stages == ["script", "voice", "terms", "footage", "subtitles", "render", "metadata"]
     assert any(event.event_type == "progress" for event in events)
     first_stage = next(i for i, (kind, _) in enumerate(kinds) if kind == "stage")
     assert first_stage > 1
 
     async with sessionmaker() as session:
         artifacts = {a.kind: a for a in await JobRepository(session).list_artifacts(job_id)}
-    assert set(artifacts) == {"video", "script", "subtitles", "voice"}
+    assert set(artifacts) == {"video", "thumbnail", "metadata", "script", "subtitles", "voice"}
     assert artifacts["video"].path == job.result_path
     assert artifacts["video"].bytes == video.stat().st_size
     assert artifacts["video"].sha256 == hashlib.sha256(video.read_bytes()).hexdigest()
@@ -291,12 +292,12 @@ async def test_stopping_releases_a_running_job_without_spending_an_attempt(
 @pytest.mark.parametrize(
     ("aspect", "size"), [("9:16", (540, 960)), ("16:9", (960, 540)), ("1:1", (540, 540))]
 )
-def test_pipeline_without_espeak_renders_a_silent_video_of_each_aspect(
+def test_pipeline_renders_each_aspect_offline_with_the_default_voice(
     tmp_path: Path, aspect: str, size: tuple[int, int]
 ) -> None:
     spec = VideoSpec(video_subject="tides", script="The moon pulls. The sea follows.",
                      quality="draft", aspect=aspect)  # fmt: skip
-    options = PipelineOptions(ffmpeg_exe="ffmpeg", voice=VoiceOptions(espeak_exe=None))
+    options = PipelineOptions(ffmpeg_exe="ffmpeg")  # no LLM, no keys: every offline default
     reported: list[ProgressEvent] = []
 
     result = run_pipeline(spec, tmp_path, options=options, report=reported.append)
@@ -304,7 +305,11 @@ def test_pipeline_without_espeak_renders_a_silent_video_of_each_aspect(
     probe = ffprobe(result.video)
     video = next(s for s in probe["streams"] if s["codec_type"] == "video")
     assert (video["width"], video["height"]) == size
-    # 6 words at 2.5 words/s, but at least a second per sentence: 1.2 + 1.2 s.
-    assert float(probe["format"]["duration"]) == pytest.approx(2.4, abs=0.1)
-    assert any(event.level == "warning" and event.message for event in reported)
-    assert [o.kind for o in result.outputs] == ["video", "script", "subtitles"]
+    assert video["r_frame_rate"] == "30/1"
+    with wave.open(str(tmp_path / "voice.wav")) as narration:
+        narration_s = narration.getnframes() / narration.getframerate()
+    assert float(probe["format"]["duration"]) == pytest.approx(narration_s, abs=0.2)
+    kinds = [o.kind for o in result.outputs]
+    assert kinds[0] == "video" and {"thumbnail", "metadata", "voice", "subtitles"} <= set(kinds)
+    voice = next(o for o in result.outputs if o.kind == "voice")
+    assert voice.media["engine"].startswith("piper")

@@ -1,17 +1,50 @@
-"""The render stage's plan and ffmpeg command, and its progress parsing, without running ffmpeg."""
+"""The render plan, the cut, the ffmpeg command and progress parsing, without running ffmpeg."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from app.domain import Aspect, Quality
+from worker.pipeline.base import Clip, PipelineError
 from worker.pipeline.render import (
-    background_source,
+    Loudness,
+    RenderPlan,
+    clip_segments,
     ffmpeg_command,
+    filter_value,
     frame_size_px,
+    loudness_command,
+    parse_loudness,
     plan_render,
     progress_fraction,
 )
+
+
+def file_clip(name: str, duration_s: float) -> Clip:
+    return Clip("local", name, duration_s, 1920, 1080, path=Path(f"/media/{name}.mp4"))
+
+
+def make_plan(**changes: object) -> RenderPlan:
+    arguments: dict[str, object] = {
+        "aspect": "9:16",
+        "quality": "draft",
+        "duration_s": 4.25,
+        "clips": [file_clip("a", 8.0), Clip("generated", "b", 5.0, 135, 240, lavfi="gradients")],
+        "clip_duration_s": 2.0,
+        "voice": Path("voice.wav"),
+        "subtitles": Path("subtitles.ass"),
+        "music": None,
+        "music_volume": 0.1,
+        "fonts_dir": None,
+    }
+    arguments.update(changes)
+    return plan_render(**arguments)  # type: ignore[arg-type]
+
+
+def graph_of(command: list[str]) -> str:
+    return command[command.index("-filter_complex") + 1]
 
 
 @pytest.mark.parametrize(
@@ -30,41 +63,155 @@ def test_frame_size_follows_aspect_and_quality(
     assert frame_size_px(aspect, quality) == size
 
 
-def test_command_encodes_h264_yuv420p_aac_at_30_fps_with_faststart() -> None:
-    plan = plan_render(subject="tides", aspect="9:16", quality="draft", duration_s=4.25)
+@pytest.mark.parametrize(
+    ("quality", "preset"), [("draft", "ultrafast"), ("standard", "veryfast"), ("high", "medium")]
+)
+def test_preset_follows_quality(quality: Quality, preset: str) -> None:
+    command = ffmpeg_command(make_plan(quality=quality), ffmpeg_exe="ffmpeg", output_name="v.part")
 
-    command = ffmpeg_command(
-        plan, ffmpeg_exe="ffmpeg", voice_name="voice.wav", ass_name="subtitles.ass",
-        output_name="video.mp4.part",
-    )  # fmt: skip
+    assert command[command.index("-preset") + 1] == preset
+
+
+def test_command_encodes_h264_yuv420p_aac_at_30_fps_with_faststart() -> None:
+    command = ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="video.mp4.part")
 
     joined = " ".join(command)
     for expected in (
-        "-c:v libx264", "-preset ultrafast", "-pix_fmt yuv420p", "-r 30", "-c:a aac",
+        "-c:v libx264", "-pix_fmt yuv420p", "-r 30", "-c:a aac", "-ar 48000",
         "-movflags +faststart", "-progress pipe:1", "-t 4.250", "-i voice.wav",
-        "-f mp4 video.mp4.part",
+        "-map [v] -map [a]", "-f mp4 video.mp4.part",
     ):  # fmt: skip
         assert expected in joined
-    assert "scale=540:960" in joined and "ass=subtitles.ass" in joined
 
 
-def test_command_without_a_voice_uses_silence_of_the_same_length() -> None:
-    plan = plan_render(subject="tides", aspect="1:1", quality="standard", duration_s=3.0)
+def test_every_segment_is_cropped_to_cover_then_scaled_and_concatenated() -> None:
+    graph = graph_of(ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v.part"))
 
-    command = ffmpeg_command(
-        plan, ffmpeg_exe="ffmpeg", voice_name=None, ass_name="s.ass", output_name="v.part"
+    # 4.25 s + 0.5 s slack in 2 s segments: a, b, a (0.75 s).
+    assert graph.count("crop=w='min(iw,ih*540/960)':h='min(ih,iw*960/540)'") == 3
+    assert graph.count("scale=540:960,setsar=1") == 3
+    assert "fps=30" in graph and ",pad=" not in graph  # cover, never letterbox
+    assert "[s0][s1][s2]concat=n=3:v=1:a=0,ass=filename=subtitles.ass[v]" in graph
+
+
+def test_long_clips_are_cut_into_successive_segments() -> None:
+    clips = [file_clip("a", 12.0), file_clip("b", 3.0)]
+
+    segments = clip_segments(clips, clip_duration_s=5.0, cover_s=24.0)
+
+    cut = [(s.clip.term, s.start_s, s.length_s) for s in segments]
+    assert cut == [
+        ("a", 0.0, 5.0), ("b", 0.0, 3.0), ("a", 5.0, 5.0), ("b", 0.0, 3.0),
+        ("a", 10.0, 2.0), ("b", 0.0, 3.0), ("a", 0.0, 3.0),
+    ]  # fmt: skip
+
+
+def test_a_remainder_shorter_than_a_second_starts_the_clip_over() -> None:
+    segments = clip_segments([file_clip("a", 10.5)], clip_duration_s=5.0, cover_s=15.0)
+
+    assert [(s.start_s, s.length_s) for s in segments] == [(0.0, 5.0), (5.0, 5.0), (0.0, 5.0)]
+
+
+def test_segments_seek_inside_their_clip_and_generated_ones_use_lavfi() -> None:
+    command = ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v.part")
+
+    joined = " ".join(command)
+    assert "-t 2.000 -i /media/a.mp4" in joined
+    assert "-t 2.000 -f lavfi -i gradients" in joined
+    assert "-ss 2.000 -t 0.750 -i /media/a.mp4" in joined
+
+
+def test_without_footage_the_plan_is_refused_permanently() -> None:
+    with pytest.raises(PipelineError) as raised:
+        make_plan(clips=[])
+
+    assert not raised.value.retryable
+
+
+def test_music_is_looped_ducked_under_the_voice_and_faded_out() -> None:
+    plan = make_plan(music=Path("/songs/calm.mp3"), music_volume=0.25, duration_s=10.0)
+
+    command = ffmpeg_command(plan, ffmpeg_exe="ffmpeg", output_name="v.part")
+
+    joined, graph = " ".join(command), graph_of(command)
+    assert "-stream_loop -1 -i /songs/calm.mp3" in joined
+    assert "volume=0.250,afade=t=out:st=8.000:d=2.0[music]" in graph
+    assert "[music][key]sidechaincompress=" in graph
+    assert "amix=inputs=2:duration=first:normalize=0,loudnorm=I=-14:TP=-2:LRA=11" in graph
+
+
+def test_without_music_the_voice_alone_is_normalised() -> None:
+    graph = graph_of(ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v.part"))
+
+    assert "amix" not in graph and "sidechaincompress" not in graph
+    assert "apad=whole_dur=4.250,loudnorm=I=-14:TP=-2:LRA=11,aresample=48000[a]" in graph
+
+
+def test_without_a_voice_silence_of_the_same_length_is_not_normalised() -> None:
+    command = ffmpeg_command(make_plan(voice=None), ffmpeg_exe="ffmpeg", output_name="v.part")
+
+    assert "anullsrc=r=48000:cl=stereo:d=4.250" in command
+    assert "loudnorm" not in graph_of(command)
+
+
+def test_without_subtitles_nothing_is_burned_in() -> None:
+    graph = graph_of(
+        ffmpeg_command(make_plan(subtitles=None), ffmpeg_exe="ffmpeg", output_name="v.part")
     )
 
-    assert "anullsrc=r=48000:cl=stereo:d=3.000" in command
-    assert "-preset" in command and command[command.index("-preset") + 1] == "veryfast"
+    assert "ass=" not in graph and "concat=n=3:v=1:a=0[v]" in graph
 
 
-def test_background_is_stable_per_subject_and_differs_between_subjects() -> None:
-    first = background_source("Octopuses", width_px=540, height_px=960, duration_s=2.0)
+def test_a_measured_loudness_makes_the_normalisation_a_linear_second_pass() -> None:
+    loudness = Loudness(-21.0, -4.4, 1.2, -31.1, 0.9)
 
-    assert first == background_source(" octopuses ", width_px=540, height_px=960, duration_s=2.0)
-    assert first != background_source("Volcanoes", width_px=540, height_px=960, duration_s=2.0)
-    assert first.startswith("gradients=s=135x240:r=30:d=2.000:")
+    graph = graph_of(
+        ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v", loudness=loudness)
+    )
+
+    assert (
+        "loudnorm=I=-14:TP=-2:LRA=11:measured_I=-21.0:measured_TP=-4.4:measured_LRA=1.2:"
+        "measured_thresh=-31.1:offset=0.9:linear=true,aresample=48000" in graph
+    )
+
+
+def test_a_silent_measurement_skips_the_normalisation() -> None:
+    silent = Loudness(float("-inf"), float("-inf"), 0.0, -70.0, 0.0)
+
+    graph = graph_of(
+        ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v", loudness=silent)
+    )
+
+    assert "loudnorm" not in graph
+
+
+def test_the_loudness_pass_mixes_the_audio_alone() -> None:
+    command = loudness_command(make_plan(music=Path("m.mp3")), ffmpeg_exe="ffmpeg")
+
+    graph = graph_of(command)
+    assert "[0:a]" in graph and "[1:a]" in graph and "[0:v]" not in graph
+    assert "print_format=json" in graph and command[-3:] == ["-f", "null", "-"]
+
+
+def test_loudnorm_json_is_read_from_the_end_of_the_log() -> None:
+    log = (
+        "[Parsed_loudnorm_0 @ 0x1] \n{\n"
+        '"input_i" : "-20.97", "input_tp" : "-4.37", "input_lra" : "1.20",\n'
+        '"input_thresh" : "-31.08", "output_i" : "-14.97", "target_offset" : "0.97"\n}\n'
+    )
+
+    assert parse_loudness(log) == Loudness(-20.97, -4.37, 1.2, -31.08, 0.97)
+    assert parse_loudness("no measurement") is None
+
+
+def test_subtitle_and_font_paths_are_escaped_for_the_filtergraph() -> None:
+    plan = make_plan(subtitles=Path("/tmp/a,b:c'd/s.ass"), fonts_dir=Path("/fonts[x]"))
+
+    graph = graph_of(ffmpeg_command(plan, ffmpeg_exe="ffmpeg", output_name="v.part"))
+
+    assert f"ass=filename={filter_value('/tmp/a,b:c' + chr(39) + 'd/s.ass')}:fontsdir=" in graph
+    assert filter_value("a,b:c'd") == r"a\,b\\:c\\\'d"
+    assert filter_value("/fonts[x]") == "/fonts\\[x\\]"
 
 
 @pytest.mark.parametrize(

@@ -1,37 +1,254 @@
-"""The script stage: the request's own text (LLM scripts arrive with the generation pipeline)."""
+"""The script stage: the request's own text, or narration written by the LLM, cleaned and sized."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from app.domain import VideoSpec
 from worker.pipeline.base import PipelineError
+from worker.providers.llm import LLM
 
 STAGE = "script"
 NO_SCRIPT_MESSAGE = (
-    "No script: pass `script` in the request or configure an LLM (OLLAMA_BASE_URL) — "
-    "LLM scripts arrive with the generation pipeline."
+    "No script: pass `script` in the request, or configure an LLM to write one "
+    "(OLLAMA_BASE_URL and OLLAMA_MODEL for Ollama, or MONEYPRINTER_OPENAI_BASE_URL for an "
+    "OpenAI-compatible server)."
 )
-# A sentence ends at . ! ? … (or one of them and a closing quote or bracket) before whitespace,
-# or at a line break. Two lookbehinds because Python's must have a fixed width.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"'”’)\]])\s+|\n+")
+WORDS_PER_S = 2.5
+LENGTH_TOLERANCE = 0.15
+MIN_WORDS = 8
+MAX_WORDS = 1500  # 600 s, the longest target, at 2.5 words per second
+LANGUAGES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "ru": "Russian", "tr": "Turkish",
+    "ja": "Japanese", "zh": "Chinese", "ko": "Korean", "hi": "Hindi", "ar": "Arabic",
+}  # fmt: skip
+SYSTEM_PROMPT = (
+    "You write the narration of short vertical videos. Answer with the narration text only, "
+    "as plain sentences in paragraphs: no title, no markdown, no lists, no speaker labels, no "
+    "stage directions, no notes about the text."
+)
+
+log = logging.getLogger(__name__)
+
 _WORD = re.compile(r"\w+(?:['’-]\w+)*")
+# A candidate sentence end: end punctuation, maybe closing quotes or brackets, then whitespace;
+# CJK end punctuation needs no whitespace after it.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？]+[」』”)]*")
+# Words that end in a full stop without ending the sentence (letter-dot runs like "U.S." and
+# "e.g." are caught by _INITIALS).
+_ABBREVIATIONS = frozenset(
+    {"dr", "mr", "mrs", "ms", "prof", "sr", "jr", "st", "mt", "vs", "approx", "ca", "cf", "fig"}
+    | {"inc", "ltd", "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct"}
+    | {"nov", "dec"}
+)
+_INITIALS = re.compile(r"^(?:[A-Za-z]\.)+$")
+
+_FENCE_LINE = re.compile(r"^\s*```")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+_TITLE_LINE = re.compile(r"^\W*title\W*:", re.IGNORECASE)
+_PREAMBLE = re.compile(r"^(sure|certainly|of course|okay|ok|here('s| is| are))\b.*:$", re.I)
+_NOTE_LINE = re.compile(r"^\W*(word count|duration|length|note)\W*:", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
+_LABEL = re.compile(
+    r"^[\s*_]*(narrator|narration|voice[- ]?over|vo|host|speaker|presenter|(video )?script)"
+    r"[\s*_]*:[\s*_]*",
+    re.IGNORECASE,
+)
+_WHOLE_EMPHASIS = re.compile(r"\s*[*_]+([^*_]+)[*_]+\s*")
+_EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(\S(?:.*?\S)?)\1")
+_SQUARE = re.compile(r"\s*\[[^\]]*\]")
+_ROUND = re.compile(r"\s*\(([^)]*)\)")
+_DIRECTION_WORDS = re.compile(
+    r"\b(music|sound|sfx|pause|scene|cut|fade|visual|shot|camera|footage|b-roll|intro|outro|"
+    r"transition|on[- ]screen|text|laughs?|beat|voice|narrat\w*|image|clip|background|"
+    r"upbeat|dramatic|zoom|word count|\d+:\d\d)\b",
+    re.IGNORECASE,
+)
+_QUOTES = {'"': '"', "“": "”", "'": "'", "«": "»", "„": "“"}
 
 
 def resolve_script(spec: VideoSpec) -> str:
-    """The narration text, whitespace-normalised per line; a permanent error when there is none."""
-    text = spec.script or ""
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    script = "\n".join(line for line in lines if line)
-    if not script or not count_words(script):
+    """The request's narration, cleaned; a permanent error when it has none."""
+    script = clean_script(spec.script or "")
+    if not count_words(script):
         raise PipelineError(NO_SCRIPT_MESSAGE, retryable=False, stage=STAGE)
     return script
 
 
+def write_script(spec: VideoSpec, *, llm: LLM | None) -> str:
+    """The request's script when it has one, else the LLM's, sized to `target_seconds`."""
+    if count_words(clean_script(spec.script or "")) or llm is None:
+        return resolve_script(spec)
+    target_words = round(spec.target_seconds * WORDS_PER_S) if spec.target_seconds else None
+    lowest = max(MIN_WORDS, round((target_words or 0) * (1 - LENGTH_TOLERANCE)))
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": script_prompt(spec, target_words=target_words)},
+    ]
+    raw = llm.chat(messages, model=spec.ai_model or None)
+    script = clean_script(raw)
+    if count_words(script) < lowest:
+        log.info("The LLM wrote %d words, asking again for %s", count_words(script), lowest)
+        messages += [
+            {"role": "assistant", "content": raw},
+            {"role": "user", "content": _longer_prompt(count_words(script), target_words)},
+        ]
+        again = clean_script(llm.chat(messages, model=spec.ai_model or None))
+        script = max(script, again, key=count_words)
+    return _checked_length(script, lowest=lowest, target_words=target_words, llm_name=llm.name)
+
+
+def script_prompt(spec: VideoSpec, *, target_words: int | None) -> str:
+    """The user message: subject, length, language and the user's own instructions."""
+    if target_words:
+        size = (
+            f"about {target_words} words (it is read aloud in about {spec.target_seconds} "
+            "seconds), in short paragraphs"
+        )
+    else:
+        count = spec.paragraph_number
+        size = f"{count} paragraph{'s' if count > 1 else ''} of 3 to 5 sentences"
+    parts = [
+        f"Write the narration of a short video about: {spec.video_subject}",
+        f"Length: {size}.",
+        f"Language: write it in {language_name(spec.language)}.",
+        "Start with a hook that makes the viewer stay; end with a memorable last sentence.",
+    ]
+    if spec.custom_prompt:
+        parts.append(f"Follow these instructions too: {spec.custom_prompt}")
+    return "\n".join(parts)
+
+
+def language_name(code: str) -> str:
+    base = re.split(r"[-_]", code)[0].lower()
+    return LANGUAGES.get(base, f"the language with the code {code!r}")
+
+
+def _longer_prompt(words: int, target_words: int | None) -> str:
+    wanted = f"about {target_words} words" if target_words else f"at least {MIN_WORDS * 4} words"
+    return (
+        f"That narration has only {words} words; it needs {wanted}. Write the whole narration "
+        "again at that length, with the same rules."
+    )
+
+
+def _checked_length(script: str, *, lowest: int, target_words: int | None, llm_name: str) -> str:
+    words = count_words(script)
+    if words < lowest:
+        wanted = f"about {target_words}" if target_words else f"at least {lowest}"
+        raise PipelineError(
+            f"{llm_name}: the script has {words} words, twice; the video needs {wanted}. "
+            "Try again, choose another model, or pass `script` in the request.",
+            retryable=True,
+            stage=STAGE,
+        )
+    highest = round(target_words * (1 + LENGTH_TOLERANCE)) if target_words else MAX_WORDS
+    if words > highest:
+        return trim_to_words(script, target_words or MAX_WORDS, highest=highest)
+    return script
+
+
+def trim_to_words(script: str, target_words: int, *, highest: int) -> str:
+    """Cut at the sentence end nearest `target_words` (not above `highest`), paragraphs kept;
+    a text without a usable sentence end is cut at the word and given a full stop."""
+    sentences = [
+        (paragraph, sentence)
+        for paragraph, line in enumerate(script.split("\n"))
+        for sentence in split_sentences(line)
+    ]
+    totals, total = [], 0
+    for _, sentence in sentences:
+        total += count_words(sentence)
+        totals.append(total)
+    fitting = [i for i, total in enumerate(totals) if total <= highest]
+    cut = min(fitting, key=lambda i: abs(totals[i] - target_words), default=None)
+    if cut is None or totals[cut] < target_words * (1 - LENGTH_TOLERANCE):
+        return " ".join(script.split()[:target_words]).rstrip(",;:—-") + "."
+    paragraphs: dict[int, list[str]] = {}
+    for paragraph, sentence in sentences[: cut + 1]:
+        paragraphs.setdefault(paragraph, []).append(sentence)
+    return "\n".join(" ".join(kept) for kept in paragraphs.values())
+
+
+def clean_script(text: str) -> str:
+    """Narration only: no markdown, labels, stage directions, title or surrounding quotes;
+    whitespace normalised per line, blank lines dropped."""
+    lines = [line for line in text.splitlines() if not _FENCE_LINE.match(line)]
+    lines = _without_title(lines)
+    cleaned = (_clean_line(line) for line in lines)
+    return "\n".join(line for line in cleaned if line)
+
+
+def _without_title(lines: list[str]) -> list[str]:
+    """Drop a chatty preamble ("Here is a script:") and a first short line without end
+    punctuation that stands alone above the text: a title, which the voice must not read."""
+    for _ in range(2):  # a preamble may precede a title
+        filled = [i for i, line in enumerate(lines) if line.strip()]
+        if len(filled) < 2:
+            return lines
+        first = lines[filled[0]].strip()
+        is_title = (
+            filled[1] > filled[0] + 1
+            and count_words(first) <= 12
+            and not re.search(r"[.!?…。！？][\W]*$", first)
+        )
+        if not (_PREAMBLE.match(first) or is_title):
+            return lines
+        lines = lines[filled[0] + 1 :]
+    return lines
+
+
+def _clean_line(line: str) -> str:
+    if _HEADING.match(line) or _TITLE_LINE.match(line) or _NOTE_LINE.match(line):
+        return ""
+    line = _LABEL.sub("", _BULLET.sub("", line))
+    whole = _WHOLE_EMPHASIS.fullmatch(line)
+    if whole and _DIRECTION_WORDS.search(whole.group(1)):
+        return ""  # *Upbeat music plays*: a direction set in italics on its own line
+    line = _EMPHASIS.sub(r"\2", line).replace("**", "")
+    line = _SQUARE.sub("", line)
+    line = _ROUND.sub(_drop_direction, line)
+    line = " ".join(line.split())
+    line = _LABEL.sub("", line)  # a label may follow bold markers: **Narrator:** …
+    return _unquoted(line)
+
+
+def _drop_direction(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    return "" if _DIRECTION_WORDS.search(inner) else match.group(0)
+
+
+def _unquoted(line: str) -> str:
+    if len(line) >= 2 and _QUOTES.get(line[0]) == line[-1] and line[0] not in line[1:-1]:
+        return line[1:-1].strip()
+    return line
+
+
 def split_sentences(script: str) -> list[str]:
-    """Sentences in reading order; text without end punctuation is one sentence."""
-    parts = (part.strip() for part in _SENTENCE_END.split(script))
-    return [part for part in parts if part and count_words(part)]
+    """Sentences in reading order; line breaks end sentences; abbreviations ("Dr.", "e.g.",
+    "U.S."), initials and decimals do not; text without end punctuation is one sentence."""
+    sentences: list[str] = []
+    for line in script.splitlines():
+        start = 0
+        for match in _BOUNDARY.finditer(line):
+            if _is_sentence_end(line, match):
+                sentences.append(line[start : match.end()].strip())
+                start = match.end()
+        sentences.append(line[start:].strip())
+    return [sentence for sentence in sentences if sentence and count_words(sentence)]
+
+
+def _is_sentence_end(line: str, match: re.Match[str]) -> bool:
+    if match.group(0) != ".":
+        return True
+    token = line[: match.end()].split()[-1].lstrip("\"'“‘(«[").lower()
+    if token[:-1] in _ABBREVIATIONS or _INITIALS.match(token):
+        return False
+    # A full stop followed by a lower-case word is an abbreviation we do not know ("approx. ten").
+    following = line[match.end() :].lstrip()[:1]
+    return not following.islower()
 
 
 def count_words(text: str) -> int:

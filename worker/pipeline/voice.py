@@ -1,136 +1,208 @@
-"""The voice stage: espeak-ng sentence by sentence (exact timings), or timed silence without it."""
+"""The voice stage: one WAV per sentence from a speech engine, joined into `voice.wav`, timed."""
 
 from __future__ import annotations
 
+import operator
 import shutil
 import subprocess
+import sys
 import wave
+from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.pipeline.base import PipelineError
-from worker.pipeline.script import count_words
+from worker.pipeline.base import PipelineError, VoiceOptions
+from worker.providers import tts
 
 STAGE = "voice"
-ESTIMATED_WORDS_PER_S = 2.5
-MIN_SENTENCE_S = 1.0
-ESPEAK_TIMEOUT_S = 120.0
-ESPEAK_WORDS_PER_MIN = 165
+PAUSE_S = 0.25  # silence between sentences in voice.wav
+SAMPLE_WIDTH_BYTES = 2  # voice.wav is 16-bit mono PCM at the first sentence's rate
+# Speech starts at the first 10 ms window louder than 5 % of the sentence's loudest window (and
+# than ≈ −40 dBFS): engines pad sentences with silence that subtitles should not wait through.
+WINDOW_S = 0.01
+SILENCE_RELATIVE = 0.05
+SILENCE_FLOOR_RMS = 330.0
+# Word weights when apportioning a sentence: a digit is spoken as a whole word ("3" → "three"),
+# punctuation inside a sentence is a short pause.
+DIGIT_WEIGHT = 3.0
+PAUSE_WEIGHT = {",": 2.0, ";": 2.5, ":": 2.5, "—": 2.5, "-": 1.0, ".": 3.0, "!": 3.0, "?": 3.0}
+FFMPEG_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
-class TimedText:
+class TimedWord:
     text: str
     start_s: float
     end_s: float
 
 
 @dataclass(frozen=True)
-class VoiceTrack:
-    """The narration: a WAV file (None when silent), its length, and each sentence's span in it."""
+class TimedText:
+    """A sentence's speech in voice.wav (leading/trailing silence trimmed) and its words."""
 
-    path: Path | None
+    text: str
+    start_s: float
+    end_s: float
+    words: list[TimedWord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VoiceTrack:
+    """The narration: a WAV file, its length, and each sentence's speech and words in it."""
+
+    path: Path
     duration_s: float
     sentences: list[TimedText]
     engine: str
 
 
-def estimate_speech_s(text: str) -> float:
-    return max(count_words(text) / ESTIMATED_WORDS_PER_S, MIN_SENTENCE_S)
+@dataclass(frozen=True)
+class _Part:
+    samples: array[int]
+    speech_start: int  # first and past-last frame of speech in `samples`
+    speech_end: int
 
 
-def silent_track(sentences: list[str]) -> VoiceTrack:
-    """Sentence spans estimated from their words at 2.5 words/s, for a video without a voice."""
-    timed: list[TimedText] = []
-    start_s = 0.0
-    for sentence in sentences:
-        end_s = start_s + estimate_speech_s(sentence)
-        timed.append(TimedText(sentence, start_s, end_s))
-        start_s = end_s
-    return VoiceTrack(path=None, duration_s=start_s, sentences=timed, engine="silence")
-
-
-def espeak_voices(*, voice: str | None, language: str) -> list[str]:
-    """espeak-ng voice names to try, best first: the requested voice, the language, its base."""
-    dialect = language.replace("_", "-").lower()
-    candidates = [voice, dialect, dialect.split("-")[0]]
-    return list(dict.fromkeys(name for name in candidates if name))
-
-
-def synthesize_espeak(
+def synthesize_voice(
     sentences: list[str],
     work_dir: Path,
     *,
-    espeak_exe: str,
-    voices: list[str],
-    on_sentence: Callable[[int], None],
+    language: str,
+    voice: str | None,
+    options: VoiceOptions,
+    on_progress: Callable[[float], None],
+    ffmpeg_exe: str = "ffmpeg",
+    engine: tts.SpeechEngine | None = None,
 ) -> VoiceTrack:
-    """One WAV per sentence (so each span is exact), joined into `voice.wav`."""
+    """Speak each sentence with `engine` (default: the one `options` pick), join them with PAUSE_S
+    between into `voice.wav`, and time every sentence and word in it. `ffmpeg_exe` converts
+    sentence WAVs only when an engine gives them in different formats."""
+    engine = engine or tts.engine_for(options, language=language, voice=voice)
     parts_dir = work_dir / "voice-parts"
-    parts_dir.mkdir(exist_ok=True)
-    voice = _first_working_voice(espeak_exe, voices, parts_dir)
-    parts: list[Path] = []
-    for index, sentence in enumerate(sentences):
-        part = parts_dir / f"{index:04d}.wav"
-        _run_espeak(espeak_exe, voice=voice, text=sentence, out=part)
-        parts.append(part)
-        on_sentence(index + 1)
-    output = work_dir / "voice.wav"
-    spans_s = _join_wavs(parts, output)
-    shutil.rmtree(parts_dir)
-    timed: list[TimedText] = []
-    start_s = 0.0
-    for sentence, span_s in zip(sentences, spans_s, strict=True):
-        timed.append(TimedText(sentence, start_s, start_s + span_s))
-        start_s += span_s
-    return VoiceTrack(path=output, duration_s=start_s, sentences=timed, engine=f"espeak-ng:{voice}")
-
-
-def _first_working_voice(espeak_exe: str, voices: list[str], parts_dir: Path) -> str:
-    probe = parts_dir / "probe.wav"
-    for voice in voices:
-        try:
-            _run_espeak(espeak_exe, voice=voice, text="a", out=probe)
-        except PipelineError:
-            continue
-        return voice
-    raise PipelineError(
-        f"espeak-ng has no voice for {' or '.join(repr(v) for v in voices)}; "
-        "choose another `language` (see `espeak-ng --voices`).",
-        retryable=False,
-        stage=STAGE,
+    shutil.rmtree(parts_dir, ignore_errors=True)  # a previous attempt's leftovers
+    on_progress(0.0)
+    paths = engine.synthesize(
+        sentences,
+        parts_dir,
+        voice=voice,
+        language=language,
+        on_sentence=lambda done: on_progress(0.9 * done / len(sentences)),
     )
+    rate_hz = _frame_rate_hz(paths[0])
+    parts = [_read_part(path, rate_hz=rate_hz, ffmpeg_exe=ffmpeg_exe) for path in paths]
+    output = work_dir / "voice.wav"
+    timed, duration_s = _join(sentences, parts, output, rate_hz=rate_hz)
+    shutil.rmtree(parts_dir)
+    on_progress(1.0)
+    return VoiceTrack(path=output, duration_s=duration_s, sentences=timed, engine=engine.name)
 
 
-def _run_espeak(espeak_exe: str, *, voice: str, text: str, out: Path) -> None:
-    # The text goes through stdin, so a sentence starting with "-" is never read as an option.
+def _frame_rate_hz(path: Path) -> int:
+    with wave.open(str(path), "rb") as reader:
+        return reader.getframerate()
+
+
+def _read_part(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> _Part:
+    with wave.open(str(path), "rb") as reader:
+        params = reader.getparams()
+        # Frames from the data itself: streamed WAVs (OpenAI's) may declare a bogus length.
+        data = reader.readframes(params.nframes)
+    if (params.nchannels, params.sampwidth, params.framerate) != (1, 2, rate_hz):
+        data = _convert(path, rate_hz=rate_hz, ffmpeg_exe=ffmpeg_exe)
+    samples = array("h")
+    samples.frombytes(data[: len(data) - len(data) % SAMPLE_WIDTH_BYTES])
+    if sys.byteorder == "big":  # WAV samples are little-endian
+        samples.byteswap()
+    start, end = speech_bounds(samples, rate_hz=rate_hz)
+    return _Part(samples, start, end)
+
+
+def _convert(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> bytes:
+    """Raw 16-bit mono PCM at `rate_hz`, for a sentence WAV in another format."""
+    command = [
+        ffmpeg_exe, "-nostdin", "-v", "error", "-i", str(path),
+        "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", str(rate_hz), "-",
+    ]  # fmt: skip
     try:
         completed = subprocess.run(
-            [espeak_exe, "-v", voice, "-s", str(ESPEAK_WORDS_PER_MIN), "-w", str(out), "--stdin"],
-            input=text.encode("utf-8"),
-            capture_output=True,
-            timeout=ESPEAK_TIMEOUT_S,
-            check=False,
+            command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=True
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PipelineError(f"espeak-ng did not run: {exc}", retryable=True, stage=STAGE) from exc
-    if completed.returncode != 0 or not out.is_file():
-        detail = completed.stderr.decode("utf-8", "replace").strip() or "no output"
+    except (OSError, subprocess.SubprocessError) as exc:
         raise PipelineError(
-            f"espeak-ng failed with voice {voice!r}: {detail}", retryable=False, stage=STAGE
-        )
+            f"could not convert {path.name} to {rate_hz} Hz mono: {exc}",
+            retryable=False,
+            stage=STAGE,
+        ) from exc
+    return completed.stdout
 
 
-def _join_wavs(parts: list[Path], output: Path) -> list[float]:
-    """Concatenate same-format WAVs; returns each part's length in seconds."""
-    spans_s: list[float] = []
+def speech_bounds(samples: array[int], *, rate_hz: int) -> tuple[int, int]:
+    """First and past-last frame of speech; the whole part when nothing stands out."""
+    window = max(1, round(rate_hz * WINDOW_S))
+    energies = []  # mean square per window
+    for start in range(0, len(samples), window):
+        chunk = samples[start : start + window]
+        energies.append(sum(map(operator.mul, chunk, chunk)) / len(chunk))
+    if not energies:
+        return 0, 0
+    threshold = max(SILENCE_FLOOR_RMS**2, SILENCE_RELATIVE**2 * max(energies))
+    loud = [index for index, energy in enumerate(energies) if energy >= threshold]
+    if not loud:
+        return 0, len(samples)
+    return loud[0] * window, min(len(samples), (loud[-1] + 1) * window)
+
+
+def _join(
+    sentences: list[str], parts: list[_Part], output: Path, *, rate_hz: int
+) -> tuple[list[TimedText], float]:
+    pause = array("h", bytes(SAMPLE_WIDTH_BYTES * round(PAUSE_S * rate_hz)))
+    timed: list[TimedText] = []
+    offset = 0  # frames written so far
     with wave.open(str(output), "wb") as writer:
-        for index, part in enumerate(parts):
-            with wave.open(str(part), "rb") as reader:
-                if index == 0:
-                    writer.setparams(reader.getparams())
-                frames = reader.readframes(reader.getnframes())
-                spans_s.append(reader.getnframes() / reader.getframerate())
-            writer.writeframes(frames)
-    return spans_s
+        writer.setnchannels(1)
+        writer.setsampwidth(SAMPLE_WIDTH_BYTES)
+        writer.setframerate(rate_hz)
+        for index, (sentence, part) in enumerate(zip(sentences, parts, strict=True)):
+            if index:
+                writer.writeframes(_le_bytes(pause))
+                offset += len(pause)
+            writer.writeframes(_le_bytes(part.samples))
+            start_s = (offset + part.speech_start) / rate_hz
+            end_s = (offset + part.speech_end) / rate_hz
+            timed.append(
+                TimedText(sentence, start_s, end_s, apportion_words(sentence, start_s, end_s))
+            )
+            offset += len(part.samples)
+    return timed, offset / rate_hz
+
+
+def _le_bytes(samples: array[int]) -> bytes:
+    if sys.byteorder == "little":
+        return samples.tobytes()
+    swapped = array("h", samples)
+    swapped.byteswap()
+    return swapped.tobytes()
+
+
+def apportion_words(text: str, start_s: float, end_s: float) -> list[TimedWord]:
+    """Word spans within a sentence's speech, by spoken weight (letters, digits count as words)
+    with short gaps at inner punctuation; used where the engine gives no word timings."""
+    tokens = text.split()
+    weights = [_spoken_weight(token) for token in tokens]
+    pauses = [PAUSE_WEIGHT.get(token[-1], 0.0) for token in tokens[:-1]] + [0.0]
+    total = sum(weights) + sum(pauses)
+    scale = (end_s - start_s) / total if total else 0.0
+    words: list[TimedWord] = []
+    cursor = start_s
+    for token, weight, pause in zip(tokens, weights, pauses, strict=True):
+        word_end = cursor + weight * scale
+        words.append(TimedWord(token, cursor, word_end))
+        cursor = word_end + pause * scale
+    return words
+
+
+def _spoken_weight(token: str) -> float:
+    letters = sum(1 for char in token if char.isalpha())
+    digits = sum(1 for char in token if char.isdigit())
+    return max(1.0, letters + DIGIT_WEIGHT * digits)

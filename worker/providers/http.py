@@ -102,7 +102,8 @@ def request_json(
             if not last_error.retryable:
                 raise last_error
             if attempt < attempts:
-                sleep(_retry_after_s(response) or backoff_s(attempt))
+                retry_after_s = _retry_after_s(response)
+                sleep(backoff_s(attempt) if retry_after_s is None else retry_after_s)
                 continue
         if attempt < attempts:
             sleep(backoff_s(attempt))

@@ -1,0 +1,54 @@
+"""The voices on offer: installed Piper voice packages and espeak-ng voices."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from app.api.deps import SettingsDep
+from app.api.routes import ERRORS
+from app.schemas import CamelModel
+from app.voices import installed_voices
+
+router = APIRouter(prefix="/api", tags=["voices"])
+
+
+class VoiceRead(CamelModel):
+    id: str = Field(examples=["en_US-joe-medium"], description="pass as `voice` in a request")
+    name: str = Field(examples=["Joe (en-US)"])
+    engine: Literal["piper", "espeak-ng"]
+    language: str = Field(examples=["en-US"])
+    default: bool
+
+
+class VoiceList(CamelModel):
+    status: Literal["success"] = "success"
+    voices: list[VoiceRead]
+    default: str | None = Field(examples=["en_US-joe-medium"], description="none installed: null")
+
+
+@router.get("/voices", response_model=VoiceList, responses={**ERRORS}, summary="Voices")
+async def get_voices(settings: SettingsDep) -> VoiceList:
+    """The installed voices and the one a job gets without `voice`. Listing runs `espeak-ng
+    --voices` once per process (then cached), in a thread so the event loop never waits on it."""
+    voices, default = await asyncio.to_thread(
+        installed_voices,
+        piper_voice=settings.piper_voice,
+        prefer_piper=settings.tts_provider in ("auto", "piper"),
+    )
+    return VoiceList(
+        voices=[
+            VoiceRead(
+                id=voice.id,
+                name=voice.name,
+                engine=voice.engine,
+                language=voice.language,
+                default=voice.id == default,
+            )
+            for voice in voices
+        ],
+        default=default,
+    )

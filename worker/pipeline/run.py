@@ -1,0 +1,284 @@
+"""The pipeline end to end: script → voice → search terms → footage → subtitles → music → render →
+metadata, in a work folder, reporting progress; no database, no event loop."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from app.domain import VideoSpec
+from worker.pipeline import footage, metadata, music, render, script, subtitles, terms, voice
+from worker.pipeline.base import (
+    Clip,
+    OutputFile,
+    PipelineOptions,
+    PipelineResult,
+    ProgressEvent,
+    Report,
+)
+from worker.providers.errors import ProviderError
+from worker.providers.llm import LLM, llm_from_options
+
+# Where each stage starts in the job's overall progress (the render is the long one).
+START = {
+    "script": 0.0,
+    "voice": 0.05,
+    "terms": 0.2,
+    "footage": 0.22,
+    "subtitles": 0.35,
+    "render": 0.37,
+    "metadata": 0.95,
+}
+MAX_CUE_WORDS = {"9:16": 6, "1:1": 7, "16:9": 10}
+THUMBNAIL_AT_S = 1.5
+
+
+def run_pipeline(
+    spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report
+) -> PipelineResult:
+    """Make the video of `spec` in `work_dir`. Raises PipelineError (a ProviderError names the
+    service) on failure; warnings from fallbacks arrive through `report`."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    report = _Progress(report)
+    configured = llm_from_options(options.llm)
+    llm = _ReportingLLM(configured, report) if configured is not None else None
+    text = _script(spec, work_dir, llm=llm, report=report)
+    sentences = script.split_sentences(text)
+    track = _voice(spec, sentences, work_dir, options=options, report=report)
+    width_px, height_px = render.frame_size_px(spec.aspect, spec.quality)
+    clips = _footage(
+        spec, text, work_dir, track.duration_s, size_px=(width_px, height_px), llm=llm,
+        options=options, report=report,
+    )  # fmt: skip
+    ass_path, srt_path = _subtitles(
+        spec, track, work_dir, size_px=(width_px, height_px), options=options, report=report
+    )
+    song = music.choose_song(
+        options.songs_dir, requested=spec.song, use_music=spec.use_music, seed=spec.video_subject
+    )
+    if spec.use_music and song is None:
+        report(ProgressEvent("render", START["render"], "No songs uploaded: no music.", "warning"))
+    video = _render(spec, clips, track, ass_path, song, work_dir, options=options, report=report)
+    described = _metadata(spec, text, video, work_dir, llm=llm, options=options, report=report)
+    media = {"durationS": round(track.duration_s, 3), "widthPx": width_px, "heightPx": height_px}
+    outputs = [
+        OutputFile("video", video, "video/mp4", media),
+        OutputFile("thumbnail", described["thumbnail"], "image/jpeg"),
+        OutputFile("metadata", described["metadata"], "application/json"),
+        OutputFile("script", work_dir / "script.txt", "text/plain"),
+        OutputFile("subtitles", ass_path, "text/x-ssa"),
+        OutputFile("subtitles", srt_path, "application/x-subrip"),
+        OutputFile("voice", track.path, "audio/wav", {"engine": track.engine}),
+    ]
+    return PipelineResult(video=video, duration_s=track.duration_s, outputs=outputs)
+
+
+class _Progress:
+    """The caller's report, remembering where the job is, so a warning from anywhere can be
+    reported without moving the progress bar."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.last = ProgressEvent("script", 0.0)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.last = event
+        self.report(event)
+
+    def warn(self, message: str) -> None:
+        self.report(ProgressEvent(self.last.stage, self.last.progress, message, "warning"))
+
+
+class _ReportingLLM:
+    """The configured LLM, asked until it first fails: the failure becomes one warning event, and
+    later stages go straight to their offline fallbacks instead of waiting on it again."""
+
+    def __init__(self, llm: LLM, report: _Progress) -> None:
+        self.llm = llm
+        self.name = llm.name
+        self.report = report
+        self.failure: ProviderError | None = None
+
+    def chat(self, messages: list[dict[str, str]], **options: Any) -> str:
+        if self.failure is not None:
+            raise self.failure
+        try:
+            return self.llm.chat(messages, **options)
+        except ProviderError as exc:
+            self.failure = exc
+            self.report.warn(f"{exc.message} (using offline fallbacks)")
+            raise
+
+
+def _script(spec: VideoSpec, work_dir: Path, *, llm: LLM | None, report: Report) -> str:
+    if spec.script:
+        report(ProgressEvent("script", START["script"], "Using the script from the request."))
+    else:
+        name = llm.name if llm is not None else "no LLM"
+        report(ProgressEvent("script", START["script"], f"Writing the script with {name}."))
+    text = script.write_script(spec, llm=llm)
+    (work_dir / "script.txt").write_text(text + "\n", encoding="utf-8")
+    return text
+
+
+def _voice(
+    spec: VideoSpec,
+    sentences: list[str],
+    work_dir: Path,
+    *,
+    options: PipelineOptions,
+    report: Report,
+) -> voice.VoiceTrack:
+    report(ProgressEvent("voice", START["voice"], f"Speaking {len(sentences)} sentence(s)."))
+    span = START["terms"] - START["voice"]
+    track = voice.synthesize_voice(
+        sentences,
+        work_dir,
+        language=spec.language,
+        voice=spec.voice,
+        options=options.voice,
+        ffmpeg_exe=options.ffmpeg_exe,
+        on_progress=lambda done: report(ProgressEvent("voice", START["voice"] + span * done)),
+    )
+    report(
+        ProgressEvent("voice", START["terms"], f"Voice: {track.engine}, {track.duration_s:.1f} s.")
+    )
+    return track
+
+
+def _footage(
+    spec: VideoSpec,
+    text: str,
+    work_dir: Path,
+    duration_s: float,
+    *,
+    size_px: tuple[int, int],
+    llm: LLM | None,
+    options: PipelineOptions,
+    report: Report,
+) -> list[Clip]:
+    scenes = max(1, math.ceil(duration_s / spec.clip_duration - 0.01))
+    report(ProgressEvent("terms", START["terms"], f"Choosing footage for {scenes} scene(s)."))
+    search = terms.search_terms(text, subject=spec.video_subject, scenes=scenes, llm=llm)
+    scene_s = duration_s / scenes
+    report(ProgressEvent("footage", START["footage"], f"Finding footage ({spec.footage_source})."))
+
+    def log(level: str, message: str) -> None:
+        report(ProgressEvent("footage", START["footage"], message, level))
+
+    return footage.gather_footage(
+        search,
+        scene_durations_s=[max(scene_s, spec.clip_duration)] * scenes,
+        source=spec.footage_source,
+        options=options.footage,
+        ffmpeg_exe=options.ffmpeg_exe,
+        width_px=size_px[0],
+        height_px=size_px[1],
+        work_dir=work_dir,
+        seed=spec.video_subject,
+        report=log,
+    )
+
+
+def _subtitles(
+    spec: VideoSpec,
+    track: voice.VoiceTrack,
+    work_dir: Path,
+    *,
+    size_px: tuple[int, int],
+    options: PipelineOptions,
+    report: Report,
+) -> tuple[Path, Path]:
+    report(ProgressEvent("subtitles", START["subtitles"], "Timing the subtitles to the voice."))
+    width_px, height_px = size_px
+    style = subtitles.SubtitleStyle(
+        width_px=width_px,
+        height_px=height_px,
+        font_name=options.font_name,
+        font_size_px=subtitles.scaled_font_size_px(
+            spec.font_size, width_px=width_px, height_px=height_px
+        ),
+        color=spec.color,
+        position=spec.subtitles_position,
+        word_highlight=spec.word_highlight,
+    )
+    cues = subtitles.split_cues(
+        track.sentences,
+        max_words=MAX_CUE_WORDS[spec.aspect],
+        style=style,
+        duration_s=track.duration_s,
+    )
+    ass_path, srt_path = work_dir / "subtitles.ass", work_dir / "subtitles.srt"
+    subtitles.write_ass(cues, ass_path, style=style)
+    subtitles.write_srt(cues, srt_path)
+    return ass_path, srt_path
+
+
+def _render(
+    spec: VideoSpec,
+    clips: list[Clip],
+    track: voice.VoiceTrack,
+    ass_path: Path,
+    song: Path | None,
+    work_dir: Path,
+    *,
+    options: PipelineOptions,
+    report: Report,
+) -> Path:
+    plan = render.plan_render(
+        aspect=spec.aspect,
+        quality=spec.quality,
+        duration_s=track.duration_s,
+        clips=clips,
+        clip_duration_s=spec.clip_duration,
+        voice=track.path,
+        subtitles=ass_path,
+        music=song,
+        music_volume=spec.music_volume,
+        fonts_dir=options.fonts_dir,
+    )
+    report(
+        ProgressEvent(
+            "render",
+            START["render"],
+            f"Rendering {plan.width_px}×{plan.height_px}, {track.duration_s:.1f} s "
+            f"({spec.quality}).",
+        )
+    )
+    span = START["metadata"] - START["render"]
+    return render.render_video(
+        plan,
+        work_dir,
+        ffmpeg_exe=options.ffmpeg_exe,
+        on_progress=lambda done: report(ProgressEvent("render", START["render"] + span * done)),
+    )
+
+
+def _metadata(
+    spec: VideoSpec,
+    text: str,
+    video: Path,
+    work_dir: Path,
+    *,
+    llm: LLM | None,
+    options: PipelineOptions,
+    report: Report,
+) -> dict[str, Path]:
+    report(ProgressEvent("metadata", START["metadata"], "Writing the title, description, tags."))
+    described = metadata.describe(text, subject=spec.video_subject, language=spec.language, llm=llm)
+    thumbnail = metadata.make_thumbnail(
+        video,
+        work_dir / "thumbnail.jpg",
+        title=described.title,
+        at_s=THUMBNAIL_AT_S,
+        ffmpeg_exe=options.ffmpeg_exe,
+        font_path=None,
+    )
+    metadata_path = work_dir / "metadata.json"
+    metadata.write_metadata(
+        metadata_path,
+        described,
+        extra={"subject": spec.video_subject, "language": spec.language, "aspect": spec.aspect},
+    )
+    return {"thumbnail": thumbnail, "metadata": metadata_path}

@@ -1,0 +1,278 @@
+"""Stock footage from Pexels and Pixabay: search, pick a clip and a rendition, download it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from worker.pipeline.base import Clip
+from worker.providers.errors import ProviderError
+from worker.providers.footage import Scene
+from worker.providers.http import Sleep, download, redact, request_json
+
+STAGE = "footage"
+PEXELS_PER_PAGE = 15
+PIXABAY_PER_PAGE = 20  # Pixabay accepts 3..200
+PIXABAY_QUERY_CHARS = 100  # Pixabay refuses longer `q` values
+SQUARE_TOLERANCE = 0.05  # within 5 %, a frame counts as square
+
+
+@dataclass(frozen=True)
+class Rendition:
+    url: str
+    width_px: int
+    height_px: int
+    size_bytes: int | None = None
+
+    @property
+    def pixels(self) -> int:
+        return self.width_px * self.height_px
+
+
+@dataclass(frozen=True)
+class StockVideo:
+    provider: str
+    video_id: str
+    duration_s: float
+    renditions: tuple[Rendition, ...]
+
+    @property
+    def key(self) -> str:
+        """Unique across providers: a video is never used twice in one render."""
+        return f"{self.provider}:{self.video_id}"
+
+    @property
+    def orientation(self) -> str:
+        largest = max(self.renditions, key=lambda rendition: rendition.pixels)
+        return orientation(largest.width_px, largest.height_px)
+
+
+def orientation(width_px: int, height_px: int) -> str:
+    """`portrait`, `landscape` or `square`: Pexels' names for its orientation filter."""
+    if abs(width_px - height_px) <= SQUARE_TOLERANCE * max(width_px, height_px):
+        return "square"
+    return "portrait" if height_px > width_px else "landscape"
+
+
+def covers(rendition: Rendition, *, width_px: int, height_px: int) -> bool:
+    """Whether a cover-crop of the rendition fills the frame without upscaling."""
+    return rendition.width_px >= width_px and rendition.height_px >= height_px
+
+
+def choose_rendition(
+    renditions: Iterable[Rendition], *, width_px: int, height_px: int, max_bytes: int | None = None
+) -> Rendition | None:
+    """The smallest rendition that fills the frame, else the largest (known oversize excluded)."""
+    usable = [r for r in renditions if max_bytes is None or (r.size_bytes or 0) <= max_bytes]
+    if not usable:
+        return None
+    adequate = [r for r in usable if covers(r, width_px=width_px, height_px=height_px)]
+    if adequate:
+        return min(adequate, key=lambda r: (r.pixels, r.size_bytes or 0))
+    return max(usable, key=lambda r: (r.pixels, -(r.size_bytes or 0)))
+
+
+def rank_videos(
+    videos: Iterable[StockVideo], *, width_px: int, height_px: int, duration_s: float,
+    used: set[str],
+) -> list[StockVideo]:  # fmt: skip
+    """Unused videos, matching orientation first, then long enough, then sharp enough; the
+    provider's relevance order otherwise (the sort is stable)."""
+    wanted = orientation(width_px, height_px)
+
+    def rank(video: StockVideo) -> tuple[bool, bool, bool]:
+        sharp = any(covers(r, width_px=width_px, height_px=height_px) for r in video.renditions)
+        return (video.orientation != wanted, video.duration_s < duration_s, not sharp)
+
+    fresh = [video for video in videos if video.renditions and video.key not in used]
+    return sorted(fresh, key=rank)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _items(payload: Any, key: str) -> list[dict[str, Any]]:
+    items = payload.get(key) if isinstance(payload, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _duration_s(item: dict[str, Any]) -> float:
+    value = item.get("duration")
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _rendition(entry: dict[str, Any], url_key: str) -> Rendition | None:
+    url = entry.get(url_key)
+    width_px, height_px = _int(entry.get("width")), _int(entry.get("height"))
+    if not isinstance(url, str) or not url or width_px is None or height_px is None:
+        return None
+    return Rendition(url, width_px, height_px, _int(entry.get("size")))
+
+
+def parse_pexels(payload: Any) -> list[StockVideo]:
+    """`videos[].video_files[]`, MP4 files with a size only (Pexels also lists HLS playlists)."""
+    videos = []
+    for item in _items(payload, "videos"):
+        files = [
+            file
+            for file in _items(item, "video_files")
+            if file.get("file_type") == "video/mp4" and file.get("quality") != "hls"
+        ]
+        renditions = tuple(r for file in files if (r := _rendition(file, "link")) is not None)
+        videos.append(StockVideo("Pexels", str(item.get("id")), _duration_s(item), renditions))
+    return videos
+
+
+def parse_pixabay(payload: Any) -> list[StockVideo]:
+    """`hits[].videos.{large,medium,small,tiny}`; a size Pixabay lacks has an empty url."""
+    videos = []
+    for item in _items(payload, "hits"):
+        sizes = item.get("videos")
+        entries = (
+            [e for e in sizes.values() if isinstance(e, dict)] if isinstance(sizes, dict) else []
+        )
+        renditions = tuple(r for entry in entries if (r := _rendition(entry, "url")) is not None)
+        videos.append(StockVideo("Pixabay", str(item.get("id")), _duration_s(item), renditions))
+    return videos
+
+
+class StockFootage:
+    """A footage provider over one stock search API, for one video (it remembers what it used)."""
+
+    name = "stock"
+
+    def __init__(
+        self, *, api_key: str, base_url: str, http: httpx.Client, width_px: int, height_px: int,
+        max_download_bytes: int, sleep: Sleep = time.sleep,
+    ) -> None:  # fmt: skip
+        self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._http = http
+        self._width_px = width_px
+        self._height_px = height_px
+        self._max_download_bytes = max_download_bytes
+        self._sleep = sleep
+        self._used: set[str] = set()
+        redact_httpx_log()
+
+    def search(self, term: str) -> list[StockVideo]:
+        raise NotImplementedError
+
+    def find(self, scene: Scene, *, work_dir: Path) -> Clip | None:
+        with self._keep_key_secret():
+            videos = self.search(scene.term)
+            for video in rank_videos(
+                videos, width_px=self._width_px, height_px=self._height_px,
+                duration_s=scene.duration_s, used=self._used,
+            ):  # fmt: skip
+                rendition = choose_rendition(
+                    video.renditions, width_px=self._width_px, height_px=self._height_px,
+                    max_bytes=self._max_download_bytes,
+                )  # fmt: skip
+                if rendition is not None:
+                    self._used.add(video.key)
+                    return self._fetch(scene, video, rendition, work_dir=work_dir)
+        return None
+
+    def _fetch(
+        self, scene: Scene, video: StockVideo, rendition: Rendition, *, work_dir: Path
+    ) -> Clip:
+        folder = work_dir / "footage"
+        folder.mkdir(parents=True, exist_ok=True)
+        safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", video.video_id)
+        name = f"{self.name.lower()}-{safe_id}-{rendition.width_px}x{rendition.height_px}.mp4"
+        path = download(
+            self._http, rendition.url, folder / name, provider=self.name, stage=STAGE,
+            max_bytes=self._max_download_bytes, sleep=self._sleep,
+        )  # fmt: skip
+        return Clip(
+            source=self.name, term=scene.term, duration_s=video.duration_s,
+            width_px=rendition.width_px, height_px=rendition.height_px, path=path,
+        )  # fmt: skip
+
+    def _get_json(self, url: str, **kwargs: Any) -> Any:
+        return request_json(
+            self._http, "GET", url, provider=self.name, stage=STAGE, sleep=self._sleep, **kwargs
+        )
+
+    @contextmanager
+    def _keep_key_secret(self) -> Iterator[None]:
+        """http.py redacts URLs; this also covers a server that echoes the key in its answer."""
+        try:
+            yield
+        except ProviderError as exc:
+            if not self._api_key or self._api_key not in exc.message:
+                raise
+            detail = exc.message.removeprefix(f"{self.name}: ").replace(self._api_key, "***")
+            raise ProviderError(self.name, detail, retryable=exc.retryable, stage=STAGE) from None
+
+
+class PexelsFootage(StockFootage):
+    """`GET /videos/search`, the key in the `Authorization` header."""
+
+    name = "Pexels"
+
+    def search(self, term: str) -> list[StockVideo]:
+        payload = self._get_json(
+            f"{self._base_url}/videos/search",
+            headers={"Authorization": self._api_key},
+            params={
+                "query": term,
+                "orientation": orientation(self._width_px, self._height_px),
+                "size": pexels_size(self._width_px, self._height_px),
+                "per_page": PEXELS_PER_PAGE,
+            },
+        )
+        return parse_pexels(payload)
+
+
+def pexels_size(width_px: int, height_px: int) -> str:
+    """Pexels' minimum-size filter: `large` is 4K, `medium` Full HD, `small` HD."""
+    long_side_px = max(width_px, height_px)
+    if long_side_px > 1920:
+        return "large"
+    return "medium" if long_side_px > 1280 else "small"
+
+
+class PixabayFootage(StockFootage):
+    """`GET /videos/?key=…`: the key is a query parameter, so URLs are redacted before logging."""
+
+    name = "Pixabay"
+
+    def search(self, term: str) -> list[StockVideo]:
+        payload = self._get_json(
+            f"{self._base_url}/videos/",
+            params={
+                "key": self._api_key,
+                "q": term[:PIXABAY_QUERY_CHARS],
+                "video_type": "film",
+                "safesearch": "true",
+                "per_page": PIXABAY_PER_PAGE,
+            },
+        )
+        return parse_pixabay(payload)
+
+
+class _RedactUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+def redact_httpx_log() -> None:
+    """httpx logs every request's full URL at INFO, which would put Pixabay's key in the log."""
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(existing, _RedactUrls) for existing in httpx_logger.filters):
+        httpx_logger.addFilter(_RedactUrls())
