@@ -8,17 +8,17 @@ import pytest
 
 from app.domain import Aspect, Quality
 from worker.pipeline.base import Clip, PipelineError
+from worker.pipeline.ffmpeg import filter_value
+from worker.pipeline.mix import Loudness, loudness_command, parse_loudness
 from worker.pipeline.render import (
-    Loudness,
     RenderPlan,
     clip_segments,
     ffmpeg_command,
-    filter_value,
     frame_size_px,
-    loudness_command,
-    parse_loudness,
     plan_render,
+    plan_segments,
     progress_fraction,
+    segment_command,
 )
 
 
@@ -84,14 +84,32 @@ def test_command_encodes_h264_yuv420p_aac_at_30_fps_with_faststart() -> None:
         assert expected in joined
 
 
-def test_every_segment_is_cropped_to_cover_then_scaled_and_concatenated() -> None:
-    graph = graph_of(ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v.part"))
+def segment_commands(plan: RenderPlan) -> list[str]:
+    return [
+        " ".join(segment_command(segment, plan, ffmpeg_exe="ffmpeg"))
+        for segment in plan_segments(plan)
+    ]
+
+
+def test_every_segment_is_cropped_to_cover_then_scaled_into_exact_raw_frames() -> None:
+    commands = segment_commands(make_plan())
 
     # 4.25 s + 0.5 s slack in 2 s segments: a, b, a (0.75 s).
-    assert graph.count("crop=w='min(iw,ih*540/960)':h='min(ih,iw*960/540)'") == 3
-    assert graph.count("scale=540:960,setsar=1") == 3
-    assert "fps=30" in graph and ",pad=" not in graph  # cover, never letterbox
-    assert "[s0][s1][s2]concat=n=3:v=1:a=0,ass=filename=subtitles.ass[v]" in graph
+    assert len(commands) == 3
+    for command in commands:
+        assert "crop=w='min(iw,ih*540/960)':h='min(ih,iw*960/540)'" in command
+        assert "scale=540:960,setsar=1,format=yuv420p" in command
+        assert "fps=30" in command and ",pad=" not in command  # cover, never letterbox
+        assert command.endswith("-an -f rawvideo -pix_fmt yuv420p pipe:1")
+    assert [c.split("-frames:v ")[1].split()[0] for c in commands] == ["60", "60", "22"]
+
+
+def test_the_encoder_reads_raw_frames_and_burns_the_subtitles_in() -> None:
+    command = ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v.part")
+
+    joined = " ".join(command)
+    assert "-f rawvideo -pix_fmt yuv420p -video_size 540x960 -framerate 30 -i pipe:0" in joined
+    assert "[0:v]setsar=1,ass=filename=subtitles.ass[v]" in graph_of(command)
 
 
 def test_long_clips_are_cut_into_successive_segments() -> None:
@@ -113,9 +131,8 @@ def test_a_remainder_shorter_than_a_second_starts_the_clip_over() -> None:
 
 
 def test_segments_seek_inside_their_clip_and_generated_ones_use_lavfi() -> None:
-    command = ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v.part")
+    joined = " | ".join(segment_commands(make_plan()))
 
-    joined = " ".join(command)
     assert "-t 2.000 -i /media/a.mp4" in joined
     assert "-t 2.000 -f lavfi -i gradients" in joined
     assert "-ss 2.000 -t 0.750 -i /media/a.mp4" in joined
@@ -159,7 +176,7 @@ def test_without_subtitles_nothing_is_burned_in() -> None:
         ffmpeg_command(make_plan(subtitles=None), ffmpeg_exe="ffmpeg", output_name="v.part")
     )
 
-    assert "ass=" not in graph and "concat=n=3:v=1:a=0[v]" in graph
+    assert "ass=" not in graph and "[0:v]setsar=1[v]" in graph
 
 
 def test_a_measured_loudness_makes_the_normalisation_a_linear_second_pass() -> None:
