@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,7 +146,7 @@ def parse_pixabay(payload: Any) -> list[StockVideo]:
     return videos
 
 
-class StockFootage:
+class StockFootage(ABC):
     """A footage provider over one stock search API, for one video (it remembers what it used)."""
 
     name = "stock"
@@ -164,8 +165,9 @@ class StockFootage:
         self._used: set[str] = set()
         redact_httpx_log()
 
+    @abstractmethod
     def search(self, term: str) -> list[StockVideo]:
-        raise NotImplementedError
+        """The provider's videos for `term`, in its own order."""
 
     def find(self, scene: Scene, *, work_dir: Path) -> Clip | None:
         with self._keep_key_secret():
