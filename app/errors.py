@@ -47,6 +47,11 @@ class JobNotCancellable(Conflict):
         super().__init__(f"Job is already {status}; only queued or running jobs can be cancelled.")
 
 
+class JobNotRetryable(Conflict):
+    def __init__(self, status: str) -> None:
+        super().__init__(f"Job is {status}; only failed or cancelled jobs can be retried.")
+
+
 class NoActiveJob(NotFound):
     def __init__(self) -> None:
         super().__init__("No active job found.")

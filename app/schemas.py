@@ -126,6 +126,13 @@ class CancelResponse(CamelModel):
     state: str
 
 
+class RetryResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str = "Job requeued."
+    job_id: str
+    state: str
+
+
 class EventRead(CamelModel):
     id: int = Field(examples=[42])
     type: str = Field(

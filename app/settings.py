@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     lease_s: float = Field(30.0, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0)
     max_attempts: int = Field(3, ge=1, le=20)
+    retry_base_s: float = Field(10.0, gt=0)
+    retry_cap_s: float = Field(600.0, gt=0)
     ffmpeg: str = ""
 
     @field_validator("cors_origins", mode="before")

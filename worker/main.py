@@ -20,10 +20,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.models import GenerationJob
 from app.db.repository import JobRepository
 from app.domain import EventType
 from app.settings import Settings
 from worker.pipeline import PipelineOptions
+from worker.retry import retry_delay_s, should_retry
 from worker.runner import JobLog, Outcome, RunningJob, prepare_work_dir, run_child
 
 logger = logging.getLogger("worker")
@@ -143,10 +145,7 @@ class Worker:
             jobs = await repo.claim_jobs(
                 worker_id=self.worker_id, limit=free, lease_s=self.settings.lease_s
             )
-            return [
-                self._running_job(job.id, job.attempt_count, job.lease_token or "", job.payload)
-                for job in jobs
-            ]
+            return [self._running_job(job) for job in jobs]
 
         try:
             claimed = await self._db(claim)
@@ -160,11 +159,16 @@ class Worker:
             task.add_done_callback(self._tasks.discard)
         return len(claimed)
 
-    def _running_job(
-        self, job_id: str, attempt: int, token: str, payload: dict[str, Any]
-    ) -> RunningJob:
-        extra = {"job_id": job_id, "attempt": attempt, "worker_id": self.worker_id}
-        return RunningJob(job_id, attempt, token, dict(payload), JobLog(logger, extra))
+    def _running_job(self, job: GenerationJob) -> RunningJob:
+        extra = {"job_id": job.id, "attempt": job.attempt_count, "worker_id": self.worker_id}
+        return RunningJob(
+            job.id,
+            job.attempt_count,
+            job.max_attempts,
+            job.lease_token or "",
+            dict(job.payload),
+            JobLog(logger, extra),
+        )
 
     # -- one job -----------------------------------------------------------------------------
 
@@ -250,10 +254,27 @@ class Worker:
             if outcome.succeeded:
                 outcome.error = {"message": "The pipeline reported no video file."}
             error, details = outcome.failure()
-            failed = await self._db(
-                lambda repo: repo.mark_failed(job.id, job.token, error=error, details=details)
+            await self._fail_or_retry(job, error, details)
+
+    async def _fail_or_retry(self, job: RunningJob, error: str, details: dict[str, Any]) -> None:
+        retryable = bool(details.get("retryable"))
+        if should_retry(retryable=retryable, attempt=job.attempt, max_attempts=job.max_attempts):
+            delay_s = retry_delay_s(
+                job.attempt, base_s=self.settings.retry_base_s, cap_s=self.settings.retry_cap_s
             )
-            job.log.info("failed: %s" if failed else "failed, but the lease was lost: %s", error)
+            retried = await self._db(
+                lambda repo: repo.schedule_retry(
+                    job.id, job.token, attempt=job.attempt, error=error, delay_s=delay_s,
+                    details=details,
+                )
+            )  # fmt: skip
+            job.log.info("retrying in %.0f s: %s" if retried else "lost before retry: %s",
+                         *((delay_s, error) if retried else (error,)))  # fmt: skip
+            return
+        failed = await self._db(
+            lambda repo: repo.mark_failed(job.id, job.token, error=error, details=details)
+        )
+        job.log.info("failed: %s" if failed else "failed, but the lease was lost: %s", error)
 
     async def _complete(self, job: RunningJob, outcome: Outcome) -> None:
         video = outcome.video()
@@ -307,6 +328,12 @@ class Worker:
                 worker_id=self.worker_id, leases=leases, lease_s=self.settings.lease_s
             )
             await repo.touch_worker(self.worker_id, busy=len(self._running))
+            # Every worker reaps: the statement is safe to run concurrently.
+            for reaped in await repo.reap_expired_leases():
+                logger.warning(
+                    "worker %s: took back job %s from an expired lease (now %s)",
+                    self.worker_id, reaped.id, reaped.status,
+                )  # fmt: skip
             return renewed
 
         renewed = await self._db(beat)

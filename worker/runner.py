@@ -305,6 +305,7 @@ class RunningJob:
 
     id: str
     attempt: int
+    max_attempts: int
     token: str
     payload: dict[str, Any]
     log: JobLog

@@ -37,6 +37,7 @@ from app.domain import EventLevel, EventType, JobStatus
 
 QUEUED = JobStatus.QUEUED.value
 RUNNING = JobStatus.RUNNING.value
+LEASE_EXPIRED_MESSAGE = "The worker running this job stopped renewing its lease."
 
 
 def fresh_token_sql(dialect_name: str) -> ColumnElement[str]:
@@ -348,6 +349,126 @@ class JobRepository:
 
     async def mark_cancelled(self, job_id: str, token: str) -> bool:
         return await self._finish(job_id, token, JobStatus.CANCELLED, "Job cancelled.")
+
+    async def schedule_retry(
+        self,
+        job_id: str,
+        token: str,
+        *,
+        attempt: int,
+        error: str,
+        delay_s: float,
+        details: dict[str, Any] | None = None,
+    ) -> bool:
+        """Put a failed attempt back in the queue, not before `delay_s` from now (fenced)."""
+        now = utcnow()
+        run_at = now + timedelta(seconds=delay_s)
+        result = await self.session.execute(
+            self._fenced(job_id, token).values(
+                status=QUEUED,
+                run_at=run_at,
+                worker_id=None,
+                lease_token=None,
+                leased_until=None,
+                error_message=error,
+                updated_at=now,
+            )
+        )
+        if _rowcount(result) != 1:
+            return False
+        await self.add_event(
+            job_id,
+            EventType.RETRY,
+            f"Attempt {attempt} failed: {error} Retrying in {delay_s:.0f} s.",
+            level=EventLevel.WARNING,
+            payload={
+                **(details or {}),
+                "attempt": attempt,
+                "error": error,
+                "runAt": run_at.isoformat(),
+                "state": QUEUED,
+            },
+        )
+        return True
+
+    async def reap_expired_leases(self) -> list[GenerationJob]:
+        """Take back every running job whose lease ran out (its worker crashed, hung or lost the
+        database): to the queue, or `failed` when its attempts are spent, or `cancelled` when a
+        cancel was asked. One UPDATE whose WHERE re-checks the lease, so concurrent reapers in
+        several workers never take the same job twice, and a worker that renewed in time keeps
+        its job."""
+        now = utcnow()
+        cancelled = GenerationJob.cancel_requested.is_(True)
+        spent = GenerationJob.attempt_count >= GenerationJob.max_attempts
+        new_status = case(
+            (cancelled, literal(JobStatus.CANCELLED.value)),
+            (spent, literal(JobStatus.FAILED.value)),
+            else_=literal(QUEUED),
+        )
+        ended = or_(cancelled, spent)
+        statement = (
+            update(GenerationJob)
+            .where(GenerationJob.status == RUNNING, GenerationJob.leased_until < now)
+            .values(
+                status=new_status,
+                run_at=now,
+                worker_id=None,
+                lease_token=None,
+                leased_until=None,
+                completed_at=case((ended, now), else_=GenerationJob.completed_at),
+                error_message=case(
+                    (cancelled, GenerationJob.error_message),
+                    else_=literal(LEASE_EXPIRED_MESSAGE),
+                ),
+                updated_at=now,
+            )
+            .returning(GenerationJob)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        jobs = list((await self.session.scalars(statement)).all())
+        for job in jobs:
+            await self.add_event(
+                job.id,
+                EventType.RETRY if job.status == QUEUED else EventType.STATE,
+                f"{LEASE_EXPIRED_MESSAGE} Attempt {job.attempt_count} of {job.max_attempts}; "
+                f"the job is now {job.status}.",
+                level=EventLevel.WARNING,
+                payload={"state": job.status, "attempt": job.attempt_count, "rescued": True},
+            )
+        return jobs
+
+    async def requeue(self, job_id: str) -> GenerationJob | None:
+        """`POST /api/jobs/{id}/retry`: a failed or cancelled job queued again with fresh
+        attempts. None when the job is not failed or cancelled."""
+        now = utcnow()
+        job = (
+            await self.session.scalars(
+                update(GenerationJob)
+                .where(
+                    GenerationJob.id == job_id,
+                    GenerationJob.status.in_((JobStatus.FAILED.value, JobStatus.CANCELLED.value)),
+                )
+                .values(
+                    status=QUEUED,
+                    attempt_count=0,
+                    cancel_requested=False,
+                    run_at=now,
+                    completed_at=None,
+                    error_message=None,
+                    result_path=None,
+                    stage=None,
+                    progress=0.0,
+                    updated_at=now,
+                )
+                .returning(GenerationJob)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            )
+        ).one_or_none()
+        if job is not None:
+            await self.add_event(
+                job.id, EventType.RETRY, "Job requeued by request.", payload={"state": QUEUED}
+            )
+        return job
 
     async def release_job(self, job_id: str, token: str, *, reason: str) -> bool:
         """Put a running job back in the queue without spending an attempt (worker shutdown)."""

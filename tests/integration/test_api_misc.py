@@ -78,6 +78,7 @@ MUTATIONS = [
     ("POST", "/api/generate", {"json": {"videoSubject": "tides", "script": "Hi."}}),
     ("POST", "/api/jobs/some-id/cancel", {}),
     ("POST", "/api/cancel", {}),
+    ("POST", "/api/jobs/00000000-0000-4000-8000-000000000000/retry", {}),
     ("POST", "/api/upload-songs", {"files": {"songs": ("a.mp3", b"x", "audio/mpeg")}}),
     ("DELETE", "/api/songs/a.mp3", {}),
 ]

@@ -11,6 +11,7 @@ import subprocess
 import time
 import wave
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,7 @@ async def test_cancelling_a_rendering_job_kills_its_process_group(
     await asyncio.wait_for(task, RUN_TIMEOUT_S)
 
 
-async def test_crashed_child_fails_its_job_not_the_worker(
+async def test_crashed_child_is_retried_and_the_worker_carries_on(
     settings: Settings, sessionmaker: Maker
 ) -> None:
     worker, task, crashing_id = await start_render(settings, sessionmaker)
@@ -230,9 +231,12 @@ async def test_crashed_child_fails_its_job_not_the_worker(
 
     await wait_for(next_done, timeout_s=RUN_TIMEOUT_S)
     crashed = await read_job(sessionmaker, crashing_id)
-    assert crashed.status == "failed"
+    # A crash is retryable: back in the queue for a later attempt (retry backoff), logged.
+    assert crashed.status == "queued" and crashed.attempt_count == 1
     assert crashed.error_message is not None
     assert "crashed (killed by signal SIGKILL)" in crashed.error_message
+    assert crashed.run_at > datetime.now(UTC)
+    assert "retry" in [event.event_type for event in await read_events(sessionmaker, crashing_id)]
     assert not task.done()
     worker.stop()
     await asyncio.wait_for(task, RUN_TIMEOUT_S)

@@ -11,7 +11,7 @@ from app.api.deps import ApiKeyDep, JobIdDep, RepositoryDep, SettingsDep, SongLi
 from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
 from app.db.models import GenerationJob
 from app.domain import JobStatus
-from app.errors import BadRequest, JobNotCancellable, JobNotFound, NoActiveJob
+from app.errors import BadRequest, JobNotCancellable, JobNotFound, JobNotRetryable, NoActiveJob
 from app.schemas import (
     CancelResponse,
     GenerateRequest,
@@ -19,6 +19,7 @@ from app.schemas import (
     JobPage,
     JobRead,
     JobResponse,
+    RetryResponse,
 )
 from app.songs import SongLibrary
 
@@ -65,10 +66,7 @@ async def generate(
         if existing is None:
             raise
         return GenerateResponse(job_id=existing.id)
-    on_job_queued = request.app.state.on_job_queued
-    if on_job_queued is not None:
-        # Background tasks run after the response, so after the request's commit.
-        background.add_task(on_job_queued)
+    _wake_workers(request, background)
     return GenerateResponse(job_id=job.id)
 
 
@@ -130,6 +128,34 @@ async def cancel_active(repository: RepositoryDep) -> CancelResponse:
     if job is None:
         raise NoActiveJob()
     return await _cancel(job.id, repository)
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    response_model=RetryResponse,
+    responses={**MUTATION_ERRORS, **NOT_FOUND, 409: ERRORS[400] | {"description": "Not ended"}},
+    dependencies=[ApiKeyDep],
+    summary="Retry a failed or cancelled job",
+)
+async def retry_job(
+    job_id: JobIdDep, repository: RepositoryDep, request: Request, background: BackgroundTasks
+) -> RetryResponse:
+    """Queue a failed (dead-lettered) or cancelled job again, with its attempts reset."""
+    job = await repository.requeue(job_id)
+    if job is None:
+        existing = await repository.get_job(job_id)
+        if existing is None:
+            raise JobNotFound()
+        raise JobNotRetryable(existing.status)
+    _wake_workers(request, background)
+    return RetryResponse(job_id=job.id, state=job.status)
+
+
+def _wake_workers(request: Request, background: BackgroundTasks) -> None:
+    on_job_queued = request.app.state.on_job_queued
+    if on_job_queued is not None:
+        # Background tasks run after the response, so after the request's commit.
+        background.add_task(on_job_queued)
 
 
 async def _cancel(job_id: str, repository: RepositoryDep) -> CancelResponse:
