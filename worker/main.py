@@ -268,8 +268,10 @@ class Worker:
                     details=details,
                 )
             )  # fmt: skip
-            job.log.info("retrying in %.0f s: %s" if retried else "lost before retry: %s",
-                         *((delay_s, error) if retried else (error,)))  # fmt: skip
+            if retried:
+                job.log.info("retrying in %.0f s: %s", delay_s, error)
+            else:
+                job.log.info("the lease was lost before the retry: %s", error)
             return
         failed = await self._db(
             lambda repo: repo.mark_failed(job.id, job.token, error=error, details=details)

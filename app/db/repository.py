@@ -477,6 +477,8 @@ class JobRepository:
             self._fenced(job_id, token).values(
                 status=QUEUED,
                 attempt_count=GenerationJob.attempt_count - 1,
+                stage=None,
+                progress=0.0,
                 worker_id=None,
                 lease_token=None,
                 leased_until=None,
