@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -21,17 +20,11 @@ from app.api.validation import describe_validation_error
 from app.db.session import create_engine, create_sessionmaker
 from app.errors import AppError
 from app.settings import Settings
+from app.version import app_version
 
 logger = logging.getLogger(__name__)
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
-
-
-def app_version() -> str:
-    try:
-        return version("moneyprinter")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def create_app(

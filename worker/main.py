@@ -12,7 +12,6 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +23,7 @@ from app.db.models import GenerationJob
 from app.db.repository import JobRepository
 from app.domain import EventType
 from app.settings import Settings
+from app.version import app_version
 from worker.pipeline import PipelineOptions
 from worker.retry import retry_delay_s, should_retry
 from worker.runner import JobLog, Outcome, RunningJob, prepare_work_dir, run_child
@@ -43,13 +43,6 @@ POLL_JITTER = 0.25
 def new_worker_id() -> str:
     """`host:pid:random`: unique per process start, so a restarted worker is a new worker."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def worker_version() -> str:
-    try:
-        return version("moneyprinter")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 class LeaseLost(Exception):
@@ -99,7 +92,7 @@ class Worker:
         """Work until stop(); with `wait=False`, return once the queue is empty and all is done."""
         await self._db(
             lambda repo: repo.register_worker(
-                self.worker_id, slots=self.concurrency, version=worker_version()
+                self.worker_id, slots=self.concurrency, version=app_version()
             )
         )
         logger.info("worker %s started with %d slot(s)", self.worker_id, self.concurrency)
@@ -387,7 +380,7 @@ class Worker:
             try:
                 return await self._transaction(operation)
             except TRANSIENT_DB_ERRORS as exc:
-                delay_s = min(DB_BACKOFF_CAP_S, DB_BACKOFF_BASE_S * 2 ** (attempt - 1))
+                delay_s = retry_delay_s(attempt, base_s=DB_BACKOFF_BASE_S, cap_s=DB_BACKOFF_CAP_S)
                 logger.warning(
                     "worker %s: database error (attempt %d of %d), retrying: %s",
                     self.worker_id,
@@ -395,7 +388,7 @@ class Worker:
                     DB_ATTEMPTS,
                     exc,
                 )
-                await asyncio.sleep(delay_s * random.uniform(0.5, 1.0))
+                await asyncio.sleep(delay_s)
         return await self._transaction(operation)
 
     async def _transaction(self, operation: Callable[[JobRepository], Awaitable[T]]) -> T:

@@ -38,6 +38,8 @@ from app.domain import EventLevel, EventType, JobStatus
 QUEUED = JobStatus.QUEUED.value
 RUNNING = JobStatus.RUNNING.value
 LEASE_EXPIRED_MESSAGE = "The worker running this job stopped renewing its lease."
+# What a job that no worker holds looks like.
+UNLEASED: dict[str, Any] = {"worker_id": None, "lease_token": None, "leased_until": None}
 
 
 def fresh_token_sql(dialect_name: str) -> ColumnElement[str]:
@@ -361,23 +363,11 @@ class JobRepository:
         details: dict[str, Any] | None = None,
     ) -> bool:
         """Put a failed attempt back in the queue, not before `delay_s` from now (fenced)."""
-        now = utcnow()
-        run_at = now + timedelta(seconds=delay_s)
-        result = await self.session.execute(
-            self._fenced(job_id, token).values(
-                status=QUEUED,
-                run_at=run_at,
-                worker_id=None,
-                lease_token=None,
-                leased_until=None,
-                error_message=error,
-                updated_at=now,
-            )
-        )
-        if _rowcount(result) != 1:
-            return False
-        await self.add_event(
+        run_at = utcnow() + timedelta(seconds=delay_s)
+        return await self._transition(
             job_id,
+            token,
+            {**UNLEASED, "status": QUEUED, "run_at": run_at, "error_message": error},
             EventType.RETRY,
             f"Attempt {attempt} failed: {error} Retrying in {delay_s:.0f} s.",
             level=EventLevel.WARNING,
@@ -389,7 +379,6 @@ class JobRepository:
                 "state": QUEUED,
             },
         )
-        return True
 
     async def reap_expired_leases(self) -> list[GenerationJob]:
         """Take back every running job whose lease ran out (its worker crashed, hung or lost the
@@ -412,9 +401,7 @@ class JobRepository:
             .values(
                 status=new_status,
                 run_at=now,
-                worker_id=None,
-                lease_token=None,
-                leased_until=None,
+                **UNLEASED,
                 completed_at=case((ended, now), else_=GenerationJob.completed_at),
                 error_message=case(
                     (cancelled, GenerationJob.error_message),
@@ -472,29 +459,22 @@ class JobRepository:
 
     async def release_job(self, job_id: str, token: str, *, reason: str) -> bool:
         """Put a running job back in the queue without spending an attempt (worker shutdown)."""
-        now = utcnow()
-        result = await self.session.execute(
-            self._fenced(job_id, token).values(
-                status=QUEUED,
-                attempt_count=GenerationJob.attempt_count - 1,
-                stage=None,
-                progress=0.0,
-                worker_id=None,
-                lease_token=None,
-                leased_until=None,
-                run_at=now,
-                updated_at=now,
-            )
-        )
-        if _rowcount(result) != 1:
-            return False
-        await self.add_event(
+        values = {
+            **UNLEASED,
+            "status": QUEUED,
+            "attempt_count": GenerationJob.attempt_count - 1,
+            "stage": None,
+            "progress": 0.0,
+            "run_at": utcnow(),
+        }
+        return await self._transition(
             job_id,
+            token,
+            values,
             EventType.STATE,
             f"Job released to the queue: {reason}",
             payload={"state": QUEUED},
         )
-        return True
 
     async def _finish(
         self,
@@ -508,25 +488,35 @@ class JobRepository:
         **values: Any,
     ) -> bool:
         """Move a running job to a final state, fenced by its lease token."""
-        now = utcnow()
-        result = await self.session.execute(
-            self._fenced(job_id, token).values(
-                status=status.value,
-                completed_at=now,
-                updated_at=now,
-                leased_until=None,
-                **values,
-            )
-        )
-        if _rowcount(result) != 1:
-            return False
-        await self.add_event(
+        return await self._transition(
             job_id,
+            token,
+            {"status": status.value, "completed_at": utcnow(), "leased_until": None, **values},
             EventType.STATE,
             message,
             level=level,
             payload={**(event_payload or {}), "state": status.value},
         )
+
+    async def _transition(
+        self,
+        job_id: str,
+        token: str,
+        values: dict[str, Any],
+        event_type: EventType,
+        message: str,
+        *,
+        level: EventLevel = EventLevel.INFO,
+        payload: dict[str, Any],
+    ) -> bool:
+        """Apply `values` while this claim still holds the lease, and log it as one event.
+        False (and nothing written) when the lease was lost."""
+        result = await self.session.execute(
+            self._fenced(job_id, token).values(**values, updated_at=utcnow())
+        )
+        if _rowcount(result) != 1:
+            return False
+        await self.add_event(job_id, event_type, message, level=level, payload=payload)
         return True
 
     @staticmethod

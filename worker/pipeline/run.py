@@ -30,7 +30,6 @@ START = {
     "render": 0.37,
     "metadata": 0.95,
 }
-MAX_CUE_WORDS = {"9:16": 6, "1:1": 7, "16:9": 10}
 THUMBNAIL_AT_S = 1.5
 
 
@@ -205,7 +204,7 @@ def _subtitles(
     )
     cues = subtitles.split_cues(
         track.sentences,
-        max_words=MAX_CUE_WORDS[spec.aspect],
+        max_words=subtitles.MAX_CUE_WORDS[spec.aspect],
         style=style,
         duration_s=track.duration_s,
     )

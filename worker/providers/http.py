@@ -4,7 +4,6 @@ can help, every failure a ProviderError that names the provider (and never the A
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from worker.providers.errors import ProviderError
+from worker.retry import retry_delay_s
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 DEFAULT_ATTEMPTS = 3
@@ -33,9 +33,8 @@ def redact(url: str | httpx.URL) -> str:
 
 
 def backoff_s(attempt: int) -> float:
-    """`min(cap, base·2^(attempt-1))`, with full jitter on the upper half."""
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    """The shared retry schedule (worker/retry.py) at a provider's pace: 0.5 s doubling to 8 s."""
+    return retry_delay_s(attempt, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:
