@@ -106,6 +106,8 @@ class GenerationJob(Base):
         ForeignKey("projects.id", ondelete="SET NULL"), index=True
     )
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    # What the worker runs: "video" (the pipeline, in a child process) or "noop".
+    kind: Mapped[str] = mapped_column(String(32), default="video", server_default="video")
     payload: Mapped[dict[str, Any]]
     priority: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -123,6 +125,8 @@ class GenerationJob(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
+    # When the latest attempt was claimed: pickup latency is claimed_at - run_at.
+    claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

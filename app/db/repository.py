@@ -74,6 +74,7 @@ def claim_statement(
         "heartbeat_at": now,
         "attempt_count": GenerationJob.attempt_count + 1,
         "started_at": func.coalesce(GenerationJob.started_at, now),
+        "claimed_at": now,
         "updated_at": now,
         "stage": None,
         "progress": 0.0,
@@ -109,6 +110,7 @@ class JobRepository:
         self,
         *,
         payload: dict[str, Any],
+        kind: str = "video",
         priority: int = 0,
         max_attempts: int = 3,
         project_id: int | None = None,
@@ -119,6 +121,7 @@ class JobRepository:
         job = GenerationJob(
             id=str(uuid.uuid4()),
             status=QUEUED,
+            kind=kind,
             payload=payload,
             priority=priority,
             max_attempts=max_attempts,
