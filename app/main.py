@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,8 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.limits import UploadSizeLimit
-from app.api.routes import artifacts, events, health, jobs, models, songs, voices
+from app.api.routes import artifacts, events, health, jobs, metrics, models, songs, voices
 from app.api.validation import describe_validation_error
+from app.db.notify import JobNotifier
 from app.db.session import create_engine, create_sessionmaker
 from app.errors import AppError
 from app.settings import Settings
@@ -31,7 +32,7 @@ def create_app(
     settings: Settings | None = None, *, on_job_queued: Callable[[], None] | None = None
 ) -> FastAPI:
     """Build the application. `on_job_queued` is called after each enqueue commits (the
-    in-process wake-up when a worker shares this process)."""
+    in-process wake-up when a worker shares this process); on Postgres a NOTIFY follows too."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -39,10 +40,14 @@ def create_app(
         engine = create_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        notifier = JobNotifier(engine) if engine.dialect.name == "postgresql" else None
+        app.state.wake_workers = _wake_workers(on_job_queued, notifier)
         settings.songs_dir.mkdir(parents=True, exist_ok=True)
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -52,7 +57,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.on_job_queued = on_job_queued
     app.add_middleware(
         UploadSizeLimit, path="/api/upload-songs", max_bytes=settings.max_upload_bytes
     )
@@ -70,10 +74,25 @@ def create_app(
             ],
         )
     _add_error_handlers(app)
-    for module in (jobs, events, artifacts, songs, models, voices, health):
+    for module in (jobs, events, artifacts, songs, models, voices, health, metrics):
         app.include_router(module.router)
     _mount_web(app)
     return app
+
+
+def _wake_workers(
+    in_process: Callable[[], None] | None, notifier: JobNotifier | None
+) -> Callable[[], Awaitable[None]]:
+    """What the routes run after a job was queued (and committed): wake the workers. A
+    coroutine, so that it runs in the event loop (a plain function would run in a thread)."""
+
+    async def wake() -> None:
+        if in_process is not None:
+            in_process()
+        if notifier is not None:
+            notifier.job_queued()
+
+    return wake
 
 
 def _add_error_handlers(app: FastAPI) -> None:

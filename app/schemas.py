@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from app.db.metrics import Histogram, QueueMetrics
 from app.db.models import Artifact, GenerationEvent, GenerationJob
 from app.domain import VideoSpec
 
@@ -221,3 +222,102 @@ class HealthResponse(CamelModel):
     database: Literal["ok"] = "ok"
     dialect: str
     version: str
+
+
+class JobCounts(CamelModel):
+    """Jobs by state; the final states (completed, failed, cancelled) are the outcomes."""
+
+    queued: int
+    running: int
+    completed: int
+    failed: int
+    cancelled: int
+
+
+class QueuedJobs(CamelModel):
+    ready: int = Field(description="queued jobs whose runAt has come")
+    scheduled: int = Field(description="queued jobs waiting out a retry backoff (runAt ahead)")
+    oldest_ready_age_seconds: float = Field(
+        examples=[0.8], description="since the oldest ready job became ready; 0 when none is"
+    )
+
+
+class HistogramBucket(CamelModel):
+    le: float = Field(examples=[0.5], description="upper bound, seconds")
+    count: int = Field(description="jobs at or under the bound (cumulative, as in Prometheus)")
+
+
+class HistogramRead(CamelModel):
+    buckets: list[HistogramBucket]
+    count: int = Field(description="all jobs measured, those above the last bound included")
+    sum_seconds: float
+    p50_seconds: float | None = Field(description="estimated from the buckets; null when empty")
+    p95_seconds: float | None = Field(description="estimated from the buckets; null when empty")
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> HistogramRead:
+        return cls(
+            buckets=[
+                HistogramBucket(le=bound, count=count)
+                for bound, count in zip(
+                    histogram.bounds_s, histogram.cumulative_counts, strict=True
+                )
+            ],
+            count=histogram.count,
+            sum_seconds=histogram.sum_s,
+            p50_seconds=histogram.quantile(0.5),
+            p95_seconds=histogram.quantile(0.95),
+        )
+
+
+class WorkerRead(CamelModel):
+    id: str = Field(examples=["render-1:4242:9f3a"], description="host:pid:random")
+    slots: int
+    busy: int
+    heartbeat_age_seconds: float
+
+
+class MetricsResponse(CamelModel):
+    """The queue's figures over the jobs and events still in the database (retention prunes
+    finished jobs, so the histograms and counts cover the recent past)."""
+
+    status: Literal["success"] = "success"
+    collected_at: datetime
+    jobs: JobCounts
+    queued: QueuedJobs
+    pickup_latency: HistogramRead = Field(description="runAt to the latest claim, seconds")
+    run_time: HistogramRead = Field(description="latest claim to the end, finished jobs, seconds")
+    retries: int = Field(description="retry events")
+    rescued_leases: int = Field(description="expired leases the reaper took back")
+    workers: list[WorkerRead] = Field(description="workers with a recent heartbeat")
+    busy_slots: int
+    total_slots: int
+
+    @classmethod
+    def of(cls, metrics: QueueMetrics) -> MetricsResponse:
+        return cls(
+            collected_at=metrics.collected_at,
+            jobs=JobCounts.model_validate(
+                {state.value: count for state, count in metrics.jobs_by_state.items()}
+            ),
+            queued=QueuedJobs(
+                ready=metrics.ready,
+                scheduled=metrics.scheduled,
+                oldest_ready_age_seconds=metrics.oldest_ready_age_s,
+            ),
+            pickup_latency=HistogramRead.of(metrics.pickup_latency),
+            run_time=HistogramRead.of(metrics.run_time),
+            retries=metrics.retries,
+            rescued_leases=metrics.rescued_leases,
+            workers=[
+                WorkerRead(
+                    id=worker.id,
+                    slots=worker.slots,
+                    busy=worker.busy,
+                    heartbeat_age_seconds=worker.heartbeat_age_s,
+                )
+                for worker in metrics.workers
+            ],
+            busy_slots=metrics.busy_slots,
+            total_slots=metrics.total_slots,
+        )

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = Field(1, ge=1, le=64)
     poll_interval_s: float = Field(1.0, gt=0)
+    listen_notify: bool = True
+    job_timeout_s: float = Field(1800.0, gt=0)
     stream_poll_interval_s: float = Field(0.5, gt=0)
     cancel_check_interval_s: float = Field(0.5, gt=0)
     heartbeat_interval_s: float = Field(10.0, gt=0)
@@ -88,6 +90,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1, le=20)
     retry_base_s: float = Field(10.0, gt=0)
     retry_cap_s: float = Field(600.0, gt=0)
+    # Finished jobs (and their folders) older than this are pruned; 0 keeps them forever.
+    retention_days: float = Field(30.0, ge=0)
+    retention_interval_s: float = Field(3600.0, gt=0)
     ffmpeg: str = ""
 
     @field_validator("cors_origins", mode="before")

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +26,7 @@ from worker.pipeline.run import run_pipeline
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+PARENT_CHECK_INTERVAL_S = 0.5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m worker.child <job.json> < options.json", file=sys.stderr)
         return EXIT_USAGE
+    _die_with_the_worker()
     protocol = _protocol_stream()
     job_file = Path(args[0])
     work_dir = job_file.parent
@@ -76,6 +81,26 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     return 0
+
+
+def _die_with_the_worker() -> None:
+    """Kill this process group (the child and its ffmpeg) when the worker that started it dies.
+
+    The child leads its own process group so that signals aimed at the worker do not reach it;
+    the price is that a SIGKILLed worker would leave it running, rendering a result nobody
+    records while the job runs again elsewhere. Orphaned, the child is re-parented, so a
+    changed parent pid means the worker is gone.
+    """
+    worker_pid = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == worker_pid:
+            time.sleep(PARENT_CHECK_INTERVAL_S)
+        if os.getpgrp() == os.getpid():  # the group is ours alone (the worker made it so)
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def progress_line(event: ProgressEvent) -> dict[str, Any]:

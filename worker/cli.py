@@ -1,4 +1,4 @@
-"""The `moneyprinter` command: serve (API + worker), api, worker, migrate, render."""
+"""The `moneyprinter` command: serve (API + worker), api, worker, migrate, prune, render."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from app.main import create_app
 from app.settings import Settings
 from worker import render_command
 from worker.main import Worker
+from worker.retention import prune_expired
 
 logger = logging.getLogger("worker.cli")
 
@@ -71,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
     migrate.set_defaults(command=migrate_command)
 
+    prune = commands.add_parser(
+        "prune", help="delete finished jobs older than the retention age, with their files, now"
+    )
+    prune.add_argument(
+        "--older-than-days",
+        type=_positive_days,
+        help="the age in days (default: settings, MONEYPRINTER_RETENTION_DAYS)",
+    )
+    prune.set_defaults(command=prune_command)
+
     render_command.add_parser(commands)
     return parser
 
@@ -82,6 +93,16 @@ def _add_http_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_concurrency(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, help="jobs at once (default: settings, 1)")
+
+
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not days > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError("must be more than 0 days")
+    return days
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -122,6 +143,17 @@ def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def prune_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.older_than_days is not None:
+        settings = settings.model_copy(update={"retention_days": args.older_than_days})
+    if settings.retention_days <= 0:
+        print("Retention is off (MONEYPRINTER_RETENTION_DAYS=0): nothing pruned.")
+        return 0
+    pruned = asyncio.run(run_prune(settings))
+    print(f"Pruned {pruned} finished job(s) older than {settings.retention_days:g} day(s).")
+    return 0
+
+
 # -- event loops -------------------------------------------------------------------------------
 
 
@@ -131,6 +163,14 @@ async def run_worker(settings: Settings, *, concurrency: int | None) -> None:
         worker = Worker(settings, create_sessionmaker(engine), concurrency=concurrency)
         install_stop_handlers(worker.stop, lambda: worker.stop(now=True))
         await worker.run()
+    finally:
+        await engine.dispose()
+
+
+async def run_prune(settings: Settings) -> int:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        return await prune_expired(create_sessionmaker(engine), settings)
     finally:
         await engine.dispose()
 

@@ -24,9 +24,12 @@ from app.db.repository import JobRepository
 from app.domain import EventType
 from app.settings import Settings
 from app.version import app_version
+from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.pipeline import PipelineOptions
+from worker.retention import prune_expired
 from worker.retry import retry_delay_s, should_retry
-from worker.runner import JobLog, Outcome, RunningJob, prepare_work_dir, run_child
+from worker.runner import ChildExit, JobLog, Outcome, RunningJob, prepare_work_dir, run_child
+from worker.wakeup import asyncpg_dsn, listen_for_jobs
 
 logger = logging.getLogger("worker")
 
@@ -101,6 +104,14 @@ class Worker:
             asyncio.create_task(self._every(settings.heartbeat_interval_s, self._heartbeat)),
             asyncio.create_task(self._every(settings.cancel_check_interval_s, self._check_cancels)),
         ]
+        if settings.retention_days > 0:
+            retention = self._every(settings.retention_interval_s, self._prune)
+            loops.append(asyncio.create_task(retention))
+        dsn = asyncpg_dsn(settings.resolved_database_url) if settings.listen_notify else None
+        if dsn is not None:
+            loops.append(
+                asyncio.create_task(listen_for_jobs(dsn, self._wake.set, name=self.worker_id))
+            )
         try:
             await self._claim_loop(wait=wait)
         except asyncio.CancelledError:
@@ -156,6 +167,7 @@ class Worker:
         extra = {"job_id": job.id, "attempt": job.attempt_count, "worker_id": self.worker_id}
         return RunningJob(
             job.id,
+            job.kind,
             job.attempt_count,
             job.max_attempts,
             job.lease_token or "",
@@ -167,8 +179,12 @@ class Worker:
 
     async def _run_job(self, job: RunningJob) -> None:
         job.log.info("claimed")
+        timeout = asyncio.get_running_loop().call_later(
+            self.settings.job_timeout_s, job.stop, "timeout"
+        )
         try:
             outcome = await self._execute(job)
+            timeout.cancel()
             await self._record(job, outcome)
         except Exception as exc:  # the job boundary: one job's failure never stops the worker
             job.log.exception("the worker failed while running the job")
@@ -183,11 +199,18 @@ class Worker:
                     )
                 )
         finally:
+            timeout.cancel()
             self._running.pop(job.id, None)
             self._wake.set()
 
     async def _execute(self, job: RunningJob) -> Outcome:
         work_dir = self.settings.jobs_dir / job.id / str(job.attempt)
+        body = IN_LOOP_KINDS.get(job.kind)
+        if body is not None:
+            return await self._run_in_loop(job, body, work_dir)
+        if job.kind != VIDEO:
+            error = {"message": f"Unknown job kind {job.kind!r}.", "retryable": False}
+            return Outcome(work_dir, error=error)
         job_file = await asyncio.to_thread(
             prepare_work_dir,
             work_dir,
@@ -206,6 +229,23 @@ class Worker:
         assert outcome.exit is not None
         job.log.info("child process ended: %s", outcome.exit.describe())
         return outcome
+
+    async def _run_in_loop(self, job: RunningJob, body: InLoopBody, work_dir: Path) -> Outcome:
+        """Run an in-loop kind's body as a task that stop() cancels. Its outcome reads like a
+        child's: returned is exit 0 with an empty result, raised is a retryable error."""
+        job.body = asyncio.create_task(body(job), name=f"body-{job.id}")
+        if job.stop_reason is not None:  # stopped before it started
+            job.body.cancel()
+        try:
+            await job.body
+        except asyncio.CancelledError:
+            if job.stop_reason is None:  # not ours: the worker itself is being cancelled
+                raise
+            return Outcome(work_dir)
+        except Exception as exc:
+            error = {"message": f"{type(exc).__name__}: {exc}", "retryable": True}
+            return Outcome(work_dir, exit=ChildExit(1, ""), error=error)
+        return Outcome(work_dir, exit=ChildExit(0, ""), result={})
 
     async def _progress(self, job: RunningJob, line: dict[str, Any]) -> None:
         update = job.throttle.update_for(line, now_s=time.monotonic())
@@ -241,7 +281,11 @@ class Worker:
                 lambda repo: repo.release_job(job.id, job.token, reason="the worker shut down.")
             )
             job.log.info("released to the queue" if released else "lease lost before release")
-        elif outcome.succeeded and outcome.video() is not None:
+        elif reason == "timeout":
+            limit_s = self.settings.job_timeout_s
+            error = f"The job ran longer than its {limit_s:g} s limit and was stopped."
+            await self._fail_or_retry(job, error, {"retryable": True, "timeout": True})
+        elif outcome.succeeded and (job.kind != VIDEO or outcome.video() is not None):
             await self._complete(job, outcome)
         else:
             if outcome.succeeded:
@@ -273,9 +317,8 @@ class Worker:
 
     async def _complete(self, job: RunningJob, outcome: Outcome) -> None:
         video = outcome.video()
-        assert video is not None
         data_dir = self.settings.data_dir
-        result_path = video.relative_to(data_dir.resolve()).as_posix()
+        result_path = None if video is None else video.relative_to(data_dir.resolve()).as_posix()
         artifacts = outcome.artifacts(data_dir)
 
         async def complete(repo: JobRepository) -> str:
@@ -302,7 +345,7 @@ class Worker:
         if state == "lost":
             job.log.warning("lease lost before completion: the result is discarded")
         else:
-            job.log.info("%s: %s", state, result_path)
+            job.log.info("%s: %s", state, result_path or "no files")
 
     # -- background loops --------------------------------------------------------------------
 
@@ -349,6 +392,11 @@ class Worker:
             if job is not None and job.stop_reason is None:
                 job.log.info("cancellation requested: killing the child process")
                 job.stop("cancel")
+
+    async def _prune(self) -> None:
+        """Retention: delete finished jobs past the retention age. Every worker prunes; the
+        batches lock with SKIP LOCKED, so workers pruning at once share the work."""
+        await prune_expired(self.sessionmaker, self.settings)
 
     async def _wind_down(self) -> None:
         """Give running jobs the grace period (none when stopping now), then kill and release."""

@@ -30,7 +30,7 @@ LINE_LIMIT_BYTES = 1 << 20
 PROGRESS_MIN_INTERVAL_S = 0.5
 PROGRESS_MIN_STEP = 0.05
 
-StopReason = Literal["cancel", "lost", "shutdown"]
+StopReason = Literal["cancel", "lost", "shutdown", "timeout"]
 
 
 @dataclass(frozen=True)
@@ -301,25 +301,30 @@ class JobLog(logging.LoggerAdapter[logging.Logger]):
 
 @dataclass
 class RunningJob:
-    """A job this worker holds: its lease token, its child, and why it was stopped (if it was)."""
+    """A job this worker holds: its lease token, its child (or, for an in-loop kind, its body's
+    task), and why it was stopped (if it was)."""
 
     id: str
+    kind: str
     attempt: int
     max_attempts: int
     token: str
     payload: dict[str, Any]
     log: JobLog
     child: ChildProcess | None = None
+    body: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     finishing: bool = False
     throttle: ProgressThrottle = field(default_factory=ProgressThrottle)
 
     def stop(self, reason: StopReason) -> None:
-        """Kill the child (if any) and remember why; the first reason wins."""
+        """Kill the child (or cancel the body) and remember why; the first reason wins."""
         if self.stop_reason is None:
             self.stop_reason = reason
         if self.child is not None:
             self.child.kill()
+        if self.body is not None:
+            self.body.cancel()
 
     def started(self, child: ChildProcess) -> None:
         self.child = child

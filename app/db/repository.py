@@ -33,7 +33,7 @@ from app.db.models import (
     WorkerRecord,
     utcnow,
 )
-from app.domain import EventLevel, EventType, JobStatus
+from app.domain import TERMINAL_STATUSES, EventLevel, EventType, JobStatus
 
 QUEUED = JobStatus.QUEUED.value
 RUNNING = JobStatus.RUNNING.value
@@ -224,6 +224,48 @@ class JobRepository:
         await self.session.flush()
         return project
 
+    async def prune_finished(self, *, before: datetime, limit: int) -> list[str]:
+        """Delete up to `limit` finished jobs (completed, failed, cancelled) that ended before
+        `before` (`completed_at`, else `updated_at`) and return their ids. Their events and
+        artifacts go with them (ON DELETE CASCADE). Queued and running jobs are never selected.
+
+        Postgres locks the batch with `FOR UPDATE SKIP LOCKED` in a MATERIALIZED CTE: two pruners
+        take different rows instead of waiting on each other, and a row changed meanwhile (a
+        retry requeued it) is re-checked under its lock and kept. SQLite's `BEGIN IMMEDIATE`
+        serialises the whole statement.
+        """
+        if limit <= 0:
+            return []
+        finished = sorted(status.value for status in TERMINAL_STATUSES)
+        ended_at = func.coalesce(GenerationJob.completed_at, GenerationJob.updated_at)
+        expired: Select[str] = (
+            select(GenerationJob.id)
+            .where(GenerationJob.status.in_(finished), ended_at < before)
+            .limit(limit)
+        )
+        if self.dialect_name == "postgresql":
+            picked = expired.with_for_update(skip_locked=True).cte("expired")
+            picked = picked.prefix_with("MATERIALIZED")
+            where: ColumnElement[bool] = GenerationJob.id.in_(select(picked.c.id))
+        else:
+            where = GenerationJob.id.in_(expired.scalar_subquery())
+        deleted = await self.session.scalars(
+            delete(GenerationJob)
+            .where(where)
+            .returning(GenerationJob.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(deleted.all())
+
+    async def existing_job_ids(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of `job_ids` are jobs in the table (retention's check for orphan folders)."""
+        if not job_ids:
+            return set()
+        found = await self.session.scalars(
+            select(GenerationJob.id).where(GenerationJob.id.in_(job_ids))
+        )
+        return set(found.all())
+
     # -- events ----------------------------------------------------------------------------
 
     async def add_event(
@@ -328,7 +370,7 @@ class JobRepository:
         )
         return _rowcount(result) == 1
 
-    async def mark_completed(self, job_id: str, token: str, *, result_path: str) -> bool:
+    async def mark_completed(self, job_id: str, token: str, *, result_path: str | None) -> bool:
         return await self._finish(
             job_id,
             token,
@@ -403,7 +445,8 @@ class JobRepository:
             .where(GenerationJob.status == RUNNING, GenerationJob.leased_until < now)
             .values(
                 status=new_status,
-                run_at=now,
+                # Ready again now; an ended job keeps its run_at (metrics: its pickup latency).
+                run_at=case((ended, GenerationJob.run_at), else_=now),
                 **UNLEASED,
                 completed_at=case((ended, now), else_=GenerationJob.completed_at),
                 error_message=case(

@@ -11,7 +11,7 @@ import subprocess
 import time
 import wave
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -219,11 +219,14 @@ async def test_cancelling_a_rendering_job_kills_its_process_group(
 async def test_crashed_child_is_retried_and_the_worker_carries_on(
     settings: Settings, sessionmaker: Maker
 ) -> None:
+    # A long backoff: the crashed job must still be waiting when the next one has finished.
+    settings = settings.model_copy(update={"retry_base_s": 600.0})
     worker, task, crashing_id = await start_render(settings, sessionmaker)
     next_id = await queue_job(sessionmaker, script=SHORT_SCRIPT)
     pid = worker.running_child_pid(crashing_id)
     assert pid is not None
 
+    killed_at = datetime.now(UTC)
     os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
 
     async def next_done() -> bool:
@@ -235,7 +238,9 @@ async def test_crashed_child_is_retried_and_the_worker_carries_on(
     assert crashed.status == "queued" and crashed.attempt_count == 1
     assert crashed.error_message is not None
     assert "crashed (killed by signal SIGKILL)" in crashed.error_message
-    assert crashed.run_at > datetime.now(UTC)
+    # The first retry waits base/2..base (10 s by default): not checked against "now", which a
+    # slow render of the next job may already have passed.
+    assert crashed.run_at >= killed_at + timedelta(seconds=settings.retry_base_s / 2)
     assert "retry" in [event.event_type for event in await read_events(sessionmaker, crashing_id)]
     assert not task.done()
     worker.stop()

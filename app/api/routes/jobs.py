@@ -152,10 +152,8 @@ async def retry_job(
 
 
 def _wake_workers(request: Request, background: BackgroundTasks) -> None:
-    on_job_queued = request.app.state.on_job_queued
-    if on_job_queued is not None:
-        # Background tasks run after the response, so after the request's commit.
-        background.add_task(on_job_queued)
+    # Background tasks run after the response, so after the request's commit.
+    background.add_task(request.app.state.wake_workers)
 
 
 async def _cancel(job_id: str, repository: RepositoryDep) -> CancelResponse:

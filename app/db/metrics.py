@@ -1,0 +1,246 @@
+"""Queue metrics, read with a handful of aggregate statements over jobs, events and workers.
+
+The figures describe the rows still in the tables. Retention deletes finished jobs (and, with
+them, their events) after a while, so the histograms, the outcome counts and the retry and rescue
+counts cover the recent past, not all time: they can go down, and they are exposed as gauges (and
+as histograms to read directly, not through `rate()`).
+
+A job keeps the timestamps of its latest attempt only. Its pickup latency is `claimed_at -
+run_at`, its run time `completed_at - claimed_at`, and both count only while the claim belongs to
+the current `run_at` (`claimed_at >= run_at`): a job put back in the queue after its claim (a
+scheduled retry, a reaped lease, a requeue) has a new `run_at` and a stale `claimed_at`, which would
+read as a negative latency, or as a run time that includes the wait in the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Float, and_, cast, extract, func, literal, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.db.models import GenerationEvent, GenerationJob, WorkerRecord, utcnow
+from app.domain import TERMINAL_STATUSES, EventType, JobStatus
+
+PICKUP_BUCKETS_S = (
+    *(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),  # a NOTIFY wake-up, a poll interval
+    *(1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),  # slow polling; every slot busy
+)
+# From a no-op job (well under a second) to a long high-quality render (tens of minutes).
+RUN_TIME_BUCKETS_S = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Durations in seconds: `cumulative_counts[i]` values are at most `bounds_s[i]`; `count`
+    includes those above the last bound."""
+
+    bounds_s: tuple[float, ...]
+    cumulative_counts: tuple[int, ...]
+    count: int
+    sum_s: float
+
+    def quantile(self, q: float) -> float | None:
+        """Estimate a quantile from the buckets as Prometheus' `histogram_quantile` does: linear
+        within the bucket the rank falls in; the last bound when it falls above it. None when
+        empty."""
+        if self.count == 0:
+            return None
+        rank = q * self.count
+        lower_bound, lower_count = 0.0, 0
+        for bound, cumulative in zip(self.bounds_s, self.cumulative_counts, strict=True):
+            if cumulative >= rank:
+                in_bucket = cumulative - lower_count
+                fraction = (rank - lower_count) / in_bucket if in_bucket else 1.0
+                return lower_bound + (bound - lower_bound) * fraction
+            lower_bound, lower_count = bound, cumulative
+        return self.bounds_s[-1]
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    id: str
+    slots: int
+    busy: int
+    heartbeat_age_s: float
+
+
+@dataclass(frozen=True)
+class QueueMetrics:
+    collected_at: datetime
+    jobs_by_state: Mapping[JobStatus, int]
+    """Every state, 0 when no job has it; the final states are the outcomes."""
+    ready: int
+    scheduled: int
+    oldest_ready_age_s: float
+    pickup_latency: Histogram
+    run_time: Histogram
+    retries: int
+    rescued_leases: int
+    workers: tuple[WorkerStatus, ...]
+
+    @property
+    def busy_slots(self) -> int:
+        return sum(worker.busy for worker in self.workers)
+
+    @property
+    def total_slots(self) -> int:
+        return sum(worker.slots for worker in self.workers)
+
+
+def seconds_between(
+    dialect_name: str,
+    later: InstrumentedAttribute[datetime | None],
+    earlier: InstrumentedAttribute[datetime | None],
+) -> ColumnElement[float]:
+    """`later - earlier` in seconds, computed by the database."""
+    if dialect_name == "postgresql":
+        return cast(extract("epoch", later - earlier), Float)
+    # SQLite stores these as naive UTC text, which julianday() reads to the millisecond. Rounding
+    # to whole milliseconds drops the float error of subtracting two large day numbers, so a
+    # duration exactly on a bucket bound lands in that bucket.
+    milliseconds = func.round((func.julianday(later) - func.julianday(earlier)) * 86_400_000)
+    return type_coerce(milliseconds / 1000.0, Float)
+
+
+class QueueMetricsReader:
+    """Reads `QueueMetrics`; it only reads (the caller owns the transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect_name(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def collect(self, *, worker_stale_after_s: float) -> QueueMetrics:
+        """Every figure at once. A worker counts as live while its heartbeat is younger than
+        `worker_stale_after_s`."""
+        now = utcnow()
+        by_state, ready, scheduled, oldest_ready = await self._depth(now)
+        retries, rescued = await self._event_counts()
+        oldest_ready_age_s = 0.0 if oldest_ready is None else (now - oldest_ready).total_seconds()
+        return QueueMetrics(
+            collected_at=now,
+            jobs_by_state=by_state,
+            ready=ready,
+            scheduled=scheduled,
+            oldest_ready_age_s=max(oldest_ready_age_s, 0.0),
+            pickup_latency=await self._pickup_latency(),
+            run_time=await self._run_time(),
+            retries=retries,
+            rescued_leases=rescued,
+            workers=await self._live_workers(now, stale_after_s=worker_stale_after_s),
+        )
+
+    async def _depth(self, now: datetime) -> tuple[dict[JobStatus, int], int, int, datetime | None]:
+        """Jobs by state; the queued ones split into ready and scheduled; the oldest ready."""
+        queued = GenerationJob.status == JobStatus.QUEUED.value
+        ready = and_(queued, GenerationJob.run_at <= now)
+        rows = await self.session.execute(
+            select(
+                GenerationJob.status,
+                func.count(),
+                func.count().filter(ready),
+                func.min(GenerationJob.run_at).filter(ready),
+            ).group_by(GenerationJob.status)
+        )
+        by_state = dict.fromkeys(JobStatus, 0)
+        ready_count, scheduled_count, oldest_ready = 0, 0, None
+        for status, count, ready_in_state, oldest in rows:
+            by_state[JobStatus(status)] = count
+            if status == JobStatus.QUEUED.value:
+                ready_count, oldest_ready = ready_in_state, oldest
+                scheduled_count = count - ready_in_state
+        return by_state, ready_count, scheduled_count, oldest_ready
+
+    async def _pickup_latency(self) -> Histogram:
+        job = GenerationJob
+        return await self._histogram(
+            seconds_between(self.dialect_name, job.claimed_at, job.run_at),
+            [job.claimed_at.is_not(None), job.claimed_at >= job.run_at],
+            PICKUP_BUCKETS_S,
+        )
+
+    async def _run_time(self) -> Histogram:
+        job = GenerationJob
+        return await self._histogram(
+            seconds_between(self.dialect_name, job.completed_at, job.claimed_at),
+            [
+                job.status.in_([status.value for status in TERMINAL_STATUSES]),
+                job.claimed_at.is_not(None),
+                job.completed_at.is_not(None),
+                job.claimed_at >= job.run_at,
+            ],
+            RUN_TIME_BUCKETS_S,
+        )
+
+    async def _histogram(
+        self,
+        duration_s: ColumnElement[float],
+        where: Sequence[ColumnElement[bool]],
+        bounds_s: tuple[float, ...],
+    ) -> Histogram:
+        """One statement: how many durations, their sum, and how many fall under each bound."""
+        values = select(duration_s.label("value_s")).where(*where).subquery()
+        value_s = values.c.value_s
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.sum(value_s),
+                    *(func.count().filter(value_s <= bound) for bound in bounds_s),
+                ).select_from(values)
+            )
+        ).one()
+        count, total_s, *cumulative = row
+        return Histogram(
+            bounds_s=bounds_s,
+            cumulative_counts=tuple(int(n) for n in cumulative),
+            count=int(count),
+            sum_s=float(total_s or 0.0),
+        )
+
+    async def _event_counts(self) -> tuple[int, int]:
+        """Retry events, and the events the reaper wrote when it took back an expired lease."""
+        event = GenerationEvent
+        rescued: ColumnElement[bool]
+        if self.dialect_name == "postgresql":
+            contains = event.payload.op("@>", is_comparison=True)
+            rescued = contains(cast(literal('{"rescued": true}'), JSONB))
+        else:
+            rescued = func.json_type(event.payload, "$.rescued") == "true"
+        row = (
+            await self.session.execute(
+                select(
+                    func.count().filter(event.event_type == EventType.RETRY.value),
+                    func.count().filter(rescued),
+                ).select_from(event)
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    async def _live_workers(
+        self, now: datetime, *, stale_after_s: float
+    ) -> tuple[WorkerStatus, ...]:
+        """The workers whose heartbeat is recent; a worker that died without removing its row
+        ages out of the list."""
+        workers = await self.session.scalars(
+            select(WorkerRecord)
+            .where(WorkerRecord.heartbeat_at >= now - timedelta(seconds=stale_after_s))
+            .order_by(WorkerRecord.id)
+        )
+        return tuple(
+            WorkerStatus(
+                id=worker.id,
+                slots=worker.slots,
+                busy=worker.busy,
+                heartbeat_age_s=max((now - worker.heartbeat_at).total_seconds(), 0.0),
+            )
+            for worker in workers
+        )
