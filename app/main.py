@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.limits import UploadSizeLimit
 from app.api.routes import artifacts, events, health, jobs, metrics, models, songs, voices
 from app.api.validation import describe_validation_error
+from app.db.enqueuer import Enqueuer
 from app.db.notify import JobNotifier
 from app.db.session import create_engine, create_sessionmaker
 from app.errors import AppError
@@ -40,12 +41,14 @@ def create_app(
         engine = create_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.enqueuer = enqueuer = Enqueuer(app.state.sessionmaker)
         notifier = JobNotifier(engine) if engine.dialect.name == "postgresql" else None
         app.state.wake_workers = _wake_workers(on_job_queued, notifier)
         settings.songs_dir.mkdir(parents=True, exist_ok=True)
         try:
             yield
         finally:
+            await enqueuer.aclose()
             if notifier is not None:
                 await notifier.aclose()
             await engine.dispose()

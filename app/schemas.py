@@ -16,6 +16,7 @@ from app.db.models import Artifact, GenerationEvent, GenerationJob
 from app.domain import VideoSpec
 
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
+SPEC_FIELDS: set[str] = set(VideoSpec.model_fields)
 
 
 class CamelModel(BaseModel):
@@ -49,10 +50,17 @@ class GenerateRequest(VideoSpec):
 
     max_attempts: int | None = Field(None, ge=1, le=10, description="server default when unset")
     priority: int = Field(0, ge=-100, le=100, description="higher runs first")
-    project_id: int | None = Field(None, ge=1)
+    # projects.id is a 32-bit INTEGER: a larger id names no project, and Postgres refuses it.
+    project_id: int | None = Field(None, ge=1, le=2**31 - 1)
 
     def spec(self) -> VideoSpec:
         return VideoSpec.model_validate(self.model_dump(include=set(VideoSpec.model_fields)))
+
+    def payload(self) -> dict[str, Any]:
+        """`spec()` as a job stores it (JSON types, camelCase names), in one step: dumping the
+        spec's fields gives what validating them into a VideoSpec first would, since each of its
+        validators returns what it is given a second time."""
+        return self.model_dump(mode="json", by_alias=True, include=SPEC_FIELDS)
 
 
 class GenerateResponse(CamelModel):

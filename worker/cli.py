@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -28,13 +29,14 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # How long the HTTP side waits for open requests (a client following a stream) at shutdown.
 HTTP_SHUTDOWN_TIMEOUT_S = 5
 EXIT_BAD_CONFIG = 2
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s [%(name)s] %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     # httpx logs each request's full URL at INFO; a query string can carry an API key.
@@ -63,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = commands.add_parser("api", help="the API alone (workers run elsewhere)")
     _add_http_options(api)
+    api.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="API processes sharing the port (default 1); on Postgres, one per core; on SQLite "
+        "keep 1 (processes would queue for the database file's lock by sleeping)",
+    )
     api.set_defaults(command=api_command)
 
     worker = commands.add_parser("worker", help="a worker alone")
@@ -95,6 +104,16 @@ def _add_concurrency(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, help="jobs at once (default: settings, 1)")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def _positive_days(text: str) -> float:
     try:
         days = float(text)
@@ -122,14 +141,46 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def api_command(args: argparse.Namespace, settings: Settings) -> int:
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers > 1:
+        # Each worker is a fresh (spawned) process: it builds its own app from the same
+        # environment, and sets up logging from this dict (it inherits no handlers from here).
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            workers=args.workers,
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
+            log_config=logging_config(args.log_level),
+        )
+        return 0
     uvicorn.run(
         create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
         log_config=None,  # uvicorn's records go through the root logger, in our format
     )
     return 0
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """What main() sets up, as a `logging.config.dictConfig` dict (for uvicorn's workers)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {"httpx": {"level": "WARNING"}},
+    }
 
 
 def worker_command(args: argparse.Namespace, settings: Settings) -> int:

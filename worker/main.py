@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import GenerationJob
 from app.db.repository import JobRepository
+from app.db.session import is_transient_error
 from app.domain import EventType
 from app.settings import Settings
 from app.version import app_version
+from worker.completer import Completer
 from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.pipeline import PipelineOptions
 from worker.retention import prune_expired
@@ -35,8 +35,6 @@ logger = logging.getLogger("worker")
 
 T = TypeVar("T")
 
-# Worth retrying: the database restarted, a connection dropped, SQLite stayed busy.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError, OSError)
 DB_ATTEMPTS = 5
 DB_BACKOFF_BASE_S = 0.2
 DB_BACKOFF_CAP_S = 5.0
@@ -46,6 +44,10 @@ POLL_JITTER = 0.25
 def new_worker_id() -> str:
     """`host:pid:random`: unique per process start, so a restarted worker is a new worker."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class DatabaseUnavailable(Exception):
+    """The database stayed unreachable through every retry of one operation."""
 
 
 class LeaseLost(Exception):
@@ -75,6 +77,7 @@ class Worker:
         self._stopping = False
         self._running: dict[str, RunningJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._completer = Completer(self._db)
 
     def running_child_pid(self, job_id: str) -> int | None:
         """The pid (and process group id) of a running job's child, if it has started."""
@@ -122,7 +125,7 @@ class Worker:
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+            with contextlib.suppress(DatabaseUnavailable):
                 await self._db(lambda repo: repo.remove_worker(self.worker_id))
             logger.info("worker %s stopped", self.worker_id)
 
@@ -133,7 +136,7 @@ class Worker:
             # Clear before claiming: a wake-up that arrives during the claim then causes one
             # more round instead of being lost.
             self._wake.clear()
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - self._busy_slots()
             claimed = await self._claim(free) if free > 0 else 0
             if not wait and not claimed and not self._running:
                 return
@@ -141,6 +144,11 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.poll_interval_s * jitter):
                     await self._wake.wait()
+
+    def _busy_slots(self) -> int:
+        """Jobs still executing. A finishing job's slot is free: its successor is claimed while
+        its end is being written."""
+        return sum(not job.finishing for job in self._running.values())
 
     async def _claim(self, free: int) -> int:
         """Claim up to `free` jobs in one statement and start a task for each."""
@@ -153,7 +161,7 @@ class Worker:
 
         try:
             claimed = await self._db(claim)
-        except TRANSIENT_DB_ERRORS as exc:
+        except DatabaseUnavailable as exc:
             logger.warning("worker %s: claim failed, polling again: %s", self.worker_id, exc)
             return 0
         for job in claimed:
@@ -192,7 +200,7 @@ class Worker:
                 job.child.kill()
             error = f"Worker error: {type(exc).__name__}: {exc}"
             # If even this fails, the job stays running until its lease ends and is reaped.
-            with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+            with contextlib.suppress(DatabaseUnavailable):
                 await self._db(
                     lambda repo: repo.mark_failed(
                         job.id, job.token, error=error, details={"retryable": True}
@@ -265,11 +273,12 @@ class Worker:
 
         try:
             await self._db(write)
-        except TRANSIENT_DB_ERRORS as exc:
+        except DatabaseUnavailable as exc:
             job.log.warning("progress not recorded: %s", exc)
 
     async def _record(self, job: RunningJob, outcome: Outcome) -> None:
         job.finishing = True
+        self._wake.set()  # its slot is free
         reason = job.stop_reason
         if reason == "lost":
             job.log.warning("lease lost: the result is discarded")
@@ -316,6 +325,13 @@ class Worker:
         job.log.info("failed: %s" if failed else "failed, but the lease was lost: %s", error)
 
     async def _complete(self, job: RunningJob, outcome: Outcome) -> None:
+        if job.kind != VIDEO:  # an in-loop kind makes no files: completed in a batch
+            state = await self._completer.complete(job.id, job.token)
+            if state == "lost":
+                job.log.warning("lease lost before completion: the result is discarded")
+            else:
+                job.log.info(state)
+            return
         video = outcome.video()
         data_dir = self.settings.data_dir
         result_path = None if video is None else video.relative_to(data_dir.resolve()).as_posix()
@@ -350,12 +366,17 @@ class Worker:
     # -- background loops --------------------------------------------------------------------
 
     async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` every `interval_s`. A failure is logged and the loop goes on: a heartbeat
+        that stopped for good would let the reapers take back jobs that are still running."""
         while True:
             await asyncio.sleep(interval_s)
             try:
                 await action()
-            except TRANSIENT_DB_ERRORS as exc:
-                logger.warning("worker %s: %s failed: %s", self.worker_id, action.__name__, exc)
+            except Exception as exc:
+                if isinstance(exc, DatabaseUnavailable) or is_transient_error(exc):
+                    logger.warning("worker %s: %s failed: %s", self.worker_id, action.__name__, exc)
+                else:
+                    logger.exception("worker %s: %s failed", self.worker_id, action.__name__)
 
     async def _heartbeat(self) -> None:
         """Renew every running job's lease in one statement; a job not renewed was lost."""
@@ -365,7 +386,7 @@ class Worker:
             renewed = await repo.renew_leases(
                 worker_id=self.worker_id, leases=leases, lease_s=self.settings.lease_s
             )
-            await repo.touch_worker(self.worker_id, busy=len(self._running))
+            await repo.touch_worker(self.worker_id, busy=self._busy_slots())
             # Every worker reaps: the statement is safe to run concurrently.
             for reaped in await repo.reap_expired_leases():
                 logger.warning(
@@ -423,11 +444,16 @@ class Worker:
     # -- database ----------------------------------------------------------------------------
 
     async def _db(self, operation: Callable[[JobRepository], Awaitable[T]]) -> T:
-        """Run `operation` in its own short transaction, retrying transient errors with backoff."""
-        for attempt in range(1, DB_ATTEMPTS):
+        """Run `operation` in its own short transaction, retrying transient errors with backoff;
+        DatabaseUnavailable when they persist. Any other error is raised as it is."""
+        for attempt in range(1, DB_ATTEMPTS + 1):
             try:
                 return await self._transaction(operation)
-            except TRANSIENT_DB_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient_error(exc):
+                    raise
+                if attempt == DB_ATTEMPTS:
+                    raise DatabaseUnavailable(str(exc)) from exc
                 delay_s = retry_delay_s(attempt, base_s=DB_BACKOFF_BASE_S, cap_s=DB_BACKOFF_CAP_S)
                 logger.warning(
                     "worker %s: database error (attempt %d of %d), retrying: %s",
@@ -437,7 +463,7 @@ class Worker:
                     exc,
                 )
                 await asyncio.sleep(delay_s)
-        return await self._transaction(operation)
+        raise AssertionError("unreachable")
 
     async def _transaction(self, operation: Callable[[JobRepository], Awaitable[T]]) -> T:
         async with self.sessionmaker.begin() as session:

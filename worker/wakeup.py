@@ -41,16 +41,18 @@ def asyncpg_dsn(database_url: str) -> str | None:
 async def listen_for_jobs(dsn: str, wake: Callable[[], None], *, name: str = "worker") -> None:
     """LISTEN until cancelled, calling `wake` on every notification and after every connect."""
     failures = 0
+    connected_before = False
     while True:
         connection: asyncpg.Connection | None = None
         try:
             connection = await asyncpg.connect(dsn, timeout=PING_TIMEOUT_S)
-            if failures:
+            if connected_before:
                 logger.info("%s: listening for new jobs again", name)
+            connected_before = True
             failures = 0
             await _listen(connection, wake)
             logger.warning("%s: the LISTEN connection closed; reconnecting", name)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except Exception as exc:  # whatever it was, the worker goes on (polling) and retries
             failures += 1
             delay_s = retry_delay_s(failures, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
             logger.warning(

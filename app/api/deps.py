@@ -1,4 +1,5 @@
-"""Dependencies of the routes: settings, the request's session and repository, the API key."""
+"""Dependencies of the routes: settings, the request's session and repository, the enqueuer, the API
+key."""
 
 from __future__ import annotations
 
@@ -10,24 +11,34 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.enqueuer import Enqueuer
 from app.db.repository import JobRepository
 from app.errors import JobNotFound, Unauthorized
 from app.settings import Settings
 from app.songs import SongLibrary
 
+# Every dependency here is a coroutine, though none awaits anything: FastAPI runs a plain `def`
+# dependency in a worker thread, and the trip there and back costs more than the work.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return maker
 
 
+async def get_enqueuer(request: Request) -> Enqueuer:
+    enqueuer: Enqueuer = request.app.state.enqueuer
+    return enqueuer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
 
 
 async def get_session(maker: SessionmakerDep) -> AsyncIterator[AsyncSession]:
@@ -47,14 +58,14 @@ async def get_session(maker: SessionmakerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_repository(session: SessionDep) -> JobRepository:
+async def get_repository(session: SessionDep) -> JobRepository:
     return JobRepository(session)
 
 
 RepositoryDep = Annotated[JobRepository, Depends(get_repository)]
 
 
-def get_job_id(job_id: str) -> str:
+async def get_job_id(job_id: str) -> str:
     """The job id from the path in its stored form. Anything that is not a UUID names no job:
     404 as for any unknown id, without a query (Postgres refuses some such strings outright)."""
     try:
@@ -66,14 +77,14 @@ def get_job_id(job_id: str) -> str:
 JobIdDep = Annotated[str, Depends(get_job_id)]
 
 
-def get_song_library(settings: SettingsDep) -> SongLibrary:
+async def get_song_library(settings: SettingsDep) -> SongLibrary:
     return SongLibrary(settings.songs_dir, max_song_bytes=settings.max_song_bytes)
 
 
 SongLibraryDep = Annotated[SongLibrary, Depends(get_song_library)]
 
 
-def require_api_key(request: Request, settings: SettingsDep) -> None:
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
     """Refuse a mutating request without the API key, when one is configured.
 
     The key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>`."""

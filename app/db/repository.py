@@ -3,33 +3,43 @@ transaction (the API's request session, or the worker's `sessionmaker.begin()` b
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Select,
     String,
+    Table,
     Update,
     and_,
+    bindparam,
     case,
     cast,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.types import TupleType, TypeEngine
 
 from app.db.models import (
     Artifact,
     GenerationEvent,
     GenerationJob,
     Project,
+    UTCDateTime,
     WorkerRecord,
     utcnow,
 )
@@ -51,26 +61,54 @@ def fresh_token_sql(dialect_name: str) -> ColumnElement[str]:
 
 def claim_statement(
     dialect_name: str, *, worker_id: str, limit: int, now: datetime, lease_s: float
-) -> Update:
-    """The one statement that claims up to `limit` ready jobs for `worker_id`.
+) -> Executable:
+    """The one statement that claims up to `limit` ready jobs for `worker_id`, its values bound
+    (what `claim_jobs` runs as `claim_template` with `claim_params`)."""
+    params = claim_params(worker_id=worker_id, limit=limit, now=now, lease_s=lease_s)
+    return _claim(dialect_name, params)
+
+
+def claim_params(*, worker_id: str, limit: int, now: datetime, lease_s: float) -> dict[str, Any]:
+    leased_until = now + timedelta(seconds=lease_s)
+    return {"worker_id": worker_id, "limit": limit, "now": now, "leased_until": leased_until}
+
+
+@functools.cache
+def claim_template(dialect_name: str) -> Executable:
+    """The claim with its values left as named bind parameters (`claim_params`): built once per
+    dialect, since building it takes longer than the database takes to run it."""
+    return _claim(dialect_name, None)
+
+
+def _claim(dialect_name: str, params: dict[str, Any] | None) -> Executable:
+    """The claim, its bind parameters valued by `params`, or left for execution when None.
 
     Postgres: the ready rows are locked with `FOR UPDATE SKIP LOCKED` inside a MATERIALIZED CTE, so
     concurrent claimers skip each other's rows, and the planner cannot re-run the LIMIT subquery per
-    updated row (which could claim more than `limit`). SQLite has no row locks and its dialect drops
-    FOR UPDATE; the UPDATE … WHERE id IN (SELECT … LIMIT n) runs under the database write lock that
-    `BEGIN IMMEDIATE` took, so two claimers are serialised and never see the same queued row.
+    updated row (which could claim more than `limit`). The UPDATE is a CTE too, whose rows a third
+    one logs as 'started' events: one statement, one round trip. SQLite has no row locks and its
+    dialect drops FOR UPDATE; the UPDATE … WHERE id IN (SELECT … LIMIT n) runs under the database
+    write lock that `BEGIN IMMEDIATE` took, so two claimers are serialised and never see the same
+    queued row; `claim_jobs` inserts the events.
     """
+
+    def bound(name: str, type_: TypeEngine[Any]) -> BindParameter[Any]:
+        if params is None:
+            return bindparam(name, type_=type_)
+        return bindparam(name, params[name], type_=type_)
+
+    now = bound("now", UTCDateTime())
     ready: Select[str] = (
         select(GenerationJob.id)
         .where(GenerationJob.status == QUEUED, GenerationJob.run_at <= now)
         .order_by(GenerationJob.priority.desc(), GenerationJob.run_at, GenerationJob.id)
-        .limit(limit)
+        .limit(bound("limit", Integer()))
     )
     values: dict[str, Any] = {
-        "status": RUNNING,
-        "worker_id": worker_id,
+        "status": bindparam("status", RUNNING, type_=String()),
+        "worker_id": bound("worker_id", String()),
         "lease_token": fresh_token_sql(dialect_name),
-        "leased_until": now + timedelta(seconds=lease_s),
+        "leased_until": bound("leased_until", UTCDateTime()),
         "heartbeat_at": now,
         "attempt_count": GenerationJob.attempt_count + 1,
         "started_at": func.coalesce(GenerationJob.started_at, now),
@@ -80,17 +118,170 @@ def claim_statement(
         "progress": 0.0,
         "error_message": None,
     }
-    if dialect_name == "postgresql":
-        picked = ready.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        where: ColumnElement[bool] = GenerationJob.id == picked.c.id
-    else:
-        where = GenerationJob.id.in_(ready.scalar_subquery())
-    return (
+    if dialect_name != "postgresql":
+        return (
+            update(GenerationJob)
+            .where(GenerationJob.id.in_(ready.scalar_subquery()))
+            .values(values)
+            .returning(GenerationJob)
+            .execution_options(synchronize_session=False)
+        )
+    picked = ready.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+    claimed = (
         update(GenerationJob)
-        .where(where)
+        .where(GenerationJob.id == picked.c.id)
         .values(values)
         .returning(GenerationJob)
+        .cte("claimed")
+    )
+    attempt = cast(claimed.c.attempt_count, String)
+    max_attempts = cast(claimed.c.max_attempts, String)
+    started = {  # `started_event`, in SQL
+        "event_type": literal(EventType.STATE.value),
+        "level": literal(EventLevel.INFO.value),
+        "message": "Job started (attempt " + attempt + " of " + max_attempts + ").",
+        "payload": func.jsonb_build_object(
+            "state", RUNNING, "attempt", claimed.c.attempt_count, "worker", values["worker_id"]
+        ),
+        "job_id": claimed.c.id,
+        "created_at": now,
+    }
+    logged = insert(events_table()).from_select(list(started), select(*started.values()))
+    return (
+        select(aliased(GenerationJob, claimed))
+        .add_cte(logged.cte("logged"))
+        .execution_options(populate_existing=True)
+    )
+
+
+def started_event(job: GenerationJob, *, worker_id: str, now: datetime) -> dict[str, Any]:
+    """The 'started' event of a claimed job, as `_insert_events` takes it."""
+    return {
+        "job_id": job.id,
+        "event_type": EventType.STATE.value,
+        "level": EventLevel.INFO.value,
+        "message": f"Job started (attempt {job.attempt_count} of {job.max_attempts}).",
+        "payload": {"state": RUNNING, "attempt": job.attempt_count, "worker": worker_id},
+        "created_at": now,
+    }
+
+
+COMPLETED_EVENT: dict[str, Any] = {
+    "event_type": EventType.STATE.value,
+    "level": EventLevel.INFO.value,
+    "message": "Job completed.",
+    "payload": {"state": JobStatus.COMPLETED.value},
+}
+
+
+def events_table() -> Table:
+    return GenerationEvent.metadata.tables[GenerationEvent.__tablename__]
+
+
+@functools.cache
+def completion_statement(dialect_name: str) -> Executable:
+    """`complete_jobs`' statement, built once: complete every job named by an (id, lease token)
+    pair of `:leases` that is still running and not being cancelled, returning their ids. On
+    Postgres it also inserts their events, as a data-modifying CTE: one round trip."""
+    now = bindparam("now", type_=UTCDateTime())
+    leases = bindparam("leases", expanding=True, type_=TupleType(String(), String()))
+    completed = (
+        update(GenerationJob)
+        .where(
+            tuple_(GenerationJob.id, GenerationJob.lease_token).in_(leases),
+            GenerationJob.status == RUNNING,
+            GenerationJob.cancel_requested.is_(False),
+        )
+        .values(
+            status=JobStatus.COMPLETED.value,
+            completed_at=now,
+            leased_until=None,
+            result_path=None,
+            progress=1.0,
+            updated_at=now,
+        )
+        .returning(GenerationJob.id)
         .execution_options(synchronize_session=False)
+    )
+    if dialect_name != "postgresql":
+        return completed
+    done = completed.cte("done")
+    events = events_table()
+    columns = [*COMPLETED_EVENT, "job_id", "created_at"]
+    values = [literal(value, type_=events.c[name].type) for name, value in COMPLETED_EVENT.items()]
+    return (
+        insert(events)
+        .from_select(columns, select(*values, done.c.id, now))
+        .add_cte(done)
+        .returning(events.c.job_id)
+    )
+
+
+QUEUED_EVENT: dict[str, Any] = {
+    "event_type": EventType.STATE.value,
+    "level": EventLevel.INFO.value,
+    "message": "Job queued.",
+    "payload": {"state": QUEUED},
+}
+# The columns a new job's row sets (`new_job_row`); the rest stay empty until a worker claims it.
+ENQUEUED_COLUMNS = (
+    "id", "status", "kind", "payload", "priority", "max_attempts", "project_id",
+    "idempotency_key", "run_at", "created_at", "updated_at", "cancel_requested", "attempt_count",
+    "progress",
+)  # fmt: skip
+
+
+def new_job_row(
+    *,
+    payload: dict[str, Any],
+    kind: str = "video",
+    priority: int = 0,
+    max_attempts: int = 3,
+    project_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """A queued job as `JobRepository.enqueue` inserts it, with a fresh id."""
+    now = utcnow()
+    return {
+        "id": str(uuid.uuid4()),
+        "status": QUEUED,
+        "kind": kind,
+        "payload": payload,
+        "priority": priority,
+        "max_attempts": max_attempts,
+        "project_id": project_id,
+        "idempotency_key": idempotency_key,
+        "run_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "cancel_requested": False,
+        "attempt_count": 0,
+        "progress": 0.0,
+    }
+
+
+def jobs_table() -> Table:
+    return GenerationJob.metadata.tables[GenerationJob.__tablename__]
+
+
+@functools.cache
+def enqueue_statement(dialect_name: str) -> Executable:
+    """`enqueue`'s statement, built once: insert a job, its values bound by column name. On
+    Postgres it also inserts the job's 'queued' event, as a data-modifying CTE: one round trip
+    (the event's foreign key is checked at the end of the statement, after the job is in)."""
+    jobs = jobs_table()
+    bound = {name: bindparam(name, type_=jobs.c[name].type) for name in ENQUEUED_COLUMNS}
+    job = insert(jobs).values(bound)
+    if dialect_name != "postgresql":
+        return job
+    inserted = job.returning(jobs.c.id, jobs.c.created_at).cte("job")
+    events = events_table()
+    columns = [*QUEUED_EVENT, "job_id", "created_at"]
+    values = [literal(value, type_=events.c[name].type) for name, value in QUEUED_EVENT.items()]
+    return (
+        insert(events)
+        .from_select(columns, select(*values, inserted.c.id, inserted.c.created_at))
+        .add_cte(inserted)
     )
 
 
@@ -106,6 +297,19 @@ class JobRepository:
 
     # -- jobs ------------------------------------------------------------------------------
 
+    async def enqueue(self, jobs: Sequence[dict[str, Any]]) -> None:
+        """Insert queued jobs (rows from `new_job_row`) and their 'queued' events: statements built
+        once, no ORM objects (whose unit of work costs more than the round trips), and however
+        many jobs, one statement on Postgres and two on SQLite. POST /api/generate's path."""
+        if not jobs:
+            return
+        await self.session.execute(enqueue_statement(self.dialect_name), list(jobs))
+        if self.dialect_name != "postgresql":  # there the statement logged them itself
+            await self._insert_events(
+                {"job_id": job["id"], **QUEUED_EVENT, "created_at": job["created_at"]}
+                for job in jobs
+            )
+
     async def create_job(
         self,
         *,
@@ -116,27 +320,18 @@ class JobRepository:
         project_id: int | None = None,
         idempotency_key: str | None = None,
     ) -> GenerationJob:
-        """Insert a queued job and its first event."""
-        now = utcnow()
-        job = GenerationJob(
-            id=str(uuid.uuid4()),
-            status=QUEUED,
-            kind=kind,
+        """Queue one job (`enqueue`) and return it as stored."""
+        row = new_job_row(
             payload=payload,
+            kind=kind,
             priority=priority,
             max_attempts=max_attempts,
             project_id=project_id,
             idempotency_key=idempotency_key,
-            run_at=now,
-            created_at=now,
-            updated_at=now,
-            cancel_requested=False,
-            attempt_count=0,
-            progress=0.0,
         )
-        self.session.add(job)
-        await self.session.flush()
-        await self.add_event(job.id, EventType.STATE, "Job queued.", payload={"state": QUEUED})
+        await self.enqueue([row])
+        job = await self.get_job(row["id"])
+        assert job is not None  # inserted just now, in this transaction
         return job
 
     async def get_job(self, job_id: str) -> GenerationJob | None:
@@ -289,6 +484,12 @@ class JobRepository:
         await self.session.flush()
         return event
 
+    async def _insert_events(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Many events in one statement (no ORM objects): the worker's hot path."""
+        values = list(rows)
+        if values:
+            await self.session.execute(insert(events_table()), values)
+
     async def list_events(
         self, job_id: str, *, after: int = 0, limit: int = 500
     ) -> Sequence[GenerationEvent]:
@@ -310,18 +511,14 @@ class JobRepository:
         """Claim up to `limit` ready jobs, highest priority first, and log each claim."""
         if limit <= 0:
             return []
-        statement = claim_statement(
-            self.dialect_name, worker_id=worker_id, limit=limit, now=utcnow(), lease_s=lease_s
-        )
-        jobs = list((await self.session.scalars(statement)).all())
+        now = utcnow()
+        params = claim_params(worker_id=worker_id, limit=limit, now=now, lease_s=lease_s)
+        jobs = list((await self.session.scalars(claim_template(self.dialect_name), params)).all())
         # RETURNING gives no order; hand them out in queue order.
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
-        for job in jobs:
-            await self.add_event(
-                job.id,
-                EventType.STATE,
-                f"Job started (attempt {job.attempt_count} of {job.max_attempts}).",
-                payload={"state": RUNNING, "attempt": job.attempt_count, "worker": worker_id},
+        if self.dialect_name != "postgresql":  # there the claim logged them itself
+            await self._insert_events(
+                started_event(job, worker_id=worker_id, now=now) for job in jobs
             )
         return jobs
 
@@ -379,6 +576,34 @@ class JobRepository:
             result_path=result_path,
             progress=1.0,
         )
+
+    async def complete_jobs(self, leases: dict[str, str]) -> dict[str, str]:
+        """Complete many running jobs that made no files (in-loop kinds) at once: one UPDATE
+        fenced by each job's own lease token, and one 'completed' event per job (in the same
+        statement on Postgres).
+
+        Returns each job's end: "completed"; "cancelled" when its cancel was asked before this
+        transaction (such a job never completes); "lost" when the lease was.
+        """
+        if not leases:
+            return {}
+        now = utcnow()
+        params = {"leases": list(leases.items()), "now": now}
+        statement = completion_statement(self.dialect_name)
+        completed = set((await self.session.scalars(statement, params)).all())
+        if self.dialect_name != "postgresql":  # there the statement logged them itself
+            await self._insert_events(
+                {"job_id": job_id, **COMPLETED_EVENT, "created_at": now}
+                for job_id in leases
+                if job_id in completed
+            )
+        ends = dict.fromkeys(completed, "completed")
+        missed = [job_id for job_id in leases if job_id not in completed]
+        cancelled = await self.cancel_requested_ids(missed)
+        for job_id in missed:
+            late_cancel = job_id in cancelled and await self.mark_cancelled(job_id, leases[job_id])
+            ends[job_id] = "cancelled" if late_cancel else "lost"
+        return ends
 
     async def mark_failed(
         self, job_id: str, token: str, *, error: str, details: dict[str, Any] | None = None

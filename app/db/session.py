@@ -1,12 +1,16 @@
-"""Engine and sessionmaker per dialect: SQLite pragmas and `BEGIN IMMEDIATE`, an asyncpg pool."""
+"""Engine and sessionmaker per dialect: SQLite (one connection, pragmas, `BEGIN IMMEDIATE`), an
+asyncpg pool for Postgres."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +19,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Postgres errors that mean "the connection or the server went away", not "the statement is bad":
+# class 08 (connection exception) and class 57 (operator intervention: shutdown, terminated).
+_LOST_CONNECTION = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -23,10 +36,33 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # One connection per engine. Every transaction takes the write lock (BEGIN IMMEDIATE), so
+        # a second connection could only wait for it in SQLite's busy handler, which sleeps and
+        # polls (up to 100 ms a turn); in the pool's queue the next one gets it when it is free.
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _replace_closed_connections(engine)
+    return engine
+
+
+def _replace_closed_connections(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # In place of pool_pre_ping, whose ping costs three round trips per checkout (BEGIN, a
+        # query, ROLLBACK). asyncpg marks a connection closed as soon as the server drops it (a
+        # restart, pg_terminate_backend, an idle timeout), so such a connection is replaced here
+        # before any use. One whose peer vanished silently fails its request once, and
+        # SQLAlchemy then replaces every pooled connection.
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -54,3 +90,21 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """Worth retrying: the database restarted, a connection was dropped or terminated, the pool
+    was exhausted, SQLite stayed busy. A bad statement or a broken constraint is not."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | OSError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        cause: BaseException | None = exc.orig
+        for _ in range(4):  # the driver's exception hides behind SQLAlchemy's adapter
+            if cause is None:
+                break
+            if isinstance(cause, _LOST_CONNECTION):
+                return True
+            cause = cause.__cause__ or cause.__context__
+    return False

@@ -95,6 +95,7 @@ async def test_missing_subject_is_refused_with_the_original_message(
         ("song", "../../etc/passwd", "song"),
         ("song", "missing.mp3", "song"),
         ("projectId", 99, "projectId"),
+        ("projectId", 2**31, "projectId"),
         ("maxAttempts", 0, "maxAttempts"),
         ("language", "english!", "language"),
     ],

@@ -204,11 +204,12 @@ async def test_cancelling_a_rendering_job_kills_its_process_group(
     async with sessionmaker.begin() as session:
         await JobRepository(session).request_cancel(job_id)
 
+    await wait_group_gone(pgid)  # within 2 s of the request: the child and its ffmpeg
+
     async def cancelled() -> bool:
         return (await read_job(sessionmaker, job_id)).status == "cancelled"
 
     await wait_for(cancelled, timeout_s=3.0)  # "within about a second", with room for a slow CI
-    await wait_group_gone(pgid)
     job = await read_job(sessionmaker, job_id)
     assert job.result_path is None
     assert not (settings.data_dir / f"jobs/{job_id}/1/video.mp4").exists()

@@ -76,3 +76,26 @@ def test_spec_leaves_the_queue_options_out() -> None:
     assert request.priority == 5 and request.max_attempts == 2
     assert "priority" not in dumped and "maxAttempts" not in dumped and "extra" not in dumped
     assert dumped["videoSubject"] == "tides"
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"videoSubject": " tides ", "priority": 3},
+        {
+            "videoSubject": "Octopuses",
+            "script": "",
+            "color": "#abc",
+            "subtitlesPosition": " Center , BOTTOM ",
+            "song": "my-song.mp3",
+            "useMusic": "true",
+            "clipDuration": "4.5",
+            "maxAttempts": 2,
+            "projectId": 7,
+        },
+    ],
+)
+def test_payload_is_the_spec_as_stored(request_body: dict[str, object]) -> None:
+    request = GenerateRequest.model_validate(request_body)
+
+    assert request.payload() == request.spec().model_dump(mode="json", by_alias=True)

@@ -7,9 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 
-from app.api.deps import ApiKeyDep, JobIdDep, RepositoryDep, SettingsDep, SongLibraryDep
+from app.api.deps import (
+    ApiKeyDep,
+    EnqueuerDep,
+    JobIdDep,
+    RepositoryDep,
+    SessionmakerDep,
+    SettingsDep,
+    SongLibraryDep,
+)
 from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
 from app.db.models import GenerationJob
+from app.db.repository import JobRepository, new_job_row
 from app.domain import JobStatus
 from app.errors import BadRequest, JobNotCancellable, JobNotFound, JobNotRetryable, NoActiveJob
 from app.schemas import (
@@ -36,47 +45,61 @@ router = APIRouter(prefix="/api", tags=["jobs"])
 async def generate(
     body: GenerateRequest,
     request: Request,
-    repository: RepositoryDep,
+    maker: SessionmakerDep,
+    enqueuer: EnqueuerDep,
     settings: SettingsDep,
     background: BackgroundTasks,
     songs: SongLibraryDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> GenerateResponse:
-    """Queue a job and answer at once; follow it with `/api/jobs/{id}/events` or `/stream`.
+    """Queue a job and answer once it is stored; follow it with `/api/jobs/{id}/events` or
+    `/stream`.
 
     With an `Idempotency-Key` header, a repeated request returns the job the first one queued."""
+    # No request-wide session: the job is stored in the Enqueuer's transaction, shared with the
+    # jobs queued at the same moment, and the checks read in short sessions of their own.
     if idempotency_key:
-        existing = await repository.get_job_by_idempotency_key(idempotency_key)
+        existing = await _job_with_key(maker, idempotency_key)
         if existing is not None:
-            return GenerateResponse(job_id=existing.id)
-    await _check_references(body, repository=repository, songs=songs)
-    spec = body.spec()
+            return GenerateResponse(job_id=existing)
+    await _check_references(body, maker=maker, songs=songs)
+    job = new_job_row(
+        payload=body.payload(),
+        priority=body.priority,
+        max_attempts=body.max_attempts or settings.max_attempts,
+        project_id=body.project_id,
+        idempotency_key=idempotency_key or None,
+    )
     try:
-        async with repository.session.begin_nested():
-            job = await repository.create_job(
-                payload=spec.model_dump(mode="json", by_alias=True),
-                priority=body.priority,
-                max_attempts=body.max_attempts or settings.max_attempts,
-                project_id=body.project_id,
-                idempotency_key=idempotency_key or None,
-            )
+        job_id = await enqueuer.enqueue(job)
     except IntegrityError:
+        if not idempotency_key:
+            raise
         # Another request with the same key won the race between our read and our insert.
-        existing = await repository.get_job_by_idempotency_key(idempotency_key or "")
+        existing = await _job_with_key(maker, idempotency_key)
         if existing is None:
             raise
-        return GenerateResponse(job_id=existing.id)
+        return GenerateResponse(job_id=existing)
     _wake_workers(request, background)
-    return GenerateResponse(job_id=job.id)
+    return GenerateResponse(job_id=job_id)
+
+
+async def _job_with_key(maker: SessionmakerDep, idempotency_key: str) -> str | None:
+    async with maker() as session:
+        job = await JobRepository(session).get_job_by_idempotency_key(idempotency_key)
+        return job.id if job is not None else None
 
 
 async def _check_references(
-    body: GenerateRequest, *, repository: RepositoryDep, songs: SongLibrary
+    body: GenerateRequest, *, maker: SessionmakerDep, songs: SongLibrary
 ) -> None:
     if body.song and not songs.exists(body.song):
         raise BadRequest(f"song: no uploaded song is named {body.song!r}.")
-    if body.project_id is not None and not await repository.project_exists(body.project_id):
-        raise BadRequest(f"projectId: no project has id {body.project_id}.")
+    if body.project_id is not None:
+        async with maker() as session:
+            exists = await JobRepository(session).project_exists(body.project_id)
+        if not exists:
+            raise BadRequest(f"projectId: no project has id {body.project_id}.")
 
 
 @router.get("/jobs", response_model=JobPage, responses={**ERRORS}, summary="List jobs")
