@@ -28,6 +28,7 @@ logger = logging.getLogger("worker.cli")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # How long the HTTP side waits for open requests (a client following a stream) at shutdown.
 HTTP_SHUTDOWN_TIMEOUT_S = 5
+WORKER_HEALTHCHECK_TIMEOUT_S = 30
 EXIT_BAD_CONFIG = 2
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
@@ -152,6 +153,9 @@ def api_command(args: argparse.Namespace, settings: Settings) -> int:
             host=host,
             port=port,
             timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
+            # A worker answers the supervisor's health check only once it has imported the app:
+            # on a busy host that takes longer than uvicorn's 5 s, and it would be restarted.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
             log_config=logging_config(args.log_level),
         )
         return 0

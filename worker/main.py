@@ -160,7 +160,7 @@ class Worker:
             return [self._running_job(job) for job in jobs]
 
         try:
-            claimed = await self._db(claim)
+            claimed = await self._db(claim, one_statement=True)
         except DatabaseUnavailable as exc:
             logger.warning("worker %s: claim failed, polling again: %s", self.worker_id, exc)
             return 0
@@ -443,12 +443,17 @@ class Worker:
 
     # -- database ----------------------------------------------------------------------------
 
-    async def _db(self, operation: Callable[[JobRepository], Awaitable[T]]) -> T:
+    async def _db(
+        self, operation: Callable[[JobRepository], Awaitable[T]], *, one_statement: bool = False
+    ) -> T:
         """Run `operation` in its own short transaction, retrying transient errors with backoff;
-        DatabaseUnavailable when they persist. Any other error is raised as it is."""
+        DatabaseUnavailable when they persist. Any other error is raised as it is.
+
+        `one_statement`: the operation is a single statement on Postgres (the claim), sent
+        without BEGIN and COMMIT there, since a statement is a transaction of its own."""
         for attempt in range(1, DB_ATTEMPTS + 1):
             try:
-                return await self._transaction(operation)
+                return await self._transaction(operation, one_statement=one_statement)
             except Exception as exc:
                 if not is_transient_error(exc):
                     raise
@@ -465,6 +470,13 @@ class Worker:
                 await asyncio.sleep(delay_s)
         raise AssertionError("unreachable")
 
-    async def _transaction(self, operation: Callable[[JobRepository], Awaitable[T]]) -> T:
-        async with self.sessionmaker.begin() as session:
-            return await operation(JobRepository(session))
+    async def _transaction(
+        self, operation: Callable[[JobRepository], Awaitable[T]], *, one_statement: bool
+    ) -> T:
+        async with self.sessionmaker() as session:
+            if one_statement and session.get_bind().dialect.name == "postgresql":
+                # Two round trips fewer on the worker's busiest path.
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                return await operation(JobRepository(session))
+            async with session.begin():
+                return await operation(JobRepository(session))

@@ -1,5 +1,4 @@
-"""Dependencies of the routes: settings, the request's session and repository, the enqueuer, the API
-key."""
+"""Dependencies of the routes: settings, the request's session and repository, the API key."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.enqueuer import Enqueuer
 from app.db.repository import JobRepository
 from app.errors import JobNotFound, Unauthorized
 from app.settings import Settings
@@ -31,14 +29,8 @@ async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]
     return maker
 
 
-async def get_enqueuer(request: Request) -> Enqueuer:
-    enqueuer: Enqueuer = request.app.state.enqueuer
-    return enqueuer
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
-EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
 
 
 async def get_session(maker: SessionmakerDep) -> AsyncIterator[AsyncSession]:
@@ -77,8 +69,12 @@ async def get_job_id(job_id: str) -> str:
 JobIdDep = Annotated[str, Depends(get_job_id)]
 
 
-async def get_song_library(settings: SettingsDep) -> SongLibrary:
+def song_library(settings: Settings) -> SongLibrary:
     return SongLibrary(settings.songs_dir, max_song_bytes=settings.max_song_bytes)
+
+
+async def get_song_library(settings: SettingsDep) -> SongLibrary:
+    return song_library(settings)
 
 
 SongLibraryDep = Annotated[SongLibrary, Depends(get_song_library)]

@@ -44,8 +44,9 @@ class JobNotifier:
             self._pending = False
             try:
                 async with self._engine.connect() as connection:
+                    # Autocommit: one round trip, no BEGIN and COMMIT; sent as the statement ends.
+                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
                     notify = text("SELECT pg_notify(:channel, '')")
                     await connection.execute(notify, {"channel": CHANNEL})
-                    await connection.commit()
             except (SQLAlchemyError, OSError) as exc:
                 logger.warning("NOTIFY failed; workers will find the job by polling: %s", exc)

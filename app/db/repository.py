@@ -508,7 +508,8 @@ class JobRepository:
     async def claim_jobs(
         self, *, worker_id: str, limit: int, lease_s: float
     ) -> list[GenerationJob]:
-        """Claim up to `limit` ready jobs, highest priority first, and log each claim."""
+        """Claim up to `limit` ready jobs, highest priority first, and log each claim. One
+        statement on Postgres (the worker sends it without BEGIN and COMMIT)."""
         if limit <= 0:
             return []
         now = utcnow()

@@ -277,10 +277,7 @@ def run_throughput(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                     flush=True,
                 )
     medians = {
-        side: {
-            str(c): {key: statistics.median(r[key] for r in results) for key in results[0]}
-            for c, results in per_c.items()
-        }
+        side: {str(c): median_of(results) for c, results in per_c.items()}
         for side, per_c in runs.items()
     }
     return {
@@ -346,11 +343,11 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     if "throughput" in results:
-        medians = results["throughput"]["medians"]
-        if "peer" in medians:
-            lines += [*comparison(medians, "ours", "peer", ("ours", "procrastinate")), ""]
-        if BASELINE in medians:
-            lines += [*comparison(medians, "ours", BASELINE, ("after", "before")), ""]
+        runs = results["throughput"]["runs"]
+        if "peer" in runs:
+            lines += [*comparison(runs, "ours", "peer", ("ours", "procrastinate")), ""]
+        if BASELINE in runs:
+            lines += [*comparison(runs, "ours", BASELINE, ("after", "before")), ""]
     if "latency" in results:
         summary = results["latency"]["summary"]
         lines += [
@@ -380,24 +377,36 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def comparison(
-    medians: dict[str, dict[str, dict[str, float]]], side: str, other: str, names: tuple[str, str]
+    runs: dict[str, dict[str, list[dict[str, float]]]],
+    side: str,
+    other: str,
+    names: tuple[str, str],
 ) -> list[str]:
-    """A markdown table of two sides' median drains, one row per concurrency."""
+    """A markdown table of two sides' drains, one row per concurrency: medians over the rounds,
+    and the median of each round's ratio (the two ran minutes apart in a round)."""
     a, b = names
     rows = [
-        f"| concurrency | {a} jobs/s | {b} jobs/s | {a} / {b} | WAL B/job {a} / {b} "
-        f"| commits/job {a} / {b} |",
-        "|---:|---:|---:|---:|---:|---:|",
+        f"| concurrency | {a} jobs/s | {b} jobs/s | {a} / {b} | per-round {a} / {b} "
+        f"| WAL B/job {a} / {b} | commits/job {a} / {b} |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for c, mine in medians[side].items():
-        theirs = medians[other][c]
+    for c, mine_runs in runs[side].items():
+        theirs_runs = runs[other][c]
+        mine, theirs = median_of(mine_runs), median_of(theirs_runs)
+        per_round = statistics.median(
+            m["jobs_per_s"] / t["jobs_per_s"] for m, t in zip(mine_runs, theirs_runs, strict=True)
+        )
         rows.append(
             f"| {c} | {mine['jobs_per_s']:,.0f} | {theirs['jobs_per_s']:,.0f} "
-            f"| {mine['jobs_per_s'] / theirs['jobs_per_s']:.1f}× "
+            f"| {mine['jobs_per_s'] / theirs['jobs_per_s']:.2f}× | {per_round:.2f}× "
             f"| {mine['wal_bytes_per_job']:,.0f} / {theirs['wal_bytes_per_job']:,.0f} "
             f"| {mine['commits_per_job']:.2f} / {theirs['commits_per_job']:.2f} |"
         )
     return rows
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def machine(peer_python: str) -> dict[str, str]:

@@ -6,17 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import (
-    ApiKeyDep,
-    EnqueuerDep,
-    JobIdDep,
-    RepositoryDep,
-    SessionmakerDep,
-    SettingsDep,
-    SongLibraryDep,
-)
+from app.api.deps import ApiKeyDep, JobIdDep, RepositoryDep, SettingsDep, song_library
 from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
+from app.db.enqueuer import Enqueuer
 from app.db.models import GenerationJob
 from app.db.repository import JobRepository, new_job_row
 from app.domain import JobStatus
@@ -30,7 +24,7 @@ from app.schemas import (
     JobResponse,
     RetryResponse,
 )
-from app.songs import SongLibrary
+from app.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
@@ -45,24 +39,24 @@ router = APIRouter(prefix="/api", tags=["jobs"])
 async def generate(
     body: GenerateRequest,
     request: Request,
-    maker: SessionmakerDep,
-    enqueuer: EnqueuerDep,
     settings: SettingsDep,
-    background: BackgroundTasks,
-    songs: SongLibraryDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> GenerateResponse:
     """Queue a job and answer once it is stored; follow it with `/api/jobs/{id}/events` or
     `/stream`.
 
     With an `Idempotency-Key` header, a repeated request returns the job the first one queued."""
-    # No request-wide session: the job is stored in the Enqueuer's transaction, shared with the
-    # jobs queued at the same moment, and the checks read in short sessions of their own.
+    # The busiest route, so it takes few dependencies (FastAPI's resolving one costs more than this
+    # route's own work): no request-wide session, as the job is stored in the enqueuer's
+    # transaction, shared with the jobs queued at the same moment; the checks read in short
+    # sessions of their own, and only when asked for.
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    enqueuer: Enqueuer = request.app.state.enqueuer
     if idempotency_key:
         existing = await _job_with_key(maker, idempotency_key)
         if existing is not None:
             return GenerateResponse(job_id=existing)
-    await _check_references(body, maker=maker, songs=songs)
+    await _check_references(body, maker=maker, settings=settings)
     job = new_job_row(
         payload=body.payload(),
         priority=body.priority,
@@ -80,20 +74,23 @@ async def generate(
         if existing is None:
             raise
         return GenerateResponse(job_id=existing)
-    _wake_workers(request, background)
+    # Committed already (in the enqueuer's transaction): the workers can be woken now.
+    await request.app.state.wake_workers()
     return GenerateResponse(job_id=job_id)
 
 
-async def _job_with_key(maker: SessionmakerDep, idempotency_key: str) -> str | None:
+async def _job_with_key(
+    maker: async_sessionmaker[AsyncSession], idempotency_key: str
+) -> str | None:
     async with maker() as session:
         job = await JobRepository(session).get_job_by_idempotency_key(idempotency_key)
         return job.id if job is not None else None
 
 
 async def _check_references(
-    body: GenerateRequest, *, maker: SessionmakerDep, songs: SongLibrary
+    body: GenerateRequest, *, maker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
-    if body.song and not songs.exists(body.song):
+    if body.song and not song_library(settings).exists(body.song):
         raise BadRequest(f"song: no uploaded song is named {body.song!r}.")
     if body.project_id is not None:
         async with maker() as session:
