@@ -30,10 +30,14 @@ WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
 
 def create_app(
-    settings: Settings | None = None, *, on_job_queued: Callable[[], None] | None = None
+    settings: Settings | None = None,
+    *,
+    on_job_queued: Callable[[], None] | None = None,
+    web_dist: Path = WEB_DIST,
 ) -> FastAPI:
     """Build the application. `on_job_queued` is called after each enqueue commits (the
-    in-process wake-up when a worker shares this process); on Postgres a NOTIFY follows too."""
+    in-process wake-up when a worker shares this process); on Postgres a NOTIFY follows too.
+    `web_dist`: the built web app (`npm run build` in web/, which the setup step runs)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -79,7 +83,7 @@ def create_app(
     _add_error_handlers(app)
     for module in (jobs, events, artifacts, songs, models, voices, health, metrics):
         app.include_router(module.router)
-    _mount_web(app)
+    _mount_web(app, web_dist)
     return app
 
 
@@ -129,10 +133,11 @@ def _error(
     )
 
 
-def _mount_web(app: FastAPI) -> None:
-    """Serve the built web page at `/`; without a build, `/` leads to the API docs."""
-    if (WEB_DIST / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+def _mount_web(app: FastAPI, web_dist: Path) -> None:
+    """Serve the built web app at `/` (it routes with `#/…`, so no path needs a fallback);
+    without a build, `/` leads to the API docs."""
+    if (web_dist / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=web_dist, html=True), name="web")
         return
 
     @app.get("/", include_in_schema=False)

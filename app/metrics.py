@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from app.db.metrics import Histogram, QueueMetrics
+from app.db.metrics import RECENT_WINDOW_S, Histogram, QueueMetrics
 from app.domain import JobStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "moneyprinter_"
+FINAL_STATES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 Sample = tuple[Mapping[str, str], float]
 
@@ -61,6 +62,12 @@ def render_prometheus(metrics: QueueMetrics) -> str:
         "rescued_leases",
         "Expired leases taken back by the reaper, for the jobs in the table.",
         [({}, metrics.rescued_leases)],
+    )
+    _gauge(
+        lines,
+        "recently_finished_jobs",
+        f"Jobs that reached each final state in the last {RECENT_WINDOW_S} seconds.",
+        [({"state": state.value}, metrics.finished_recently[state]) for state in FINAL_STATES],
     )
     _gauge(lines, "live_workers", "Workers with a recent heartbeat.", [({}, len(workers))])
     _gauge(lines, "slots", "Job slots of the live workers.", [({}, metrics.total_slots)])

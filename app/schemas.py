@@ -11,9 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from app.db.metrics import Histogram, QueueMetrics
+from app.db.metrics import RECENT_WINDOW_S, Histogram, QueueMetrics
 from app.db.models import Artifact, GenerationEvent, GenerationJob
-from app.domain import VideoSpec
+from app.domain import JobStatus, VideoSpec
 
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
 SPEC_FIELDS: set[str] = set(VideoSpec.model_fields)
@@ -250,6 +250,15 @@ class QueuedJobs(CamelModel):
     )
 
 
+class RecentOutcomes(CamelModel):
+    """Jobs that ended in each final state within the last `windowSeconds`: recent throughput."""
+
+    window_seconds: int = Field(examples=[3600])
+    completed: int
+    failed: int
+    cancelled: int
+
+
 class HistogramBucket(CamelModel):
     le: float = Field(examples=[0.5], description="upper bound, seconds")
     count: int = Field(description="jobs at or under the bound (cumulative, as in Prometheus)")
@@ -300,6 +309,7 @@ class MetricsResponse(CamelModel):
     workers: list[WorkerRead] = Field(description="workers with a recent heartbeat")
     busy_slots: int
     total_slots: int
+    recent: RecentOutcomes
 
     @classmethod
     def of(cls, metrics: QueueMetrics) -> MetricsResponse:
@@ -328,4 +338,10 @@ class MetricsResponse(CamelModel):
             ],
             busy_slots=metrics.busy_slots,
             total_slots=metrics.total_slots,
+            recent=RecentOutcomes(
+                window_seconds=RECENT_WINDOW_S,
+                completed=metrics.finished_recently[JobStatus.COMPLETED],
+                failed=metrics.finished_recently[JobStatus.FAILED],
+                cancelled=metrics.finished_recently[JobStatus.CANCELLED],
+            ),
         )

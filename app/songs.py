@@ -117,10 +117,14 @@ class SongLibrary:
     def exists(self, name: str) -> bool:
         return bool(SONG_NAME_PATTERN.fullmatch(name)) and (self.folder / name).is_file()
 
-    def delete(self, name: str) -> None:
+    def path_of(self, name: str) -> Path:
+        """The file of an uploaded song; NotFound for any other name."""
         if not self.exists(name):
             raise NotFound(f"Song not found: {name}")
-        (self.folder / name).unlink()
+        return self.folder / name
+
+    def delete(self, name: str) -> None:
+        self.path_of(name).unlink()
 
     def add_all(self, incoming: list[IncomingSong]) -> list[str]:
         """Check every file, then store them all; when any is refused, store none.

@@ -33,6 +33,8 @@ PICKUP_BUCKETS_S = (
 )
 # From a no-op job (well under a second) to a long high-quality render (tens of minutes).
 RUN_TIME_BUCKETS_S = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+# The window of `finished_recently`: the status page's recent throughput.
+RECENT_WINDOW_S = 3600
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class QueueMetrics:
     retries: int
     rescued_leases: int
     workers: tuple[WorkerStatus, ...]
+    finished_recently: Mapping[JobStatus, int]
+    """Jobs that reached each final state in the last RECENT_WINDOW_S: recent throughput."""
 
     @property
     def busy_slots(self) -> int:
@@ -136,6 +140,7 @@ class QueueMetricsReader:
             retries=retries,
             rescued_leases=rescued,
             workers=await self._live_workers(now, stale_after_s=worker_stale_after_s),
+            finished_recently=await self._finished_since(now - timedelta(seconds=RECENT_WINDOW_S)),
         )
 
     async def _depth(self, now: datetime) -> tuple[dict[JobStatus, int], int, int, datetime | None]:
@@ -158,6 +163,21 @@ class QueueMetricsReader:
                 ready_count, oldest_ready = ready_in_state, oldest
                 scheduled_count = count - ready_in_state
         return by_state, ready_count, scheduled_count, oldest_ready
+
+    async def _finished_since(self, since: datetime) -> dict[JobStatus, int]:
+        """How many jobs reached each final state since `since`."""
+        rows = await self.session.execute(
+            select(GenerationJob.status, func.count())
+            .where(
+                GenerationJob.status.in_([status.value for status in TERMINAL_STATUSES]),
+                GenerationJob.completed_at >= since,
+            )
+            .group_by(GenerationJob.status)
+        )
+        finished = dict.fromkeys(TERMINAL_STATUSES, 0)
+        for status, count in rows:
+            finished[JobStatus(status)] = count
+        return finished
 
     async def _pickup_latency(self) -> Histogram:
         job = GenerationJob

@@ -343,14 +343,26 @@ class JobRepository:
         )
 
     async def list_jobs(
-        self, *, status: JobStatus | None = None, limit: int = 20, offset: int = 0
+        self,
+        *,
+        status: JobStatus | None = None,
+        subject_contains: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
     ) -> tuple[Sequence[GenerationJob], int]:
-        """A page of jobs, newest first, and how many match in all."""
+        """A page of jobs, newest first, and how many match in all. `subject_contains`: the
+        subject holds this text, in any case (`%` and `_` match themselves)."""
         query = select(GenerationJob)
         count = select(func.count()).select_from(GenerationJob)
+        conditions = []
         if status is not None:
-            query = query.where(GenerationJob.status == status.value)
-            count = count.where(GenerationJob.status == status.value)
+            conditions.append(GenerationJob.status == status.value)
+        if subject_contains:
+            subject = GenerationJob.payload["videoSubject"].as_string()
+            conditions.append(subject.icontains(subject_contains, autoescape=True))
+        if conditions:
+            query = query.where(*conditions)
+            count = count.where(*conditions)
         query = query.order_by(GenerationJob.created_at.desc(), GenerationJob.id.desc())
         jobs = (await self.session.scalars(query.limit(limit).offset(offset))).all()
         total = await self.session.scalar(count)

@@ -158,6 +158,26 @@ async def test_list_jobs_filters_and_pages(client: httpx.AsyncClient) -> None:
     assert [job["id"] for job in cancelled["jobs"]] == [ids[0]]
 
 
+async def test_list_jobs_searches_the_subject_in_any_case(client: httpx.AsyncClient) -> None:
+    octopus = await queue(client, videoSubject="The Octopus's three hearts")
+    await queue(client, videoSubject="Deep sea squid")
+    percent = await queue(client, videoSubject="100% of octopuses")
+    await client.post(f"/api/jobs/{octopus}/cancel")
+
+    def ids(page: httpx.Response) -> list[str]:
+        assert page.status_code == 200, page.text
+        return [job["id"] for job in page.json()["jobs"]]
+
+    assert ids(await client.get("/api/jobs", params={"q": "OCTOPUS"})) == [percent, octopus]
+    assert ids(await client.get("/api/jobs", params={"q": "octopus", "status": "cancelled"})) == [
+        octopus
+    ]
+    # % and _ are the text itself, not wildcards.
+    assert ids(await client.get("/api/jobs", params={"q": "100%"})) == [percent]
+    assert ids(await client.get("/api/jobs", params={"q": "1_0"})) == []
+    assert (await client.get("/api/jobs", params={"q": "squid"})).json()["total"] == 1
+
+
 @pytest.mark.parametrize(
     "params",
     [{"status": "done"}, {"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "x"}],

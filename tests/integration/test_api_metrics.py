@@ -22,7 +22,7 @@ from app.db.metrics import (
 )
 from app.db.models import GenerationJob, WorkerRecord, utcnow
 from app.db.repository import JobRepository
-from app.domain import JobStatus
+from app.domain import TERMINAL_STATUSES, JobStatus
 from app.main import create_app
 from app.metrics import render_prometheus
 from app.settings import Settings
@@ -207,6 +207,9 @@ async def test_metrics_report_a_known_queue(client: httpx.AsyncClient, sessionma
     ]
     assert all(0 <= worker["heartbeatAgeSeconds"] < SLACK_S for worker in workers)
     assert (body["busySlots"], body["totalSlots"]) == (2, 6)
+    # Within the last hour: the job cancelled while queued (just now) and the one cancelled by its
+    # worker (4007 s after a base two hours back); the others ended over an hour ago.
+    assert body["recent"] == {"windowSeconds": 3600, "completed": 0, "failed": 0, "cancelled": 2}
 
 
 async def test_prometheus_text_reports_the_same_queue(
@@ -242,6 +245,12 @@ async def test_prometheus_text_reports_the_same_queue(
     assert samples[("moneyprinter_live_workers", ())] == 2
     assert samples[("moneyprinter_slots", ())] == 6
     assert samples[("moneyprinter_busy_slots", ())] == 2
+    recent = {
+        dict(labels)["state"]: value
+        for (name, labels), value in samples.items()
+        if name == "moneyprinter_recently_finished_jobs"
+    }
+    assert recent == {"completed": 0, "failed": 0, "cancelled": 2}
     per_worker = {
         (name, dict(labels)["worker"]): value
         for (name, labels), value in samples.items()
@@ -269,6 +278,7 @@ async def test_an_empty_queue_reports_zeros(client: httpx.AsyncClient) -> None:
         assert all(bucket["count"] == 0 for bucket in histogram["buckets"])
         assert histogram["p50Seconds"] is None and histogram["p95Seconds"] is None
     assert (body["retries"], body["rescuedLeases"], body["workers"]) == (0, 0, [])
+    assert body["recent"] == {"windowSeconds": 3600, "completed": 0, "failed": 0, "cancelled": 0}
     samples = prometheus_samples(text)
     assert samples[("moneyprinter_jobs", (("state", "queued"),))] == 0
     assert samples[("moneyprinter_job_pickup_latency_seconds_count", ())] == 0
@@ -300,6 +310,7 @@ def test_prometheus_label_values_are_escaped() -> None:
         retries=0,
         rescued_leases=0,
         workers=(WorkerStatus(id=odd_id, slots=1, busy=1, heartbeat_age_s=0.5),),
+        finished_recently=dict.fromkeys(TERMINAL_STATUSES, 0),
     )
 
     samples = prometheus_samples(render_prometheus(metrics))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.main import create_app
 from app.settings import Settings
@@ -14,7 +17,12 @@ from tests.fakes.server import serving
 
 
 async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings)
+    async with serve(create_app(settings)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def serve(application: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -65,9 +73,31 @@ async def test_health_reports_the_database(client: httpx.AsyncClient, settings: 
     )
 
 
-async def test_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
-    response = await client.get("/")
-    docs = await client.get("/docs")
+async def test_root_serves_the_web_app(settings: Settings, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><div id=app></div>")
+    (dist / "assets" / "app.js").write_text("console.log('hi')")
+
+    async with serve(create_app(settings, web_dist=dist)) as client:
+        page = await client.get("/")
+        script = await client.get("/assets/app.js")
+        api = await client.get("/api/jobs/nope")
+        missing = await client.get("/assets/nope.js")
+
+    assert page.status_code == 200 and "id=app" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert api.json() == {"status": "error", "message": "Job not found."}  # routes come first
+    assert missing.status_code == 404
+
+
+async def test_without_a_web_build_root_leads_to_the_docs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with serve(create_app(settings, web_dist=tmp_path / "not-built")) as client:
+        response = await client.get("/")
+        docs = await client.get("/docs")
 
     assert response.status_code in (302, 307)
     assert response.headers["location"] == "/docs"

@@ -157,3 +157,22 @@ async def test_delete_refuses_names_outside_the_library(
     assert response.status_code == 404
     assert secret.read_bytes() == b"keep me"
     assert Path(settings.songs_dir).is_dir()
+
+
+async def test_a_song_plays_with_range_requests(
+    client: httpx.AsyncClient, mp3_bytes: bytes
+) -> None:
+    name = (await upload(client, ("theme.mp3", mp3_bytes))).json()["songs"][0]
+
+    whole = await client.get(f"/api/songs/{name}")
+    part = await client.get(f"/api/songs/{name}", headers={"Range": "bytes=0-99"})
+    missing = await client.get("/api/songs/nothing-here.mp3")
+    outside = await client.get("/api/songs/..%2Fmoneyprinter.db")
+
+    assert whole.status_code == 200 and whole.content == mp3_bytes
+    assert whole.headers["content-type"] == "audio/mpeg"
+    assert whole.headers["content-disposition"].startswith("inline")
+    assert part.status_code == 206 and part.content == mp3_bytes[:100]
+    assert missing.status_code == 404
+    assert missing.json() == {"status": "error", "message": "Song not found: nothing-here.mp3"}
+    assert outside.status_code == 404

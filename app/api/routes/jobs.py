@@ -103,11 +103,17 @@ async def _check_references(
 async def list_jobs(
     repository: RepositoryDep,
     status: Annotated[JobStatus | None, Query(description="only jobs in this state")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="only jobs whose subject contains this, in any case"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobPage:
     """Jobs, newest first."""
-    jobs, total = await repository.list_jobs(status=status, limit=limit, offset=offset)
+    jobs, total = await repository.list_jobs(
+        status=status, subject_contains=q, limit=limit, offset=offset
+    )
     return JobPage(jobs=[JobRead.of(job) for job in jobs], total=total, limit=limit, offset=offset)
 
 

@@ -1,4 +1,4 @@
-"""The music library: upload MP3s, list them, delete one."""
+"""The music library: upload MP3s, list them, play one, delete one."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
+from fastapi.responses import FileResponse
 
 from app.api.deps import ApiKeyDep, SongLibraryDep
 from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
@@ -44,6 +45,25 @@ async def list_songs(library: SongLibraryDep) -> SongList:
     songs = await asyncio.to_thread(library.songs)
     return SongList(
         songs=[SongRead(name=s.name, bytes=s.size_bytes, modified_at=s.modified_at) for s in songs]
+    )
+
+
+@router.get(
+    "/songs/{name}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/mpeg": {}}, "description": "The MP3"},
+        206: {"description": "Part of the file (a Range request)"},
+        **ERRORS,
+        **NOT_FOUND,
+    },
+    summary="Play a song",
+)
+async def get_song(name: str, library: SongLibraryDep) -> FileResponse:
+    """The MP3 itself, with `Accept-Ranges: bytes` so a browser's player can seek."""
+    path = await asyncio.to_thread(library.path_of, name)
+    return FileResponse(
+        path, media_type="audio/mpeg", filename=name, content_disposition_type="inline"
     )
 
 

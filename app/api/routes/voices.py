@@ -1,4 +1,4 @@
-"""The voices on offer: installed Piper voice packages and espeak-ng voices."""
+"""The voices on offer (Piper voice packages and espeak-ng voices) and a sample of each."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import asyncio
 from typing import Literal
 
 from fastapi import APIRouter
+from fastapi.responses import FileResponse
 from pydantic import Field
 
 from app.api.deps import SettingsDep
-from app.api.routes import ERRORS
-from app.schemas import CamelModel
+from app.api.routes import ERRORS, NOT_FOUND
+from app.schemas import CamelModel, ErrorResponse
+from app.voice_samples import voice_sample
 from app.voices import installed_voices
 
 router = APIRouter(prefix="/api", tags=["voices"])
@@ -52,3 +54,25 @@ async def get_voices(settings: SettingsDep) -> VoiceList:
         ],
         default=default,
     )
+
+
+@router.get(
+    "/voices/{voice_id}/sample",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/wav": {}}, "description": "A sentence in this voice"},
+        **ERRORS,
+        **NOT_FOUND,
+        503: {"model": ErrorResponse, "description": "The voice's engine failed"},
+    },
+    summary="Hear a voice",
+)
+async def get_voice_sample(voice_id: str, settings: SettingsDep) -> FileResponse:
+    """A sentence spoken by the voice (WAV), made on first request and kept in the data folder."""
+    path = await asyncio.to_thread(
+        voice_sample,
+        voice_id,
+        samples_dir=settings.data_dir / "voice-samples",
+        piper_voice=settings.piper_voice,
+    )
+    return FileResponse(path, media_type="audio/wav", content_disposition_type="inline")

@@ -1,0 +1,85 @@
+"""A short spoken sample of each installed voice, for the web page's play button.
+
+Synthesised on first request and kept as `<data dir>/voice-samples/<voice id>.wav` (written under a
+temporary name, then renamed, so a reader never sees half a file). The sentence is English for
+every voice: espeak-ng reads it with the voice's own accent and rules, which is what a listener
+choosing a voice wants to hear.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from app.errors import NotFound, ServiceUnavailable
+from app.voices import PiperVoiceFiles, Voice, espeak_voices, find_piper_voice
+
+SAMPLE_TEXT = "Hello! This is how I will sound, narrating your next video."
+SYNTH_TIMEOUT_S = 60.0  # a Piper voice takes a second or two to load; a busy host, longer
+
+
+def voice_sample(voice_id: str, *, samples_dir: Path, piper_voice: str) -> Path:
+    """The sample's WAV file, made now if there is none yet. NotFound for a voice that is not
+    installed; ServiceUnavailable when its engine fails."""
+    voice = _installed_voice(voice_id, piper_voice=piper_voice)
+    path = samples_dir / f"{voice_id}.wav"
+    if path.is_file():
+        return path
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    staging = samples_dir / f".{voice_id}.{secrets.token_hex(4)}.part.wav"
+    try:
+        _synthesize(voice, staging)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return path
+
+
+def _installed_voice(voice_id: str, *, piper_voice: str) -> PiperVoiceFiles | Voice:
+    """A voice `GET /api/voices` lists: the configured Piper voice (which may be a model path),
+    a Piper voice package, or an espeak-ng voice."""
+    configured = find_piper_voice(piper_voice)
+    if configured is not None and configured.voice.id == voice_id:
+        return configured
+    if not voice_id.endswith(".onnx"):  # a job may name a model file; a sample may not
+        piper = find_piper_voice(voice_id)
+        if piper is not None:
+            return piper
+    for voice in espeak_voices():
+        if voice.id == voice_id:
+            return voice
+    raise NotFound(f"Voice not found: {voice_id}")
+
+
+def _synthesize(voice: PiperVoiceFiles | Voice, out: Path) -> None:
+    if isinstance(voice, PiperVoiceFiles):
+        name = f"piper voice {voice.voice.id}"
+        command = [
+            sys.executable, "-m", "piper",
+            "--model", str(voice.model_path), "--config", str(voice.config_path),
+            "--output-file", str(out),
+        ]  # fmt: skip
+    else:
+        name = f"espeak-ng voice {voice.id}"
+        espeak = shutil.which("espeak-ng")
+        if espeak is None:
+            raise ServiceUnavailable("espeak-ng is not installed.")
+        # The text goes through stdin, never as an argument that could read as an option.
+        command = [espeak, "-v", voice.id, "-w", str(out), "--stdin"]
+    try:
+        completed = subprocess.run(
+            command,
+            input=SAMPLE_TEXT.encode("utf-8"),
+            capture_output=True,
+            timeout=SYNTH_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ServiceUnavailable(f"The {name} did not run: {exc}") from exc
+    if completed.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
+        lines = completed.stderr.decode("utf-8", "replace").strip().splitlines() or ["no audio"]
+        raise ServiceUnavailable(f"The {name} failed: {lines[-1]}")
