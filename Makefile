@@ -11,14 +11,17 @@ MONEYPRINTER_TEST_DATABASES ?= sqlite,postgres
 export MONEYPRINTER_TEST_DATABASES
 PYTEST_ARGS ?=
 
-.PHONY: help setup run demo test pytest lint format clean
+.PHONY: help setup setup-tests run demo test pytest lint format clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' \
 		$(MAKEFILE_LIST)
 
-setup: ## install ffmpeg, espeak-ng and fonts (as root), uv, and the virtualenv (.venv)
+setup: ## install ffmpeg, espeak-ng, fonts, Node.js (as root), uv, the virtualenv (.venv), the web build
 	@scripts/setup.sh
+
+setup-tests: ## setup, and Chromium for the browser tests
+	@scripts/setup.sh --tests
 
 run: setup ## set up, migrate, and serve the API and one worker (http://127.0.0.1:8080)
 	$(BIN)/moneyprinter migrate
@@ -34,16 +37,18 @@ run: setup ## set up, migrate, and serve the API and one worker (http://127.0.0.
 demo: setup ## set up, queue a short video, follow it until it is done, print its path
 	$(BIN)/python scripts/demo.py
 
-test: setup lint pytest ## set up, lint, and run every test on SQLite and Postgres
+test: setup-tests lint pytest ## set up, lint, and run every test (Python on SQLite and Postgres, web)
 
-pytest: setup ## run the tests alone (PYTEST_ARGS='-k claim' to pick some)
+pytest: setup-tests ## run the tests alone (PYTEST_ARGS='-k claim' to pick some), then the web's
 	@if [[ ",$(MONEYPRINTER_TEST_DATABASES)," == *,postgres,* ]]; then scripts/postgres.sh; fi
 	$(BIN)/pytest $(PYTEST_ARGS)
+	cd web && npm test --silent
 
-lint: setup ## ruff check, ruff format --check, mypy
+lint: setup ## ruff check, ruff format --check, mypy, and the web page's type check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app worker
+	cd web && npm run --silent typecheck
 
 format: setup ## rewrite the code in the project's format and fix what ruff can fix
 	$(BIN)/ruff format .

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -134,12 +134,23 @@ def _error(
 
 
 def _mount_web(app: FastAPI, web_dist: Path) -> None:
-    """Serve the built web app at `/` (it routes with `#/…`, so no path needs a fallback);
-    without a build, `/` leads to the API docs."""
-    if (web_dist / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=web_dist, html=True), name="web")
+    """Serve the built web app: its page at `/` and Vite's hashed files under `/assets` (it routes
+    with `#/…`, so no other path needs a fallback). Nothing is mounted at `/` itself, so a wrong
+    API path or method still gets the API's own 404 or 405. Without a build, `/` leads to the API
+    docs."""
+    index = web_dist / "index.html"
+    if not index.is_file():
+
+        @app.get("/", include_in_schema=False)
+        async def _docs() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
         return
 
     @app.get("/", include_in_schema=False)
-    async def _root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    async def _page() -> FileResponse:
+        # Always revalidated: a new build names new asset files, which only a fresh page loads.
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    if (web_dist / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=web_dist / "assets"), name="web-assets")

@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Set this machine up for MoneyPrinter: system tools, uv, and the project's virtualenv (.venv).
-# Safe to run again: each step is skipped when its result is already there. `make setup` runs it.
+# Set this machine up for MoneyPrinter: system tools, uv, the project's virtualenv (.venv) and the
+# web page's build (web/dist). With --tests, also what only the tests need: Debian's Chromium for
+# the browser tests. Safe to run again: each step is skipped when its result is already there.
+# `make setup` runs it; `make test` runs it with --tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+for_tests=0
+for arg in "$@"; do
+    case "$arg" in
+        --tests) for_tests=1 ;;
+        *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+    esac
+done
 
 # Python comes from the system (3.11+); uv must never try to download one.
 export UV_PYTHON_DOWNLOADS=never
@@ -42,6 +52,19 @@ if [ "${#missing[@]}" -gt 0 ] && ! apt_install "${missing[@]}"; then
     say "  espeak-ng, and subtitles use whatever font fontconfig picks)"
 fi
 
+# --- Node.js builds the web page (Vite 8 needs Node.js 20.19 or newer) -----------------------------
+node_is_recent() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+        && node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+                    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+node_is_recent || apt_install nodejs npm || true
+
+# --- Chromium, for the browser tests only ------------------------------------------------------------
+if [ "$for_tests" -eq 1 ] && [ ! -x /usr/bin/chromium ] && ! apt_install chromium; then
+    say "the browser tests need Debian's Chromium: sudo apt-get install -y chromium"
+fi
+
 # --- uv -------------------------------------------------------------------------------------------
 if command -v uv >/dev/null 2>&1; then
     uv=(uv)
@@ -66,4 +89,25 @@ fi
 # --- the project ----------------------------------------------------------------------------------
 # --frozen: install exactly what uv.lock says, never re-resolve (the lock is committed).
 "${uv[@]}" sync --frozen --quiet
-say "ready: $(.venv/bin/python --version), $("${uv[@]}" --version)"
+
+# --- the web page -----------------------------------------------------------------------------------
+# npm ci only when package-lock.json changed since the last install; the build only when a source
+# is newer than it. Without Node.js the API still runs and `/` leads to the API docs.
+if node_is_recent; then
+    if [ ! -f web/node_modules/.package-lock.json ] \
+        || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+        say "installing the web page's packages (npm ci)"
+        (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/public web/index.html \
+            web/package-lock.json web/vite.config.ts web/tsconfig.json -newer web/dist/index.html \
+            2>/dev/null | head -n 1)" ]; then
+        say "building the web page (web/dist)"
+        (cd web && npm run --silent build)
+    fi
+else
+    say "Node.js 20.19 or newer is needed to build the web page: the API runs, / shows the API docs"
+    [ "$for_tests" -eq 0 ] || { say "the tests need the web page: install Node.js and npm"; exit 1; }
+fi
+say "ready: $(.venv/bin/python --version), $("${uv[@]}" --version), web page: $(
+    [ -f web/dist/index.html ] && echo built || echo not built)"

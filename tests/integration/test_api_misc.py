@@ -84,12 +84,19 @@ async def test_root_serves_the_web_app(settings: Settings, tmp_path: Path) -> No
         script = await client.get("/assets/app.js")
         api = await client.get("/api/jobs/nope")
         missing = await client.get("/assets/nope.js")
+        no_route = await client.delete("/api/nothing-here")
+        wrong_method = await client.put("/api/jobs")
 
     assert page.status_code == 200 and "id=app" in page.text
     assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
-    assert api.json() == {"status": "error", "message": "Job not found."}  # routes come first
+    assert api.json() == {"status": "error", "message": "Job not found."}
     assert missing.status_code == 404
+    # The page does not shadow the API: its 404 and 405 are the API's own.
+    assert no_route.status_code == 404
+    assert no_route.json() == {"status": "error", "message": "Not found."}
+    assert wrong_method.status_code == 405
 
 
 async def test_without_a_web_build_root_leads_to_the_docs(

@@ -1,0 +1,163 @@
+"""Browser tests' fixtures: Debian's Chromium through Playwright, and the real `moneyprinter
+serve` (API, worker and the built web page at `/`) on each database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+WEB_INDEX = REPO / "web" / "dist" / "index.html"
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def moneyprinter_command() -> list[str]:
+    script = Path(sys.executable).with_name("moneyprinter")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "worker.cli"]
+
+
+def ffmpeg_exe() -> str:
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace")
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=10.0)
+
+
+@pytest.fixture
+def browser(server: Server) -> Iterator[Browser]:
+    """Chromium, started after the server and closed before it. Not session-wide: the sync
+    Playwright API keeps an event loop running in this thread, and the database fixtures (which
+    `server` needs, per test) call `asyncio.run`, which refuses to run inside one."""
+    # Fail, not skip: a browser suite that skips itself proves nothing (CI installs both).
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium).")
+    if not WEB_INDEX.is_file():
+        pytest.fail(
+            f"{WEB_INDEX} is missing: build the web app (cd web && npm ci && npm run build)."
+        )
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport=DESKTOP)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+@pytest.fixture
+def server_env() -> dict[str, str]:
+    """Extra environment for the server; a test module overrides this fixture to configure it."""
+    return {}
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str, server_env: dict[str, str]) -> Iterator[Server]:
+    """`moneyprinter serve` on a free port: SQLite in the data folder, or a fresh Postgres."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": "" if database_url.startswith("sqlite") else database_url,
+        "OLLAMA_BASE_URL": "http://127.0.0.1:9",  # nothing listens: jobs narrate their script
+        "MONEYPRINTER_API_KEY": "",
+        "MONEYPRINTER_POLL_INTERVAL_S": "0.2",
+        "MONEYPRINTER_STREAM_POLL_INTERVAL_S": "0.1",
+        **server_env,
+    }
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*moneyprinter_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,  # no stray .env
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = Server(process, f"http://127.0.0.1:{port}", log_path)
+        try:
+            _wait_until_healthy(server)
+            yield server
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with server.api() as client:
+        while time.monotonic() < deadline:
+            assert server.process.poll() is None, server.log()
+            try:
+                if client.get("/api/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    pytest.fail(f"server not healthy after {START_TIMEOUT_S} s:\n{server.log()}")
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save the whole page as test-artifacts/screenshots/<name>.png (for people to look at)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,75 @@
+import { describe, expect, it, vi } from "vitest";
+import { followJob } from "./follow";
+import type { JobEvent } from "./types";
+
+const event = (id: number, type = "log", payload: Record<string, unknown> | null = null): JobEvent => ({
+  id, type, level: "info", message: `event ${id}`, payload, timestamp: "2026-01-01T00:00:00Z",
+});
+
+/** Enough of EventSource to drive followJob: named listeners, onerror, readyState. */
+class FakeSource {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSED = 2;
+  static last: FakeSource | null = null;
+  readyState = FakeSource.OPEN;
+  onerror: (() => void) | null = null;
+  listeners = new Map<string, ((message: { data: string }) => void)[]>();
+  constructor(readonly url: string) {
+    FakeSource.last = this;
+  }
+  addEventListener(type: string, listener: (message: { data: string }) => void) {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+  }
+  close() {
+    this.readyState = FakeSource.CLOSED;
+  }
+  emit(type: string, data: unknown) {
+    for (const listener of this.listeners.get(type) ?? []) listener({ data: JSON.stringify(data) });
+  }
+}
+
+const asEventSource = FakeSource as unknown as typeof EventSource;
+
+describe("followJob", () => {
+  it("streams from the last event seen and ends on `end`", () => {
+    const seen: number[] = [];
+    const ended: string[] = [];
+    followJob("job-1", { onEvents: (events) => seen.push(...events.map((e) => e.id)), onEnd: (s) => ended.push(s) },
+      { after: 4, EventSourceImpl: asEventSource });
+    const source = FakeSource.last!;
+    expect(source.url).toBe("/api/jobs/job-1/stream?after=4");
+    source.emit("stage", event(5, "stage"));
+    source.emit("stage", event(5, "stage")); // a resumed stream repeats nothing twice
+    source.emit("state", event(6, "state", { state: "completed" }));
+    source.emit("end", { state: "completed" });
+    expect(seen).toEqual([5, 6]);
+    expect(ended).toEqual(["completed"]);
+    expect(source.readyState).toBe(FakeSource.CLOSED);
+  });
+
+  it("polls events and the job when the stream is refused", async () => {
+    vi.useFakeTimers();
+    const modes: string[] = [];
+    const seen: number[] = [];
+    const ended: string[] = [];
+    const pages = [[event(1), event(2)], [], [event(3, "state", { state: "completed" })], []];
+    const fetchEvents = vi.fn(async (_id: string, after: number) => {
+      const events = (pages.shift() ?? []).filter((e) => e.id > after);
+      return { events, lastEventId: events.length ? events[events.length - 1].id : after };
+    });
+    const states = ["running", "completed"];
+    const fetchJob = vi.fn(async () => ({ state: states.shift() ?? "completed" }) as { state: "running" });
+    followJob("job-2", { onEvents: (events) => seen.push(...events.map((e) => e.id)), onEnd: (s) => ended.push(s), onMode: (m) => modes.push(m) },
+      { EventSourceImpl: asEventSource, fetchEvents, fetchJob, pollIntervalMs: 10 });
+    const source = FakeSource.last!;
+    source.readyState = FakeSource.CLOSED; // an HTTP error: the browser gives up
+    source.onerror?.();
+    await vi.runAllTimersAsync();
+    vi.useRealTimers();
+    expect(modes).toEqual(["stream", "polling"]);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(ended).toEqual(["completed"]);
+    expect(fetchEvents.mock.calls.map((call) => call[1])).toEqual([0, 2, 2, 3, 3]); // the last: events that came with the final state
+  });
+});

@@ -1,0 +1,142 @@
+/** The create form: its state, the POST /api/generate body made from it, and what is remembered. */
+
+export const ASPECTS = ["9:16", "16:9", "1:1"] as const;
+export const QUALITIES = ["draft", "standard", "high"] as const;
+export const FOOTAGE_SOURCES = ["auto", "pexels", "pixabay", "local", "generated"] as const;
+export const HORIZONTAL = ["left", "center", "right"] as const;
+export const VERTICAL = ["top", "center", "bottom"] as const;
+
+export type Aspect = (typeof ASPECTS)[number];
+export type Quality = (typeof QUALITIES)[number];
+export type FootageSource = (typeof FOOTAGE_SOURCES)[number];
+
+export const FORM_STORAGE = "moneyprinter.createForm";
+export const RANDOM_SONG = "";
+
+export interface FormState {
+  subject: string;
+  script: string;
+  model: string; // "" = the server's default
+  voice: string; // "" = the server's default
+  paragraphs: number;
+  language: string;
+  aspect: Aspect;
+  quality: Quality;
+  footageSource: FootageSource;
+  horizontal: (typeof HORIZONTAL)[number];
+  vertical: (typeof VERTICAL)[number];
+  color: string; // "#RRGGBB"
+  fontSize: number;
+  wordHighlight: boolean;
+  useMusic: boolean;
+  song: string; // RANDOM_SONG = a random uploaded song
+  musicVolume: number; // 0..1
+  customPrompt: string;
+  maxAttempts: string; // "" = the server's default
+  priority: number;
+}
+
+/** The server's own defaults (app/domain.py VideoSpec), so an untouched form asks for nothing
+ * unusual. */
+export const DEFAULT_FORM: FormState = {
+  subject: "",
+  script: "",
+  model: "",
+  voice: "",
+  paragraphs: 1,
+  language: "en",
+  aspect: "9:16",
+  quality: "standard",
+  footageSource: "auto",
+  horizontal: "center",
+  vertical: "bottom",
+  color: "#FFFF00",
+  fontSize: 80,
+  wordHighlight: false,
+  useMusic: false,
+  song: RANDOM_SONG,
+  musicVolume: 0.1,
+  customPrompt: "",
+  maxAttempts: "",
+  priority: 0,
+};
+
+/** What the next visit starts from: every choice, not the content (subject and script are this
+ * video's, not a preference). */
+export const REMEMBERED_FIELDS = (Object.keys(DEFAULT_FORM) as (keyof FormState)[]).filter(
+  (field) => field !== "subject" && field !== "script",
+);
+
+const clamp = (value: number, low: number, high: number) => Math.min(Math.max(value, low), high);
+
+/** The POST /api/generate body (camelCase names of app/schemas.py GenerateRequest). Optional
+ * fields left at "server default" are omitted rather than sent empty. */
+export function toPayload(form: FormState): Record<string, unknown> {
+  const payload: Record<string, unknown> = {
+    videoSubject: form.subject.trim(),
+    paragraphNumber: clamp(Math.round(form.paragraphs), 1, 10),
+    language: form.language.trim() || "en",
+    aspect: form.aspect,
+    quality: form.quality,
+    footageSource: form.footageSource,
+    subtitlesPosition: `${form.horizontal},${form.vertical}`,
+    color: form.color.toUpperCase(),
+    fontSize: clamp(Math.round(form.fontSize), 20, 200),
+    wordHighlight: form.wordHighlight,
+    useMusic: form.useMusic,
+    musicVolume: clamp(form.musicVolume, 0, 1),
+    priority: clamp(Math.round(form.priority), -100, 100),
+  };
+  if (form.script.trim()) payload.script = form.script.trim();
+  if (form.model) payload.aiModel = form.model;
+  if (form.voice) payload.voice = form.voice;
+  if (form.useMusic && form.song !== RANDOM_SONG) payload.song = form.song;
+  if (form.customPrompt.trim()) payload.customPrompt = form.customPrompt.trim();
+  if (form.maxAttempts.trim()) payload.maxAttempts = clamp(Number(form.maxAttempts), 1, 10);
+  return payload;
+}
+
+/** The remembered part of the form, to store as JSON. */
+export function rememberedChoices(form: FormState): Partial<FormState> {
+  const choices: Partial<FormState> = {};
+  for (const field of REMEMBERED_FIELDS) (choices as Record<string, unknown>)[field] = form[field];
+  return choices;
+}
+
+/** The form a visit starts with: the defaults, overlaid with stored choices that still fit
+ * (same type as the default, allowed value for the enumerations). */
+export function restoreForm(stored: string | null): FormState {
+  const form = { ...DEFAULT_FORM };
+  if (!stored) return form;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stored);
+  } catch {
+    return form;
+  }
+  if (!parsed || typeof parsed !== "object") return form;
+  const allowed: Partial<Record<keyof FormState, readonly unknown[]>> = {
+    aspect: ASPECTS,
+    quality: QUALITIES,
+    footageSource: FOOTAGE_SOURCES,
+    horizontal: HORIZONTAL,
+    vertical: VERTICAL,
+  };
+  for (const field of REMEMBERED_FIELDS) {
+    const value = (parsed as Record<string, unknown>)[field];
+    if (typeof value !== typeof DEFAULT_FORM[field]) continue;
+    if (allowed[field] && !allowed[field]!.includes(value)) continue;
+    (form as Record<string, unknown>)[field] = value;
+  }
+  return form;
+}
+
+/** Problems to show before sending, keyed by field; the server checks everything again. */
+export function validateForm(form: FormState): Partial<Record<keyof FormState, string>> {
+  const problems: Partial<Record<keyof FormState, string>> = {};
+  if (!form.subject.trim()) problems.subject = "Enter a subject.";
+  if (!/^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$/.test(form.language.trim()))
+    problems.language = "Use a language code such as en, de or pt-BR.";
+  if (!/^#[0-9A-Fa-f]{6}$/.test(form.color)) problems.color = "Pick a colour.";
+  return problems;
+}

@@ -1,0 +1,74 @@
+/** Hash routes (`#/jobs/<id>`, `#/history?status=failed&page=2`) and the history page's query. */
+
+import { JOB_STATES, type JobState } from "./types";
+
+export type Route =
+  | { page: "create" }
+  | { page: "job"; id: string }
+  | { page: "history"; filter: HistoryFilter }
+  | { page: "music" }
+  | { page: "status" }
+  | { page: "missing"; path: string };
+
+export interface HistoryFilter {
+  status: JobState | "";
+  q: string;
+  page: number; // 1-based
+}
+
+export const PAGE_SIZE = 20;
+
+export function parseRoute(hash: string): Route {
+  const [path, search = ""] = hash.replace(/^#/, "").split("?", 2);
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return { page: "create" };
+  if (parts[0] === "jobs" && parts.length === 2) return { page: "job", id: parts[1] };
+  if (parts[0] === "history" && parts.length === 1)
+    return { page: "history", filter: parseFilter(search) };
+  if (parts.length === 1 && (parts[0] === "music" || parts[0] === "status"))
+    return { page: parts[0] };
+  return { page: "missing", path: `/${parts.join("/")}` };
+}
+
+export function parseFilter(search: string): HistoryFilter {
+  const params = new URLSearchParams(search);
+  const status = params.get("status") ?? "";
+  const page = Number.parseInt(params.get("page") ?? "1", 10);
+  return {
+    status: (JOB_STATES as string[]).includes(status) ? (status as JobState) : "",
+    q: params.get("q") ?? "",
+    page: Number.isFinite(page) && page >= 1 ? page : 1,
+  };
+}
+
+/** The hash of the history page showing `filter`; defaults left out, so `#/history` is page 1. */
+export function historyHash(filter: HistoryFilter): string {
+  const params = new URLSearchParams();
+  if (filter.status) params.set("status", filter.status);
+  if (filter.q.trim()) params.set("q", filter.q.trim());
+  if (filter.page > 1) params.set("page", String(filter.page));
+  const search = params.toString();
+  return search ? `#/history?${search}` : "#/history";
+}
+
+/** GET /api/jobs for `filter`: `status`, `q` (subject contains, any case), `limit`, `offset`. */
+export function jobsQuery(filter: HistoryFilter, pageSize = PAGE_SIZE): string {
+  const params = new URLSearchParams();
+  if (filter.status) params.set("status", filter.status);
+  if (filter.q.trim()) params.set("q", filter.q.trim());
+  params.set("limit", String(pageSize));
+  params.set("offset", String((Math.max(filter.page, 1) - 1) * pageSize));
+  return `/api/jobs?${params.toString()}`;
+}
+
+export function pageCount(total: number, pageSize = PAGE_SIZE): number {
+  return Math.max(1, Math.ceil(total / pageSize));
+}
+
+/** "21–40 of 57", or "No jobs". */
+export function rangeLabel(total: number, offset: number, shown: number): string {
+  if (total === 0 || shown === 0) return "No jobs";
+  return `${offset + 1}–${offset + shown} of ${total}`;
+}
+
+export const jobHash = (id: string) => `#/jobs/${encodeURIComponent(id)}`;

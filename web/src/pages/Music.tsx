@@ -1,0 +1,131 @@
+/** Music: upload MP3s (drop or pick; one request per file, so each file gets its own answer),
+ * list, play and delete the library's songs. */
+import { useRef, useState } from "preact/hooks";
+import { Loading, Notice } from "../components/Notice";
+import { useApi } from "../components/useApi";
+import { describeError, deleteJson, request } from "../lib/api";
+import { formatBytes, formatTime } from "../lib/format";
+import type { Song } from "../lib/types";
+
+interface Upload {
+  key: number;
+  file: string;
+  state: "uploading" | "done" | "failed";
+  message: string;
+}
+
+let uploadKey = 0;
+
+export function MusicPage() {
+  const songs = useApi<{ status: string; songs: Song[] }>("/api/songs");
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const [dragging, setDragging] = useState(false);
+  const [message, setMessage] = useState<{ kind: "error" | "success"; text: string } | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const picker = useRef<HTMLInputElement>(null);
+
+  const update = (key: number, change: Partial<Upload>) =>
+    setUploads((list) => list.map((upload) => (upload.key === key ? { ...upload, ...change } : upload)));
+
+  const upload = async (files: File[]) => {
+    const started = files.map((file) => ({ key: ++uploadKey, file: file.name, state: "uploading" as const, message: "Uploading…" }));
+    setUploads((list) => [...started, ...list].slice(0, 20));
+    await Promise.all(
+      files.map(async (file, index) => {
+        const body = new FormData();
+        body.append("songs", file, file.name);
+        try {
+          const answer = await request<{ status: string; message: string; songs: string[] }>("/api/upload-songs", { method: "POST", body });
+          update(started[index].key, { state: "done", message: `Stored as ${answer.songs.join(", ")}.` });
+        } catch (caught) {
+          update(started[index].key, { state: "failed", message: describeError(caught) });
+        }
+      }),
+    );
+    await songs.reload();
+  };
+
+  const remove = async (name: string) => {
+    setConfirming(null);
+    try {
+      const answer = await deleteJson<{ status: string; message: string }>(`/api/songs/${encodeURIComponent(name)}`);
+      setMessage({ kind: "success", text: answer.message });
+    } catch (caught) {
+      setMessage({ kind: "error", text: describeError(caught) });
+    }
+    await songs.reload();
+  };
+
+  return (
+    <div class="music">
+      <section class="panel">
+        <h1 tabIndex={-1}>Music</h1>
+        <div
+          class={`dropzone${dragging ? " dragging" : ""}`}
+          data-testid="dropzone"
+          onDragOver={(event) => {
+            event.preventDefault();
+            setDragging(true);
+          }}
+          onDragLeave={() => setDragging(false)}
+          onDrop={(event) => {
+            event.preventDefault();
+            setDragging(false);
+            const files = [...(event.dataTransfer?.files ?? [])];
+            if (files.length) void upload(files);
+          }}
+        >
+          <p>Drop MP3 files here, or</p>
+          <button type="button" class="primary" onClick={() => picker.current?.click()}>Choose files…</button>
+          <input ref={picker} id="song-files" type="file" accept=".mp3,audio/mpeg" multiple hidden
+            aria-label="MP3 files to upload"
+            onChange={(event) => {
+              const files = [...(event.currentTarget.files ?? [])];
+              event.currentTarget.value = "";
+              if (files.length) void upload(files);
+            }} />
+        </div>
+        {uploads.length > 0 && (
+          <ul class="uploads" aria-live="polite" data-testid="uploads">
+            {uploads.map((item) => (
+              <li key={item.key} class={`upload-${item.state}`}>
+                <strong>{item.file}</strong>: {item.message}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      <section class="panel">
+        <h2>Library</h2>
+        {message && <Notice kind={message.kind}>{message.text}</Notice>}
+        {songs.error && <Notice kind="error">{songs.error}</Notice>}
+        {!songs.data && songs.loading && <Loading what="songs" />}
+        {songs.data && songs.data.songs.length === 0 && <p class="muted">No songs yet.</p>}
+        {songs.data && songs.data.songs.length > 0 && (
+          <ul class="songs" data-testid="songs">
+            {songs.data.songs.map((song) => (
+              <li key={song.name} class="song">
+                <div class="song-head">
+                  <strong class="song-name">{song.name}</strong>
+                  <span class="muted">{formatBytes(song.bytes)} · {formatTime(song.modifiedAt)}</span>
+                </div>
+                <div class="song-controls">
+                  <audio controls preload="none" src={`/api/songs/${encodeURIComponent(song.name)}`}
+                    aria-label={`Play ${song.name}`} />
+                  {confirming === song.name ? (
+                    <span class="row">
+                      <button type="button" class="danger" onClick={() => remove(song.name)}>Delete {song.name}</button>
+                      <button type="button" onClick={() => setConfirming(null)}>Keep</button>
+                    </span>
+                  ) : (
+                    <button type="button" onClick={() => setConfirming(song.name)} aria-label={`Delete ${song.name}`}>Delete</button>
+                  )}
+                </div>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}
