@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from app.domain import VideoSpec
 from app.settings import Settings
 from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent
-from worker.pipeline.run import run_pipeline
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -49,6 +48,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def render_command(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: the stages load MoviePy and more, which no other command needs.
+    from worker.pipeline.run import run_pipeline
+
     try:
         spec = _spec(args)
     except (ValidationError, OSError) as exc:

@@ -1,0 +1,360 @@
+"""`moneyprinter generate | jobs | cancel | retry` as a user runs them: real processes against a
+real `moneyprinter serve` (or `api`, when jobs must stay queued), on each database."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
+STAGES = ("script", "voice", "terms", "footage", "subtitles", "render", "metadata")
+START_TIMEOUT_S = 30.0
+CLI_TIMEOUT_S = 120.0
+REPO = Path(__file__).resolve().parents[2]
+JOB_ID = re.compile(r"Queued job ([0-9a-f-]{36})")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def moneyprinter() -> list[str]:
+    script = Path(sys.executable).with_name("moneyprinter")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "worker.cli"]
+
+
+def ffprobe_streams(path: Path) -> dict[str, dict[str, object]]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", str(path)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return {stream["codec_type"]: stream for stream in json.loads(result.stdout)["streams"]}
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace")
+
+
+def start_server(tmp_path: Path, database_url: str, command: str) -> Iterator[Server]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
+        "OLLAMA_BASE_URL": "http://127.0.0.1:9",
+        "MONEYPRINTER_LLM_PROVIDER": "none",  # a job without a script fails at once
+        "MONEYPRINTER_TTS_PROVIDER": "espeak",
+        "MONEYPRINTER_POLL_INTERVAL_S": "0.2",
+        "MONEYPRINTER_STREAM_POLL_INTERVAL_S": "0.1",
+    }
+    log_path = tmp_path / f"{command}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*moneyprinter(), command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = Server(process, port, log_path)
+    try:
+        wait_until_healthy(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert server.process.poll() is None, server.log()
+        try:
+            if httpx.get(f"{server.url}/api/health", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"server not healthy after {START_TIMEOUT_S} s:\n{server.log()}")
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    """`moneyprinter serve`: the API and a worker."""
+    yield from start_server(tmp_path, database_url, "serve")
+
+
+@pytest.fixture
+def api_only(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    """`moneyprinter api` with no worker anywhere: queued jobs stay queued."""
+    yield from start_server(tmp_path, database_url, "api")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "cli"
+    path.mkdir()
+    return path
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The user's environment without this machine's MoneyPrinter settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPRINTER_")}
+    return {**env, **extra}
+
+
+def run_cli(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*moneyprinter(), *args],
+        cwd=workdir, env=env or cli_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+    )  # fmt: skip
+
+
+def queued_job_id(stderr: str) -> str:
+    match = JOB_ID.search(stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def test_generate_follows_a_draft_job_and_downloads_the_video(
+    server: Server, workdir: Path
+) -> None:
+    # No --url: the default is built from the settings' host and port, as `serve` uses them.
+    env = cli_env(MONEYPRINTER_PORT=str(server.port))
+    result = run_cli(
+        workdir, "generate", "octopuses", "--script", SCRIPT, "--quality", "draft", env=env
+    )
+
+    assert result.returncode == 0, result.stderr + server.log()
+    job_id = queued_job_id(result.stderr)
+    video = workdir / f"{job_id}.mp4"
+    assert result.stdout.strip() == video.name
+    streams = ffprobe_streams(video)
+    assert streams["video"]["codec_name"] == "h264"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (540, 960)
+    assert [path.name for path in workdir.iterdir()] == [video.name]  # no partial file left
+    for stage in STAGES:
+        assert re.search(rf"^\[\s*\d+%\] {stage} ", result.stderr, re.M), result.stderr
+    assert "[100%] done      Job completed." in result.stderr
+    assert "\r" not in result.stderr  # not a terminal: plain lines
+    assert "Traceback" not in result.stderr
+
+    listing = run_cli(workdir, "jobs", "--url", server.url)
+    assert listing.returncode == 0, listing.stderr
+    assert re.search(rf"^{job_id}\s+completed\s+metadata\s+100%", listing.stdout, re.M)
+    assert listing.stdout.splitlines()[-1] == "1-1 of 1 job(s)"
+
+
+def test_generate_shows_the_servers_refusal(server: Server, workdir: Path) -> None:
+    result = run_cli(workdir, "generate", "octopuses", "--song", "nonexistent.mp3",
+                     "--url", server.url)  # fmt: skip
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "moneyprinter generate: song: no uploaded song is named 'nonexistent.mp3'. (HTTP 400)\n"
+    )
+    assert run_cli(workdir, "jobs", "--url", server.url).stdout == "No jobs.\n"
+
+
+def test_a_failed_job_exits_non_zero_with_its_error_and_retry_requeues_it(
+    server: Server, workdir: Path
+) -> None:
+    # No script and no LLM (MONEYPRINTER_LLM_PROVIDER=none): the job fails at its first stage.
+    result = run_cli(workdir, "generate", "octopuses", "--max-attempts", "1", "--url", server.url)
+
+    assert result.returncode == 1, result.stderr
+    job_id = queued_job_id(result.stderr)
+    last_line = result.stderr.splitlines()[-1]
+    assert last_line.startswith(f"moneyprinter generate: job {job_id} failed: No script"), (
+        result.stderr
+    )
+    assert list(workdir.iterdir()) == []
+    failed = run_cli(workdir, "jobs", "--status", "failed", "--url", server.url)
+    assert re.search(rf"^{job_id}\s+failed\s", failed.stdout, re.M), failed.stdout
+
+    retry = run_cli(workdir, "retry", job_id, "--url", server.url)
+
+    assert retry.returncode == 0, retry.stderr
+    assert retry.stdout == f"Job requeued. Job {job_id} is queued.\n"
+
+
+def test_cancel_and_retry_a_queued_job(api_only: Server, workdir: Path) -> None:
+    url = ("--url", api_only.url)
+    queued = run_cli(workdir, "generate", "octopuses", "--script", SCRIPT, "--detach", *url)
+    assert queued.returncode == 0, queued.stderr
+    job_id = queued.stdout.strip()
+    assert re.search(rf"^{job_id}\s+queued\s", run_cli(workdir, "jobs", *url).stdout, re.M)
+
+    cancel = run_cli(workdir, "cancel", job_id, *url)
+    again = run_cli(workdir, "cancel", job_id, *url)
+    cancelled = run_cli(workdir, "jobs", "--status", "cancelled", *url)
+    retry = run_cli(workdir, "retry", job_id, *url)
+    unknown = run_cli(workdir, "cancel", "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10", *url)
+
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout == f"Cancellation requested. Job {job_id} is cancelled.\n"
+    assert again.returncode == 1
+    assert again.stderr == (
+        "moneyprinter cancel: Job is already cancelled; only queued or running jobs can be "
+        "cancelled. (HTTP 409)\n"
+    )
+    assert re.search(rf"^{job_id}\s+cancelled\s", cancelled.stdout, re.M)
+    assert retry.stdout == f"Job requeued. Job {job_id} is queued.\n"
+    assert unknown.returncode == 1
+    assert unknown.stderr == "moneyprinter cancel: Job not found. (HTTP 404)\n"
+
+
+def test_ctrl_c_stops_following_and_leaves_the_job_on_the_server(
+    api_only: Server, workdir: Path
+) -> None:
+    process = subprocess.Popen(
+        [*moneyprinter(), "generate", "octopuses", "--script", SCRIPT, "--url", api_only.url],
+        cwd=workdir, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    first_line = process.stderr.readline()
+    job_id = queued_job_id(first_line)
+    assert "Waiting for a worker." in process.stderr.readline()  # following the stream
+
+    process.send_signal(signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_S)
+
+    assert process.returncode == 130
+    assert stderr.splitlines()[-1] == (
+        f"Stopped following job {job_id}; it keeps running on the server "
+        f"(moneyprinter cancel {job_id} stops it)."
+    )
+    assert "Traceback" not in stderr
+    job = httpx.get(f"{api_only.url}/api/jobs/{job_id}").json()["job"]
+    assert job["state"] == "queued"
+
+
+def test_an_unreachable_server_is_one_clear_line(workdir: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+
+    generate = run_cli(workdir, "generate", "octopuses", "--url", url)
+    jobs = run_cli(workdir, "jobs", "--url", url)
+    bad_url = run_cli(workdir, "jobs", "--url", "localhost:8080")
+
+    assert generate.returncode == 1
+    assert generate.stderr == (
+        f"moneyprinter generate: Cannot reach the server at {url}: connection refused.\n"
+    )
+    assert jobs.returncode == 1
+    assert (
+        jobs.stderr == f"moneyprinter jobs: Cannot reach the server at {url}: connection refused.\n"
+    )
+    assert bad_url.returncode == 2
+    assert "bad --url 'localhost:8080'" in bad_url.stderr
+
+
+class StreamCuttingProxy:
+    """A loopback HTTP proxy in front of the server (one request per connection) that cuts the
+    first event stream right after its first event, as a dropped connection would."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stream_requests: list[str] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client, socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
+            request = self._read_request(client)
+            head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+            cut = False
+            if "/stream " in head.split("\r\n", 1)[0]:
+                with self.lock:
+                    self.stream_requests.append(head)
+                    cut = len(self.stream_requests) == 1
+            upstream.sendall(request)
+            received = b""
+            while chunk := upstream.recv(65536):
+                client.sendall(chunk)
+                received += chunk
+                body = received.partition(b"\r\n\r\n")[2]
+                if cut and b"id: " in body and b"\n\n" in body:
+                    return  # both sockets close mid-stream
+
+    @staticmethod
+    def _read_request(client: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += client.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        while length and len(body) < int(length.group(1)):
+            body += client.recv(65536)
+        # One request per connection, so each one (the stream's included) is seen here.
+        head = re.sub(rb"(?i)\r\nconnection:[^\r]*", b"", head) + b"\r\nConnection: close"
+        return head + b"\r\n\r\n" + body
+
+
+def test_generate_resumes_a_dropped_stream_after_the_last_event(
+    server: Server, workdir: Path
+) -> None:
+    proxy = StreamCuttingProxy(server.port)
+    try:
+        result = run_cli(workdir, "generate", "octopuses", "--script", SCRIPT,
+                         "--quality", "draft", "-o", "octopus.mp4", "--url", proxy.url)  # fmt: skip
+    finally:
+        proxy.close()
+
+    assert result.returncode == 0, result.stderr + server.log()
+    assert len(proxy.stream_requests) >= 2
+    resumed = re.search(r"(?im)^last-event-id: *(\d+)\r?$", proxy.stream_requests[1])
+    assert resumed and int(resumed.group(1)) >= 1, proxy.stream_requests[1]
+    assert "last-event-id" not in proxy.stream_requests[0].lower()
+    for line in ("queued    Waiting for a worker.", "running   A worker took the job."):
+        assert result.stderr.count(line) == 1, result.stderr  # nothing missed, nothing twice
+    for stage in STAGES:
+        assert len(re.findall(rf"^\[\s*\d+%\] {stage} ", result.stderr, re.M)) == 1
+    assert "video" in ffprobe_streams(workdir / "octopus.mp4")
+
+
+def test_the_httpx_example_makes_a_video(server: Server, workdir: Path) -> None:
+    output = workdir / "example.mp4"
+
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "generate_with_httpx.py"), "octopuses",
+         "--script", SCRIPT, "--url", server.url, "-o", str(output)],
+        cwd=workdir, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr + server.log()
+    assert result.stdout.splitlines()[-1] == f"saved {output}"
+    assert "video" in ffprobe_streams(output)

@@ -1,0 +1,326 @@
+"""`moneyprinter generate | jobs | cancel | retry`: a server's public API from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, get_args
+
+import httpx
+
+from app.client import ApiError, MoneyPrinterClient, StreamEnd
+from app.domain import Aspect, FootageSource, JobStatus, Quality
+from app.settings import Settings
+from worker.progress_display import ProgressDisplay
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+SUBJECT_WIDTH = 40
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+# Options of `generate` that are request fields as they are: (option's dest, the API's name).
+# Unset options are not sent, so the server's defaults apply.
+REQUEST_FIELDS = (
+    ("voice", "voice"),
+    ("language", "language"),
+    ("aspect", "aspect"),
+    ("quality", "quality"),
+    ("paragraphs", "paragraphNumber"),
+    ("target_seconds", "targetSeconds"),
+    ("ai_model", "aiModel"),
+    ("prompt", "customPrompt"),
+    ("footage_source", "footageSource"),
+    ("clip_duration", "clipDuration"),
+    ("song", "song"),
+    ("music_volume", "musicVolume"),
+    ("subtitles_position", "subtitlesPosition"),
+    ("color", "color"),
+    ("font_size", "fontSize"),
+    ("priority", "priority"),
+    ("max_attempts", "maxAttempts"),
+    ("project_id", "projectId"),
+)
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--url",
+        help="the server (default: http://MONEYPRINTER_HOST:MONEYPRINTER_PORT, "
+        "http://127.0.0.1:8080)",
+    )
+    server.add_argument("--api-key", help="for queueing and cancelling (default: settings)")
+
+    generate = commands.add_parser(
+        "generate",
+        parents=[server],
+        help="queue a video on a server, follow it to the end, download it",
+    )
+    _add_generate_options(generate)
+    generate.set_defaults(command=generate_command)
+
+    jobs = commands.add_parser("jobs", parents=[server], help="list a server's jobs, newest first")
+    jobs.add_argument("--status", choices=[status.value for status in JobStatus])
+    jobs.add_argument("--limit", type=int, default=20, help="at most this many (1-100, default 20)")
+    jobs.add_argument("--offset", type=int, default=0, help="skip this many newest first")
+    jobs.set_defaults(command=jobs_command)
+
+    cancel = commands.add_parser("cancel", parents=[server], help="cancel a queued or running job")
+    cancel.add_argument("job_id", metavar="JOB_ID")
+    cancel.set_defaults(command=cancel_command)
+
+    retry = commands.add_parser(
+        "retry", parents=[server], help="queue a failed or cancelled job again"
+    )
+    retry.add_argument("job_id", metavar="JOB_ID")
+    retry.set_defaults(command=retry_command)
+
+
+def _add_generate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("subject", help="what the video is about")
+    text = parser.add_mutually_exclusive_group()
+    text.add_argument("--script", help="the narration (default: the server's LLM writes it)")
+    text.add_argument("--script-file", type=Path, help="a file holding the narration; - is stdin")
+    parser.add_argument("--voice", help="a voice id (GET /api/voices)")
+    parser.add_argument("--language", help="en by default")
+    parser.add_argument("--aspect", choices=get_args(Aspect), help="9:16 by default")
+    parser.add_argument("--quality", choices=get_args(Quality), help="standard by default")
+    parser.add_argument("--paragraphs", type=int, help="paragraphs of an LLM-written script")
+    parser.add_argument("--target-seconds", type=int, help="length of an LLM-written script")
+    parser.add_argument("--ai-model", help="the LLM model (default: the server's)")
+    parser.add_argument("--prompt", help="extra instructions for the LLM")
+    parser.add_argument("--footage-source", choices=get_args(FootageSource))
+    parser.add_argument("--clip-duration", type=float, help="seconds of each footage clip")
+    music = parser.add_mutually_exclusive_group()
+    music.add_argument("--song", help="an uploaded song's name (implies music)")
+    music.add_argument("--music", action="store_true", help="mix a random uploaded song")
+    parser.add_argument("--music-volume", type=float, help="0-1, 0.1 by default")
+    parser.add_argument("--subtitles-position", help="horizontal,vertical, e.g. center,bottom")
+    parser.add_argument("--color", help="subtitle colour: #RRGGBB or a CSS name")
+    parser.add_argument("--font-size", type=int, help="subtitle size, 20-200")
+    parser.add_argument("--word-highlight", action="store_true", help="karaoke subtitles")
+    parser.add_argument("--priority", type=int, help="-100 to 100; higher runs first")
+    parser.add_argument("--max-attempts", type=int, help="tries before the job fails (1-10)")
+    parser.add_argument("--project-id", type=int)
+    parser.add_argument("--idempotency-key", help="a repeated key returns the first job")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="where the MP4 goes; a folder (or a path ending in /) gets <job id>.mp4 inside "
+        "(default: ./<job id>.mp4)",
+    )
+    parser.add_argument(
+        "--detach", action="store_true", help="print the job id once queued, and exit"
+    )
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def generate_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        request = build_request(args)
+    except OSError as exc:
+        return _fail("generate", f"cannot read {args.script_file}: {exc.strerror}", EXIT_BAD_INPUT)
+    client = _client(args, settings)
+    if client is None:
+        return EXIT_BAD_INPUT
+    display = ProgressDisplay(sys.stderr)
+    job_id: str | None = None
+    done = False
+    with client:
+        try:
+            job_id = client.submit(request, idempotency_key=args.idempotency_key)
+            if args.detach:
+                print(job_id)
+                return 0
+            print(f"Queued job {job_id} on {client.base_url}", file=sys.stderr)
+            state = follow_job(client, job_id, display)
+            done = True
+            if state != JobStatus.COMPLETED:
+                return _fail("generate", _ending(client.get_job(job_id), state))
+            output = output_path(args.output, job_id)
+            size = client.download_video(job_id, output)
+        except ApiError as exc:
+            display.close()
+            return _fail("generate", str(exc))
+        except KeyboardInterrupt:
+            display.close()
+            print(_interrupted(job_id, done=done), file=sys.stderr)
+            return EXIT_INTERRUPTED
+    print(f"Saved {output} ({size:,} bytes).", file=sys.stderr)
+    print(output)
+    return 0
+
+
+def jobs_command(args: argparse.Namespace, settings: Settings) -> int:
+    client = _client(args, settings)
+    if client is None:
+        return EXIT_BAD_INPUT
+    with client:
+        try:
+            page = client.list_jobs(status=args.status, limit=args.limit, offset=args.offset)
+        except ApiError as exc:
+            return _fail("jobs", str(exc))
+    print(format_jobs_table(page["jobs"], total=int(page["total"]), offset=args.offset))
+    return 0
+
+
+def cancel_command(args: argparse.Namespace, settings: Settings) -> int:
+    return _act_on_job(args, settings, "cancel", MoneyPrinterClient.cancel)
+
+
+def retry_command(args: argparse.Namespace, settings: Settings) -> int:
+    return _act_on_job(args, settings, "retry", MoneyPrinterClient.retry)
+
+
+def _act_on_job(
+    args: argparse.Namespace,
+    settings: Settings,
+    name: str,
+    action: Callable[[MoneyPrinterClient, str], dict[str, Any]],
+) -> int:
+    client = _client(args, settings)
+    if client is None:
+        return EXIT_BAD_INPUT
+    with client:
+        try:
+            body = action(client, args.job_id)
+        except ApiError as exc:
+            return _fail(name, str(exc))
+    print(f"{body['message']} Job {body['jobId']} is {body['state']}.")
+    return 0
+
+
+# -- pieces ------------------------------------------------------------------------------------
+
+
+def build_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The camelCase `POST /api/generate` body of the options given; the server validates it."""
+    request: dict[str, Any] = {"videoSubject": args.subject}
+    script = args.script
+    if args.script_file is not None:
+        script = (
+            sys.stdin.read()
+            if str(args.script_file) == "-"
+            else args.script_file.read_text(encoding="utf-8")
+        )
+    if script is not None:
+        request["script"] = script
+    for dest, field in REQUEST_FIELDS:
+        value = getattr(args, dest)
+        if value is not None:
+            request[field] = value
+    if args.music or args.song:
+        request["useMusic"] = True
+    if args.word_highlight:
+        request["wordHighlight"] = True
+    return request
+
+
+def follow_job(client: MoneyPrinterClient, job_id: str, display: ProgressDisplay) -> str:
+    """Show the job's events until its final state, which is returned."""
+    for item in client.follow(job_id):
+        if isinstance(item, StreamEnd):
+            display.close()
+            return item.state
+        display.show(item)
+    raise ApiError(f"The event stream of job {job_id} ended without its final state.")
+
+
+def output_path(output: str | None, job_id: str) -> Path:
+    """`-o` as given; a folder (existing, or named with a trailing slash) gets `<job id>.mp4`
+    inside it, as does this folder without `-o`."""
+    if not output:
+        return Path(f"{job_id}.mp4")
+    path = Path(output)
+    if output.endswith(("/", os.sep)) or path.is_dir():
+        return path / f"{job_id}.mp4"
+    return path
+
+
+def default_url(settings: Settings) -> str:
+    """Where `moneyprinter serve` listens with the same settings (a wildcard address means this
+    machine)."""
+    host = settings.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def format_jobs_table(jobs: list[dict[str, Any]], *, total: int, offset: int = 0) -> str:
+    if not jobs:
+        return "No jobs." if total == 0 else f"No jobs here ({total} in all)."
+    header = ("ID", "STATE", "STAGE", "DONE", "CREATED", "SUBJECT")
+    rows = [header, *(_job_row(job) for job in jobs)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
+    lines = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]
+    lines.append(f"{offset + 1}-{offset + len(jobs)} of {total} job(s)")
+    return "\n".join(lines)
+
+
+def _job_row(job: dict[str, Any]) -> tuple[str, ...]:
+    state = str(job["state"])
+    if job.get("cancelRequested") and state == JobStatus.RUNNING:
+        state = "cancelling"
+    subject = " ".join(str(job.get("videoSubject", "")).split())
+    if len(subject) > SUBJECT_WIDTH:
+        subject = subject[: SUBJECT_WIDTH - 1] + "…"
+    created = datetime.fromisoformat(str(job["createdAt"])).astimezone()
+    return (
+        str(job["id"]),
+        state,
+        str(job.get("stage") or "-"),
+        f"{float(job.get('progress') or 0):.0%}",
+        created.strftime("%Y-%m-%d %H:%M"),
+        subject,
+    )
+
+
+def _ending(job: dict[str, Any], state: str) -> str:
+    reason = job.get("errorMessage") or ("Job cancelled." if state == "cancelled" else "")
+    return f"job {job['id']} {state}: {reason}".rstrip(": ")
+
+
+def _interrupted(job_id: str | None, *, done: bool) -> str:
+    if job_id is None:
+        return "Interrupted before the server answered: the job may be queued (moneyprinter jobs)."
+    if done:
+        return f"Interrupted; the job {job_id} has ended (moneyprinter jobs)."
+    return (
+        f"Stopped following job {job_id}; it keeps running on the server "
+        f"(moneyprinter cancel {job_id} stops it)."
+    )
+
+
+def _client(args: argparse.Namespace, settings: Settings) -> MoneyPrinterClient | None:
+    """A client of `--url` (default: the settings' host and port), or None after saying why the
+    URL is unusable."""
+    url = args.url or default_url(settings)
+    try:
+        scheme = httpx.URL(url).scheme
+    except httpx.InvalidURL as exc:
+        scheme, reason = "", str(exc)
+    else:
+        reason = "the URL must start with http:// or https://"
+    if scheme not in ("http", "https"):
+        _fail(args.command.__name__.removesuffix("_command"), f"bad --url {url!r}: {reason}")
+        return None
+    api_key = settings.api_key if args.api_key is None else args.api_key
+    return MoneyPrinterClient(url, api_key=api_key)
+
+
+def _fail(command: str, message: str, code: int = EXIT_FAILED) -> int:
+    print(f"moneyprinter {command}: {message}", file=sys.stderr)
+    return code
