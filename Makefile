@@ -26,7 +26,9 @@ setup-tests: ## setup, and Chromium for the browser tests
 run: setup ## set up, migrate, and serve the API and one worker (http://127.0.0.1:8080)
 	$(BIN)/moneyprinter migrate
 	@echo
-	@echo "  API docs:      http://127.0.0.1:8080/docs   (MONEYPRINTER_HOST / MONEYPRINTER_PORT)"
+	@echo "  web page:      http://127.0.0.1:8080/       (MONEYPRINTER_HOST / MONEYPRINTER_PORT)"
+	@echo "  API docs:      http://127.0.0.1:8080/docs"
+	@echo "  from a shell:  $(BIN)/moneyprinter generate \"Octopuses\" --script \"Octopuses have three hearts.\""
 	@echo "  a video:       make demo                    (in another terminal)"
 	@echo "  or with curl:  curl -s http://127.0.0.1:8080/api/generate \\"
 	@echo "                   -H 'Content-Type: application/json' \\"
