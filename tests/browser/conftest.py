@@ -4,6 +4,7 @@ serve` (API, worker and the built web page at `/`) on each database."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -161,3 +162,52 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two seconds of a tone, a real MP3 made by ffmpeg."""
+    path = tmp_path_factory.mktemp("songs") / "Sine Tone.mp3"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+         "-c:a", "libmp3lame", str(path)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    return path
+
+
+# -- helpers shared by the browser tests -------------------------------------------------------
+
+# About 20 s as a draft: long enough that a reload or a cancel lands while the job runs.
+LONG_SCRIPT = " ".join(
+    [
+        "Octopuses have three hearts and blue blood.",
+        "Each of their eight arms can taste what it touches.",
+        "They change colour and texture in the blink of an eye.",
+        "An octopus can squeeze through any gap larger than its beak.",
+        "Some carry coconut shells around to use as shelters.",
+        "They solve puzzles and open jars from the inside.",
+        "Most of their neurons live in their arms, not their head.",
+        "They taste, think and hunt with every limb at once.",
+        "Sadly, most octopuses live for only a year or two.",
+        "Still, few animals are as clever as the octopus.",
+    ]
+)
+JOB_TIMEOUT_MS = 90_000
+JOB_URL = re.compile(r"#/jobs/([0-9a-f-]{36})$")
+
+
+def percent(page: Page) -> int:
+    """The job page's overall progress."""
+    return int(page.get_by_test_id("overall-percent").inner_text().rstrip("%"))
+
+
+def queue_job(server: Server, subject: str, script: str = LONG_SCRIPT) -> str:
+    """A draft job queued over the API; its id."""
+    with server.api() as client:
+        response = client.post(
+            "/api/generate", json={"videoSubject": subject, "script": script, "quality": "draft"}
+        )
+    assert response.status_code == 200, response.text
+    return str(response.json()["jobId"])

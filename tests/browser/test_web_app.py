@@ -5,43 +5,19 @@ pages. Each page is saved as a screenshot under test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
-import pytest
-from conftest import PHONE, Server, ffmpeg_exe, screenshot
-from playwright.sync_api import Browser, Page, expect
-
-# Long enough (about 20 s as a draft) that a reload lands while the job runs.
-LONG_SCRIPT = " ".join(
-    [
-        "Octopuses have three hearts and blue blood.",
-        "Each of their eight arms can taste what it touches.",
-        "They change colour and texture in the blink of an eye.",
-        "An octopus can squeeze through any gap larger than its beak.",
-        "Some carry coconut shells around to use as shelters.",
-        "They solve puzzles and open jars from the inside.",
-        "Most of their neurons live in their arms, not their head.",
-        "They taste, think and hunt with every limb at once.",
-        "Sadly, most octopuses live for only a year or two.",
-        "Still, few animals are as clever as the octopus.",
-    ]
+from conftest import (
+    JOB_TIMEOUT_MS,
+    JOB_URL,
+    LONG_SCRIPT,
+    PHONE,
+    Server,
+    percent,
+    queue_job,
+    screenshot,
 )
-JOB_TIMEOUT_MS = 90_000
-JOB_URL = re.compile(r"#/jobs/[0-9a-f-]{36}$")
-
-
-def percent(page: Page) -> int:
-    return int(page.get_by_test_id("overall-percent").inner_text().rstrip("%"))
-
-
-def queue_job(server: Server, subject: str, script: str = LONG_SCRIPT) -> str:
-    with server.api() as client:
-        response = client.post(
-            "/api/generate", json={"videoSubject": subject, "script": script, "quality": "draft"}
-        )
-    assert response.status_code == 200, response.text
-    return str(response.json()["jobId"])
+from playwright.sync_api import Browser, Page, expect
 
 
 def test_create_follow_through_a_reload_and_watch(
@@ -136,18 +112,6 @@ def test_cancel_a_running_job_then_find_it_in_history(server: Server, page: Page
     page.get_by_label("Subject contains").fill("")
     expect(rows).to_have_count(2)
     screenshot(page, "history")
-
-
-@pytest.fixture(scope="module")
-def tiny_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("songs") / "Sine Tone.mp3"
-    subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
-         "-c:a", "libmp3lame", str(path)],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    return path
 
 
 def test_upload_play_and_delete_a_song(server: Server, page: Page, tiny_mp3: Path) -> None:
