@@ -81,8 +81,10 @@ export function JobPage(props: { id: string }) {
   }
   if (!job) return <Loading what="the job" />;
 
-  // The events run ahead of the job row between two reads; the row decides once it is final.
-  const state = TERMINAL_STATES.has(job.state) ? job.state : progress.state;
+  // The events run ahead of the job row between two reads; the row decides once it is final, and
+  // also when the events end final but the row does not: a retry the stream has not shown yet.
+  const state =
+    TERMINAL_STATES.has(job.state) || TERMINAL_STATES.has(progress.state) ? job.state : progress.state;
   const act = async (action: "cancel" | "retry") => {
     setActionMessage(null);
     try {
