@@ -246,8 +246,10 @@ def output_path(output: str | None, job_id: str) -> Path:
 
 
 def default_url(settings: Settings) -> str:
-    """Where `moneyprinter serve` listens with the same settings (a wildcard address means this
-    machine)."""
+    """MONEYPRINTER_URL when set, else where `moneyprinter serve` listens with the same settings
+    (a wildcard address means this machine)."""
+    if settings.url:
+        return settings.url.rstrip("/")
     host = settings.host
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"

@@ -176,6 +176,12 @@ def test_the_default_url_is_where_serve_listens(host: str, url: str) -> None:
     assert default_url(settings) == url
 
 
+def test_moneyprinter_url_names_another_server() -> None:
+    settings = Settings(_env_file=None, url="https://render.example.org/", port=9000)  # type: ignore[call-arg]
+
+    assert default_url(settings) == "https://render.example.org"
+
+
 def test_the_jobs_table_lines_up_and_counts() -> None:
     jobs = [
         {"id": JOB_ID, "state": "running", "cancelRequested": True, "stage": "render",
