@@ -1,6 +1,6 @@
 """More of the web app in Chromium against the real server: the create form by keyboard alone
-(with a visible focus ring), retrying a cancelled job, dropping files on the music page, a
-voice's sample, and the job page on a phone (saved as screenshots under
+(with a visible focus ring), retrying a cancelled job, dropping files on the music page, a voice's
+sample, the last choices remembered, and the job page on a phone (saved as screenshots under
 test-artifacts/screenshots/)."""
 
 from __future__ import annotations
@@ -291,3 +291,37 @@ def test_the_job_page_on_a_phone(server: Server, browser: Browser) -> None:
 def assert_fits_the_phone(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width} px)"
+
+
+def test_the_last_choices_are_remembered(server: Server, page: Page) -> None:
+    page.goto(f"{server.base_url}/#/")
+    page.get_by_label("Subject").fill("Tides")
+    page.get_by_label("Own script (optional)").fill("The moon pulls the sea. Twice a day it turns.")
+    page.get_by_label("Vertical position").select_option("top")
+    page.get_by_label("Highlight the spoken word").check()
+    page.locator("#field-color").fill("#00ffcc")
+    page.get_by_text("Advanced").click()
+    page.get_by_label("Priority").fill("7")
+    page.get_by_text("draft", exact=False).first.click()
+    page.get_by_role("button", name="Create video").click()
+    expect(page).to_have_url(JOB_URL)
+    match = JOB_URL.search(page.url)
+    assert match, page.url
+    job_id = match.group(1)
+
+    page.goto(f"{server.base_url}/#/")
+    page.reload()
+
+    # The choices come back; the subject and script are the last video's, not a preference.
+    expect(page.get_by_label("Vertical position")).to_have_value("top")
+    expect(page.get_by_label("Highlight the spoken word")).to_be_checked()
+    expect(page.locator("#field-color")).to_have_value("#00ffcc")
+    expect(page.get_by_label("Priority")).to_have_value("7")
+    expect(page.get_by_label("Subject")).to_have_value("")
+    expect(page.get_by_label("Own script (optional)")).to_have_value("")
+    with server.api() as client:
+        payload = client.get(f"/api/jobs/{job_id}").json()["job"]["payload"]
+    assert payload["subtitlesPosition"] == "center,top"
+    assert payload["wordHighlight"] is True
+    assert payload["color"].upper() == "#00FFCC"
+    assert payload["quality"] == "draft"
