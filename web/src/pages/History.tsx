@@ -76,7 +76,7 @@ export function HistoryPage(props: { filter: HistoryFilter }) {
                       <td><a href={jobHash(job.id)}>{job.videoSubject || "Untitled"}</a>
                         {job.errorMessage && <div class="muted small-text">{job.errorMessage}</div>}</td>
                       <td><span class={`badge state-${job.state}`}>{job.state}</span></td>
-                      <td>{job.state === "completed" ? "100%" : job.stage ? `${job.stage} · ${percent(job.progress)}` : "–"}</td>
+                      <td>{job.state === "completed" ? "100%" : job.stage ? `${job.stage} · ${percent(job.progress)}` : job.state === "running" ? percent(job.progress) : "–"}</td>
                       <td>{formatTime(job.createdAt)}</td>
                     </tr>
                   ))}
