@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+
+from tests.support.processes import free_port, moneyprinter_command
 
 START_TIMEOUT_S = 90.0  # each worker imports the app; slow on a busy host
 EXIT_TIMEOUT_S = 20.0
@@ -60,17 +60,6 @@ def test_api_workers_share_the_port_and_the_database(tmp_path: Path, database_ur
     access_lines = re.findall(r"^\S+ \S+ INFO \[uvicorn\.access\] .*POST /api/generate", log_text,
                               re.MULTILINE)  # fmt: skip
     assert len(access_lines) == 40, log_text
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def moneyprinter_command() -> list[str]:
-    script = Path(sys.executable).with_name("moneyprinter")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "worker.cli"]
 
 
 def _wait_until_both_workers_serve(process: subprocess.Popen[bytes], log_path: Path) -> None:

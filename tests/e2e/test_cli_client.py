@@ -18,23 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.processes import free_port, moneyprinter_command
+
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
 STAGES = ("script", "voice", "terms", "footage", "subtitles", "render", "metadata")
 START_TIMEOUT_S = 30.0
 CLI_TIMEOUT_S = 120.0
 REPO = Path(__file__).resolve().parents[2]
 JOB_ID = re.compile(r"Queued job ([0-9a-f-]{36})")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def moneyprinter() -> list[str]:
-    script = Path(sys.executable).with_name("moneyprinter")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "worker.cli"]
 
 
 def ffprobe_streams(path: Path) -> dict[str, dict[str, object]]:
@@ -71,7 +62,7 @@ def start_server(tmp_path: Path, database_url: str, command: str) -> Iterator[Se
     log_path = tmp_path / f"{command}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*moneyprinter(), command, "--host", "127.0.0.1", "--port", str(port)],
+            [*moneyprinter_command(), command, "--host", "127.0.0.1", "--port", str(port)],
             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = Server(process, port, log_path)
@@ -126,7 +117,7 @@ def run_cli(
     workdir: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*moneyprinter(), *args],
+        [*moneyprinter_command(), *args],
         cwd=workdir, env=env or cli_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
     )  # fmt: skip
 
@@ -229,7 +220,8 @@ def test_ctrl_c_stops_following_and_leaves_the_job_on_the_server(
     api_only: Server, workdir: Path
 ) -> None:
     process = subprocess.Popen(
-        [*moneyprinter(), "generate", "octopuses", "--script", SCRIPT, "--url", api_only.url],
+        [*moneyprinter_command(), "generate", "octopuses", "--script", SCRIPT,
+         "--url", api_only.url],
         cwd=workdir, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stderr is not None

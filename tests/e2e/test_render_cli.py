@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import moneyprinter_command
+
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
-
-
-def moneyprinter() -> list[str]:
-    script = Path(sys.executable).with_name("moneyprinter")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "worker.cli"]
 
 
 def ffprobe(path: Path) -> dict[str, object]:
@@ -31,7 +27,7 @@ def run_render(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
            "OLLAMA_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
     return subprocess.run(
-        [*moneyprinter(), "render", *args],
+        [*moneyprinter_command(), "render", *args],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

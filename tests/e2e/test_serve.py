@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,21 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.processes import free_port, moneyprinter_command
+
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
 START_TIMEOUT_S = 30.0
 JOB_TIMEOUT_S = 60.0
 EXIT_TIMEOUT_S = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def moneyprinter_command() -> list[str]:
-    script = Path(sys.executable).with_name("moneyprinter")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "worker.cli"]
 
 
 class Server:

@@ -15,7 +15,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from app.db.session import create_engine, create_sessionmaker
 from app.domain import VideoSpec
 from app.settings import Settings
 from tests.support.probe_worker import PROBE_TABLE
+from tests.support.processes import free_port
 
 Maker = async_sessionmaker[AsyncSession]
 
@@ -463,7 +463,7 @@ def private_cluster() -> Iterator[str]:
         os.chown(folder, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     data = folder / "data"
-    port = _free_port()
+    port = free_port()
     pg_ctl = [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log")]
     options = f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder}"
     subprocess.run(
@@ -493,9 +493,3 @@ def _postgres_bindir() -> Path:
     initdb = shutil.which("initdb")
     assert initdb is not None, "the Postgres server binaries (initdb, pg_ctl) are needed"
     return Path(initdb).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.db.models import Artifact, GenerationEvent, GenerationJob, utcnow
 from app.db.repository import JobRepository
 from app.settings import Settings
+from tests.support.processes import moneyprinter_command
 from worker import cli
 from worker.main import Worker
 from worker.retention import prune_expired
@@ -264,8 +264,7 @@ def moneyprinter(
     *args: str, settings: Settings, database_url: str, **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
     """`.venv/bin/moneyprinter <args>` on the test's database and data folder."""
-    script = Path(sys.executable).with_name("moneyprinter")
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "worker.cli"]
+    command = moneyprinter_command()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPRINTER_")}
     env = {
         **inherited,
