@@ -15,6 +15,7 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -49,6 +50,10 @@ class SseMessage:
     event: str
     data: str
     id: str | None
+
+
+# What `_stream_messages` yields first, once the server has answered the stream with a success.
+CONNECTED = SseMessage(event="", data="", id=None)
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ class MoneyPrinterClient:
         return str(body["jobId"])
 
     def get_job(self, job_id: str) -> dict[str, Any]:
-        return dict(self._json("GET", f"/api/jobs/{job_id}")["job"])
+        return dict(self._json("GET", _job_path(job_id))["job"])
 
     def list_jobs(
         self, *, status: str | None = None, limit: int = 20, offset: int = 0
@@ -150,10 +155,10 @@ class MoneyPrinterClient:
         return self._json("GET", "/api/jobs", params=params)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        return self._json("POST", f"/api/jobs/{job_id}/cancel")
+        return self._json("POST", f"{_job_path(job_id)}/cancel")
 
     def retry(self, job_id: str) -> dict[str, Any]:
-        return self._json("POST", f"/api/jobs/{job_id}/retry")
+        return self._json("POST", f"{_job_path(job_id)}/retry")
 
     # -- events ------------------------------------------------------------------------------
 
@@ -173,7 +178,11 @@ class MoneyPrinterClient:
             try:
                 with contextlib.closing(self._stream_messages(job_id, headers)) as messages:
                     for message in messages:
-                        failing_since, attempt = None, 0
+                        if message is CONNECTED:
+                            # The server answered: the stream works, even while a queued job
+                            # sends nothing but keepalives and a proxy recycles the connection.
+                            failing_since, attempt = None, 0
+                            continue
                         if message.event == "end":
                             yield StreamEnd(state=str(_decode(message).get("state", "")))
                             return
@@ -198,11 +207,12 @@ class MoneyPrinterClient:
         self, job_id: str, headers: dict[str, str]
     ) -> Generator[SseMessage, None, None]:
         timeout = httpx.Timeout(DEFAULT_TIMEOUT_S, read=STREAM_READ_TIMEOUT_S)
-        path = f"/api/jobs/{job_id}/stream"
+        path = f"{_job_path(job_id)}/stream"
         with self._http.stream("GET", path, headers=headers, timeout=timeout) as response:
             if response.is_error:
                 response.read()
                 raise _error_of(response)
+            yield CONNECTED
             yield from parse_sse(response.iter_lines())
 
     # -- files -------------------------------------------------------------------------------
@@ -217,7 +227,7 @@ class MoneyPrinterClient:
         )
         try:
             with os.fdopen(handle, "wb") as file:
-                size = self._download_into(file, f"/api/jobs/{job_id}/video")
+                size = self._download_into(file, f"{_job_path(job_id)}/video")
             os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600)
             os.replace(temporary, destination)
         except BaseException:
@@ -300,3 +310,8 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _job_path(job_id: str) -> str:
+    """The job's route; the id is quoted, so no text can reach another route."""
+    return f"/api/jobs/{quote(job_id, safe='')}"

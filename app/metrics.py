@@ -16,7 +16,6 @@ from app.domain import JobStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "moneyprinter_"
-FINAL_STATES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 Sample = tuple[Mapping[str, str], float]
 
@@ -67,7 +66,7 @@ def render_prometheus(metrics: QueueMetrics) -> str:
         lines,
         "recently_finished_jobs",
         f"Jobs that reached each final state in the last {RECENT_WINDOW_S} seconds.",
-        [({"state": state.value}, metrics.finished_recently[state]) for state in FINAL_STATES],
+        [({"state": state.value}, count) for state, count in _in_order(metrics.finished_recently)],
     )
     _gauge(lines, "live_workers", "Workers with a recent heartbeat.", [({}, len(workers))])
     _gauge(lines, "slots", "Job slots of the live workers.", [({}, metrics.total_slots)])
@@ -91,6 +90,11 @@ def render_prometheus(metrics: QueueMetrics) -> str:
         [({"worker": worker.id}, worker.heartbeat_age_s) for worker in workers],
     )
     return "\n".join(lines) + "\n"
+
+
+def _in_order(by_state: Mapping[JobStatus, int]) -> list[tuple[JobStatus, int]]:
+    """The states in JobStatus order, so the text is the same from one scrape to the next."""
+    return [(state, by_state[state]) for state in JobStatus if state in by_state]
 
 
 def _gauge(lines: list[str], name: str, help_text: str, samples: Iterable[Sample]) -> None:

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from app.errors import NotFound, ServiceUnavailable
@@ -20,6 +21,8 @@ from app.voices import PiperVoiceFiles, Voice, espeak_voices, find_piper_voice
 
 SAMPLE_TEXT = "Hello! This is how I will sound, narrating your next video."
 SYNTH_TIMEOUT_S = 60.0  # a Piper voice takes a second or two to load; a busy host, longer
+# Only installed voices get here, so the locks are few.
+_SYNTH_LOCKS: dict[str, threading.Lock] = {}
 
 
 def voice_sample(voice_id: str, *, samples_dir: Path, piper_voice: str) -> Path:
@@ -29,13 +32,18 @@ def voice_sample(voice_id: str, *, samples_dir: Path, piper_voice: str) -> Path:
     path = samples_dir / f"{voice_id}.wav"
     if path.is_file():
         return path
-    samples_dir.mkdir(parents=True, exist_ok=True)
-    staging = samples_dir / f".{voice_id}.{secrets.token_hex(4)}.part.wav"
-    try:
-        _synthesize(voice, staging)
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
+    # One synthesis per voice at a time: the requests that arrive meanwhile wait for its file
+    # rather than each starting an engine (in the thread pool the other routes use too).
+    with _SYNTH_LOCKS.setdefault(voice_id, threading.Lock()):  # setdefault: one lock, atomically
+        if path.is_file():
+            return path
+        samples_dir.mkdir(parents=True, exist_ok=True)
+        staging = samples_dir / f".{voice_id}.{secrets.token_hex(4)}.part.wav"
+        try:
+            _synthesize(voice, staging)
+            os.replace(staging, path)
+        finally:
+            staging.unlink(missing_ok=True)
     return path
 
 

@@ -52,11 +52,11 @@ if [ "${#missing[@]}" -gt 0 ] && ! apt_install "${missing[@]}"; then
     say "  espeak-ng, and subtitles use whatever font fontconfig picks)"
 fi
 
-# --- Node.js builds the web page (Vite 8 needs Node.js 20.19 or newer) -----------------------------
+# --- Node.js builds the web page (Vite 7's engines: Node.js ^20.19 or >= 22.12) ----------------------
 node_is_recent() {
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
         && node -e 'const [a, b] = process.versions.node.split(".").map(Number);
-                    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+                    process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)'
 }
 node_is_recent || apt_install nodejs npm || true
 
@@ -106,7 +106,7 @@ if node_is_recent; then
         (cd web && npm run --silent build)
     fi
 else
-    say "Node.js 20.19 or newer is needed to build the web page: the API runs, / shows the API docs"
+    say "Node.js 20.19+ or 22.12+ is needed to build the web page: the API runs, / shows the API docs"
     [ "$for_tests" -eq 0 ] || { say "the tests need the web page: install Node.js and npm"; exit 1; }
 fi
 say "ready: $(.venv/bin/python --version), $("${uv[@]}" --version), web page: $(

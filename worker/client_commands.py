@@ -150,6 +150,10 @@ def generate_command(args: argparse.Namespace, settings: Settings) -> int:
         except ApiError as exc:
             display.close()
             return _fail("generate", str(exc))
+        except OSError as exc:  # the video could not be written where it was asked for
+            display.close()
+            where = f"{client.base_url}/api/jobs/{job_id}/video"
+            return _fail("generate", f"cannot save the video: {exc}; it stays at {where}")
         except KeyboardInterrupt:
             display.close()
             print(_interrupted(job_id, done=done), file=sys.stderr)

@@ -157,6 +157,20 @@ def test_generate_follows_a_draft_job_and_downloads_the_video(
     assert listing.stdout.splitlines()[-1] == "1-1 of 1 job(s)"
 
 
+def test_a_video_that_cannot_be_saved_is_one_clear_line(server: Server, workdir: Path) -> None:
+    (workdir / "blocker").write_text("a file, where -o wants a folder")
+
+    result = run_cli(workdir, "generate", "octopuses", "--script", SCRIPT, "--quality", "draft",
+                     "-o", "blocker/video.mp4", "--url", server.url)  # fmt: skip
+
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("moneyprinter generate: cannot save the video: "), result.stderr
+    assert last.endswith("/video"), last  # where the video can still be fetched
+    assert "Traceback" not in result.stderr
+    assert sorted(path.name for path in workdir.iterdir()) == ["blocker"]
+
+
 def test_generate_shows_the_servers_refusal(server: Server, workdir: Path) -> None:
     result = run_cli(workdir, "generate", "octopuses", "--song", "nonexistent.mp3",
                      "--url", server.url)  # fmt: skip

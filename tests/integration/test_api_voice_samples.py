@@ -3,6 +3,7 @@ request, and a clear 404 for a voice that is not installed."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 
@@ -55,3 +56,14 @@ async def test_an_unknown_voice_has_no_sample(
     escape = await client.get("/api/voices/..%2F..%2Fetc%2Fpasswd/sample")
     assert escape.status_code == 404
     assert not (settings.data_dir / "voice-samples").exists()
+
+
+async def test_requests_at_once_share_one_sample(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    responses = await asyncio.gather(*(client.get("/api/voices/de/sample") for _ in range(4)))
+
+    assert [response.status_code for response in responses] == [200] * 4
+    assert len({response.content for response in responses}) == 1
+    samples = sorted(path.name for path in (settings.data_dir / "voice-samples").iterdir())
+    assert samples == ["de.wav"]

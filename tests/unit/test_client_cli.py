@@ -4,12 +4,15 @@ lines, the request built from the options, the output path, the jobs table."""
 from __future__ import annotations
 
 import io
+import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from app.client import ApiError, JobEvent, SseMessage, parse_sse
+from app.client import ApiError, JobEvent, MoneyPrinterClient, SseMessage, StreamEnd, parse_sse
 from app.settings import Settings
+from tests.fakes.server import serving
 from worker.cli import build_parser
 from worker.client_commands import build_request, default_url, format_jobs_table, output_path
 from worker.progress_display import ProgressDisplay, estimate_remaining_s, format_duration
@@ -201,3 +204,36 @@ def test_the_jobs_table_lines_up_and_counts() -> None:
 def test_an_api_error_reads_as_the_servers_message_and_status() -> None:
     assert str(ApiError("Job not found.", status_code=404)) == "Job not found. (HTTP 404)"
     assert str(ApiError("Cannot reach the server.")) == "Cannot reach the server."
+
+
+class RecyclingProxy(BaseHTTPRequestHandler):
+    """A proxy in front of the stream that closes every connection after a keepalive, as some
+    load balancers do with long-lived requests, while the job waits in the queue; the fourth
+    connection finds the job ended."""
+
+    connections = 0
+
+    def do_GET(self) -> None:
+        type(self).connections += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        time.sleep(0.2)
+        if type(self).connections < 4:
+            self.wfile.write(b": keepalive\n\n")
+        else:
+            self.wfile.write(b'event: end\ndata: {"state": "completed"}\n\n')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_stream_that_keeps_answering_is_never_given_up() -> None:
+    # Each connection lives 0.2 s, longer than the 0.1 s allowed without a working stream: only
+    # a failed connection counts towards giving up, not one that answered and closed.
+    with serving(RecyclingProxy) as url, MoneyPrinterClient(url) as client:
+        items = list(client.follow("job-1", give_up_after_s=0.1))
+
+    assert items == [StreamEnd(state="completed")]
+    assert RecyclingProxy.connections == 4
