@@ -72,4 +72,23 @@ describe("followJob", () => {
     expect(ended).toEqual(["completed"]);
     expect(fetchEvents.mock.calls.map((call) => call[1])).toEqual([0, 2, 2, 3, 3]); // the last: events that came with the final state
   });
+
+  it("neither delivers nor ends when stopped while the final events are being fetched", async () => {
+    let release: (page: { events: JobEvent[]; lastEventId: number }) => void = () => {};
+    const fetchEvents = vi
+      .fn()
+      .mockResolvedValueOnce({ events: [], lastEventId: 0 })
+      .mockImplementationOnce(() => new Promise((resolve) => (release = resolve)));
+    const fetchJob = vi.fn(async () => ({ state: "completed" }) as { state: "completed" });
+    const seen: number[] = [];
+    const ended: string[] = [];
+    const stop = followJob("job-3", { onEvents: (events) => seen.push(...events.map((e) => e.id)), onEnd: (s) => ended.push(s) },
+      { EventSourceImpl: undefined, fetchEvents, fetchJob, pollIntervalMs: 10 });
+    await vi.waitFor(() => expect(fetchEvents).toHaveBeenCalledTimes(2));
+    stop();
+    release({ events: [event(1, "state", { state: "completed" })], lastEventId: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(seen).toEqual([]);
+    expect(ended).toEqual([]);
+  });
 });

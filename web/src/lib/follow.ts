@@ -73,6 +73,7 @@ export function followJob(jobId: string, handlers: FollowHandlers, options: Foll
         if (stopped) return;
         if (TERMINAL_STATES.has(job.state)) {
           const last = await (options.fetchEvents ?? defaultFetchEvents)(jobId, after);
+          if (stopped) return;
           deliver(last.events);
           finish(job.state);
           return;

@@ -15,6 +15,13 @@ describe("parseRoute", () => {
     expect(parseRoute("#/nope/x")).toEqual({ page: "missing", path: "/nope/x" });
   });
 
+  it("keeps a segment that is not valid percent-encoding as written", () => {
+    expect(() => parseRoute("#/jobs/%E0")).not.toThrow();
+    expect(parseRoute("#/jobs/%E0")).toEqual({ page: "job", id: "%E0" });
+    expect(parseRoute("#/jobs/a%20b")).toEqual({ page: "job", id: "a b" });
+    expect(parseRoute("#/nope/%")).toEqual({ page: "missing", path: "/nope/%" });
+  });
+
   it("ignores a bad status or page in the filter", () => {
     expect(parseFilter("status=sleeping&page=-2")).toEqual({ status: "", q: "", page: 1 });
   });

@@ -18,9 +18,18 @@ export interface HistoryFilter {
 
 export const PAGE_SIZE = 20;
 
+/** A path segment decoded, or as written when it is not valid percent-encoding (`%E0`). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export function parseRoute(hash: string): Route {
   const [path, search = ""] = hash.replace(/^#/, "").split("?", 2);
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = path.split("/").filter(Boolean).map(decodeSegment);
   if (parts.length === 0) return { page: "create" };
   if (parts[0] === "jobs" && parts.length === 2) return { page: "job", id: parts[1] };
   if (parts[0] === "history" && parts.length === 1)

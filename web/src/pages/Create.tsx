@@ -44,35 +44,63 @@ function useModels() {
   return { answer, error };
 }
 
+/** One press of a sample's play button: the fetch (to abort), then the audio and its URL. */
+interface Sample {
+  controller: AbortController;
+  player: HTMLAudioElement | null;
+  url: string | null;
+}
+
 /** Play a voice's sample; the API's message when there is none. */
 function useVoiceSample() {
   const [playing, setPlaying] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const audio = useRef<HTMLAudioElement | null>(null);
-  useEffect(() => () => audio.current?.pause(), []);
+  const current = useRef<Sample | null>(null);
+
+  // Stop the sample going, whatever stage it is at: abort its fetch, pause it, free its URL.
+  const halt = () => {
+    const sample = current.current;
+    current.current = null;
+    if (!sample) return;
+    sample.controller.abort();
+    sample.player?.pause();
+    if (sample.url) URL.revokeObjectURL(sample.url);
+  };
+  useEffect(() => halt, []);
+
   const play = async (voiceId: string) => {
-    audio.current?.pause();
+    halt();
     setError(null);
     if (playing === voiceId) {
       setPlaying(null);
       return;
     }
+    const sample: Sample = { controller: new AbortController(), player: null, url: null };
+    current.current = sample;
     setPlaying(voiceId);
     try {
-      const response = await fetch(`/api/voices/${encodeURIComponent(voiceId)}/sample`, { headers: authHeaders() });
+      const response = await fetch(`/api/voices/${encodeURIComponent(voiceId)}/sample`, {
+        headers: authHeaders(),
+        signal: sample.controller.signal,
+      });
       if (!response.ok) {
         const body = await response.json().catch(() => null);
         throw new Error(errorMessage(response.status, body, response.statusText));
       }
-      const url = URL.createObjectURL(await response.blob());
-      const player = new Audio(url);
-      audio.current = player;
+      const blob = await response.blob();
+      if (current.current !== sample) return; // stopped, replaced or left meanwhile
+      sample.url = URL.createObjectURL(blob);
+      const player = new Audio(sample.url);
+      sample.player = player;
       player.onended = () => {
+        if (current.current !== sample) return;
+        halt();
         setPlaying(null);
-        URL.revokeObjectURL(url);
       };
       await player.play();
     } catch (caught) {
+      if (current.current !== sample) return; // an abort from Stop or leaving: not an error
+      halt();
       setPlaying(null);
       setError(`Voice sample: ${describeError(caught)}`);
     }

@@ -1,6 +1,6 @@
 /** History: every job, newest first, filtered by state and subject, a page at a time. The
  * filter lives in the hash, so a reload or a shared link shows the same page. */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { Loading, Notice } from "../components/Notice";
 import { useApi } from "../components/useApi";
 import { formatTime, percent } from "../lib/format";
@@ -17,10 +17,16 @@ export function HistoryPage(props: { filter: HistoryFilter }) {
   const [search, setSearch] = useState(filter.q);
   useEffect(() => setSearch(filter.q), [filter.q]);
 
-  // Typing searches after a pause, from the first page.
+  // Typing searches after a pause, from the first page, keeping the filter as it is by then (the
+  // state may have changed during the pause).
+  const latestFilter = useRef(filter);
+  latestFilter.current = filter;
   useEffect(() => {
     if (search.trim() === filter.q.trim()) return;
-    const timer = setTimeout(() => go({ ...filter, q: search, page: 1 }), SEARCH_DELAY_MS);
+    const timer = setTimeout(() => {
+      const now = latestFilter.current;
+      if (search.trim() !== now.q.trim()) go({ ...now, q: search, page: 1 });
+    }, SEARCH_DELAY_MS);
     return () => clearTimeout(timer);
   }, [search]);
 

@@ -27,12 +27,19 @@ export function JobPage(props: { id: string }) {
   const [mode, setMode] = useState<FollowMode | "ended">("stream");
   const [followCount, setFollowCount] = useState(0); // bumped to follow again after a retry
   const eventsRef = useRef<JobEvent[]>([]);
+  // The job shown now: an answer about an earlier one (navigated away meanwhile) is dropped.
+  const currentId = useRef(id);
+  currentId.current = id;
 
   const refreshJob = async () => {
+    const asked = id;
     try {
-      setJob((await getJson<{ status: string; job: Job }>(jobPath(id))).job);
+      const answer = await getJson<{ status: string; job: Job }>(jobPath(asked));
+      if (currentId.current !== asked) return;
+      setJob(answer.job);
       setLoadError(null);
     } catch (caught) {
+      if (currentId.current !== asked) return;
       setLoadError(describeError(caught));
     }
   };
