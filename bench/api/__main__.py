@@ -12,9 +12,7 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +25,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psutil
+
+from bench.common import medians_by_side, stop
 
 HERE = Path(__file__).parent
 LUA_SCRIPT = HERE / "generate.lua"
@@ -149,12 +149,7 @@ def api_server(
         _wait_healthy(base_url, server, log_path)
         yield base_url, psutil.Process(server.pid)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout_s=STOP_TIMEOUT_S)
 
 
 def _wait_healthy(base_url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -257,17 +252,10 @@ def run(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
 # -- report --------------------------------------------------------------------------------------
 
 
-def summarise(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    return {
-        kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
-        for kind, results in runs.items()
-    }
-
-
 def markdown(
     runs: dict[str, list[dict[str, float]]], machine: dict[str, str], args: argparse.Namespace
 ) -> str:
-    medians = summarise(runs)
+    medians = medians_by_side(runs)
     rows = [
         "| Database | API workers | requests/s | p50 ms | p99 ms | non-2xx | API CPU ms/request "
         "| target met |",
@@ -345,7 +333,7 @@ def main() -> None:
     print(report)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    payload = {"machine": machine, "workers": args.workers, "medians": summarise(runs),
+    payload = {"machine": machine, "workers": args.workers, "medians": medians_by_side(runs),
                "runs": runs}  # fmt: skip
     (results / "api.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     (results / "api.md").write_text(report, encoding="utf-8")

@@ -28,6 +28,8 @@ from typing import Any
 
 import asyncpg
 
+from bench.common import median_of, stop
+
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
 PEER_SCRIPT = HERE / "procrastinate_peer.py"
@@ -209,12 +211,7 @@ class Bench:
                 timeout=DRAIN_TIMEOUT_S,
             )
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            stop(worker, timeout_s=STOP_TIMEOUT_S)
             log.close()
         return latencies(out)
 
@@ -403,10 +400,6 @@ def comparison(
             f"| {mine['commits_per_job']:.2f} / {theirs['commits_per_job']:.2f} |"
         )
     return rows
-
-
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def machine(peer_python: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.common import medians_by_side
 from bench.render.inputs import VOICE_DURATION_S, ensure_inputs
 
 HERE = Path(__file__).parent
@@ -82,14 +82,6 @@ def run(reps: int, moviepy_reps: int, cache_dir: Path) -> dict[str, list[dict[st
     return runs
 
 
-def summarise(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    return {
-        name: {key: statistics.median(r[key] for r in results) for key in results[0]}
-        for name, results in runs.items()
-        if results
-    }
-
-
 def markdown(medians: dict[str, dict[str, float]], machine: dict[str, str], reps: str) -> str:
     ours, hand, plain = medians["ours"], medians["handwritten"], medians.get("moviepy")
     rows = [
@@ -120,7 +112,7 @@ def main() -> None:
     moviepy_reps = args.reps if args.moviepy_reps is None else args.moviepy_reps
     ensure_inputs(args.cache)
     runs = run(args.reps, moviepy_reps, args.cache.resolve())
-    medians = summarise(runs)
+    medians = medians_by_side(runs)
     ffmpeg_line = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True)
     machine = {
         "nproc": str(os.cpu_count()),

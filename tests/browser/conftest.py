@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support.processes import free_port, moneyprinter_command
+from tests.support.processes import moneyprinter_server
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -101,7 +100,6 @@ def server_env() -> dict[str, str]:
 @pytest.fixture
 def server(tmp_path: Path, database_url: str, server_env: dict[str, str]) -> Iterator[Server]:
     """`moneyprinter serve` on a free port: SQLite in the data folder, or a fresh Postgres."""
-    port = free_port()
     env = {
         **os.environ,
         "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
@@ -113,36 +111,10 @@ def server(tmp_path: Path, database_url: str, server_env: dict[str, str]) -> Ite
         **server_env,
     }
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*moneyprinter_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,  # no stray .env
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        server = Server(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            _wait_until_healthy(server)
-            yield server
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with server.api() as client:
-        while time.monotonic() < deadline:
-            assert server.process.poll() is None, server.log()
-            try:
-                if client.get("/api/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"server not healthy after {START_TIMEOUT_S} s:\n{server.log()}")
+    with moneyprinter_server(
+        "serve", cwd=tmp_path, env=env, log_path=log_path, start_timeout_s=START_TIMEOUT_S
+    ) as (process, port):
+        yield Server(process, f"http://127.0.0.1:{port}", log_path)
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import free_port, moneyprinter_command
+from tests.support.processes import free_port, moneyprinter_command, moneyprinter_server
 
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
 STAGES = ("script", "voice", "terms", "footage", "subtitles", "render", "metadata")
@@ -48,7 +47,6 @@ class Server:
 
 
 def start_server(tmp_path: Path, database_url: str, command: str) -> Iterator[Server]:
-    port = free_port()
     env = {
         **os.environ,
         "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
@@ -60,32 +58,10 @@ def start_server(tmp_path: Path, database_url: str, command: str) -> Iterator[Se
         "MONEYPRINTER_STREAM_POLL_INTERVAL_S": "0.1",
     }
     log_path = tmp_path / f"{command}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*moneyprinter_command(), command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    server = Server(process, port, log_path)
-    try:
-        wait_until_healthy(server)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert server.process.poll() is None, server.log()
-        try:
-            if httpx.get(f"{server.url}/api/health", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"server not healthy after {START_TIMEOUT_S} s:\n{server.log()}")
+    with moneyprinter_server(
+        command, cwd=tmp_path, env=env, log_path=log_path, start_timeout_s=START_TIMEOUT_S
+    ) as (process, port):
+        yield Server(process, port, log_path)
 
 
 @pytest.fixture

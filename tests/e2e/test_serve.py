@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import free_port, moneyprinter_command
+from tests.support.processes import moneyprinter_server
 
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
 START_TIMEOUT_S = 30.0
@@ -35,9 +35,8 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    """The server on each database: SQLite as a newcomer gets it (DATABASE_URL empty, the file in
-    the data folder, migrated by `serve`), and a fresh Postgres database."""
-    port = free_port()
+    """The server on each database, healthy: SQLite as a newcomer gets it (DATABASE_URL empty, the
+    file in the data folder, migrated by `serve`), and a fresh Postgres database."""
     data_dir = tmp_path / "data"
     env = {
         **os.environ,
@@ -47,34 +46,14 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
         "MONEYPRINTER_POLL_INTERVAL_S": "0.2",
         "MONEYPRINTER_STREAM_POLL_INTERVAL_S": "0.1",
     }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [*moneyprinter_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,  # no stray .env
+    with moneyprinter_server(
+        "serve",
+        cwd=tmp_path,
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+        log_path=tmp_path / "server.log",
+        start_timeout_s=START_TIMEOUT_S,
+    ) as (process, port):
         yield Server(process, f"http://127.0.0.1:{port}", data_dir)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def wait_until_healthy(server: Server, client: httpx.Client) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert server.process.poll() is None, server.log()
-        try:
-            if client.get("/api/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"server not healthy after {START_TIMEOUT_S} s:\n{server.log()}")
 
 
 def follow_events(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
@@ -116,7 +95,6 @@ def read_stream(client: httpx.Client, job_id: str) -> list[tuple[str, str | None
 
 def test_serve_runs_a_job_end_to_end_and_stops_on_sigterm(server: Server) -> None:
     with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
-        wait_until_healthy(server, client)
         response = client.post(
             "/api/generate",
             json={"videoSubject": "octopuses", "script": SCRIPT, "quality": "draft"},
