@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
 from PIL import ImageColor
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,7 +24,6 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
-ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
 
 class EventType(StrEnum):
@@ -144,6 +143,3 @@ def normalise_color(value: str) -> str:
         red, green, blue = ImageColor.getrgb(text)[:3]
         return f"#{red:02X}{green:02X}{blue:02X}"
     raise ValueError("must be a colour as #RGB, #RRGGBB or a CSS colour name")
-
-
-Priority = Annotated[int, Field(ge=-100, le=100)]

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.limits import UploadSizeLimit
 from app.api.routes import artifacts, events, health, jobs, metrics, models, songs, voices
 from app.api.validation import describe_validation_error
+from app.db.dialect import Dialect
 from app.db.enqueuer import Enqueuer
 from app.db.notify import JobNotifier
 from app.db.session import create_engine, create_sessionmaker
@@ -46,8 +47,8 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.enqueuer = enqueuer = Enqueuer(app.state.sessionmaker)
-        notifier = JobNotifier(engine) if engine.dialect.name == "postgresql" else None
-        app.state.wake_workers = _wake_workers(on_job_queued, notifier)
+        notifier = JobNotifier(engine) if Dialect.of(engine).notifies else None
+        app.state.wake_workers = _job_queued_hook(on_job_queued, notifier)
         settings.songs_dir.mkdir(parents=True, exist_ok=True)
         try:
             yield
@@ -87,7 +88,7 @@ def create_app(
     return app
 
 
-def _wake_workers(
+def _job_queued_hook(
     in_process: Callable[[], None] | None, notifier: JobNotifier | None
 ) -> Callable[[], Awaitable[None]]:
     """What the routes run after a job was queued (and committed): wake the workers. A

@@ -1,6 +1,9 @@
 """Request and response models of the public API, with the original's camelCase names.
 
 Every response body is an envelope with `"status": "success" | "error"`; errors carry a `message`.
+The models of stored things (`…Read`) are validated from the attributes of what the repositories
+return, so a route passes a row or a value as it is; where a wire name differs from the
+attribute's, the field names its source (`validation_alias`).
 """
 
 from __future__ import annotations
@@ -8,12 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, computed_field
 from pydantic.alias_generators import to_camel
 
-from app.db.metrics import RECENT_WINDOW_S, Histogram, QueueMetrics
-from app.db.models import Artifact, GenerationEvent, GenerationJob
-from app.domain import JobStatus, VideoSpec
+from app.domain import VideoSpec
 
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
 SPEC_FIELDS: set[str] = set(VideoSpec.model_fields)
@@ -21,6 +22,12 @@ SPEC_FIELDS: set[str] = set(VideoSpec.model_fields)
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ReadModel(CamelModel):
+    """A response part read from an object's attributes (a table row, a dataclass)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class ErrorResponse(CamelModel):
@@ -69,10 +76,16 @@ class GenerateResponse(CamelModel):
     job_id: str = Field(examples=[EXAMPLE_JOB_ID])
 
 
-class JobRead(CamelModel):
+class JobRead(ReadModel):
+    # `videoSubject` has a default (a job queued by other means may have none) and stays required
+    # in the schema: every response carries it.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str = Field(examples=[EXAMPLE_JOB_ID])
     state: str = Field(
-        examples=["running"], description="queued, running, completed, failed, cancelled"
+        validation_alias=AliasChoices("state", "status"),
+        examples=["running"],
+        description="queued, running, completed, failed, cancelled",
     )
     stage: str | None = Field(examples=["render"])
     progress: float = Field(ge=0, le=1, examples=[0.42])
@@ -81,7 +94,9 @@ class JobRead(CamelModel):
     max_attempts: int
     priority: int
     project_id: int | None
-    video_subject: str
+    video_subject: str = Field(
+        "", validation_alias=AliasChoices("videoSubject", AliasPath("payload", "videoSubject"))
+    )
     result_path: str | None = Field(
         examples=[f"jobs/{EXAMPLE_JOB_ID}/1/video.mp4"], description="relative to the data folder"
     )
@@ -91,28 +106,6 @@ class JobRead(CamelModel):
     completed_at: datetime | None
     updated_at: datetime
     payload: dict[str, Any]
-
-    @classmethod
-    def of(cls, job: GenerationJob) -> JobRead:
-        return cls(
-            id=job.id,
-            state=job.status,
-            stage=job.stage,
-            progress=job.progress,
-            cancel_requested=job.cancel_requested,
-            attempt_count=job.attempt_count,
-            max_attempts=job.max_attempts,
-            priority=job.priority,
-            project_id=job.project_id,
-            video_subject=str(job.payload.get("videoSubject", "")),
-            result_path=job.result_path,
-            error_message=job.error_message,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            completed_at=job.completed_at,
-            updated_at=job.updated_at,
-            payload=job.payload,
-        )
 
 
 class JobResponse(CamelModel):
@@ -142,26 +135,17 @@ class RetryResponse(CamelModel):
     state: str
 
 
-class EventRead(CamelModel):
+class EventRead(ReadModel):
     id: int = Field(examples=[42])
     type: str = Field(
-        examples=["stage"], description="log, stage, progress, state, retry, artifact"
+        validation_alias=AliasChoices("type", "event_type"),
+        examples=["stage"],
+        description="log, stage, progress, state, retry, artifact",
     )
     level: str = Field(examples=["info"])
     message: str = Field(examples=["Rendering the video."])
     payload: dict[str, Any] | None
-    timestamp: datetime
-
-    @classmethod
-    def of(cls, event: GenerationEvent) -> EventRead:
-        return cls(
-            id=event.id,
-            type=event.event_type,
-            level=event.level,
-            message=event.message,
-            payload=event.payload,
-            timestamp=event.created_at,
-        )
+    timestamp: datetime = Field(validation_alias=AliasChoices("timestamp", "created_at"))
 
 
 class EventList(CamelModel):
@@ -170,30 +154,21 @@ class EventList(CamelModel):
     last_event_id: int = Field(description="pass as `after` to get only newer events")
 
 
-class ArtifactRead(CamelModel):
+class ArtifactRead(ReadModel):
     id: int
+    job_id: str = Field(exclude=True)
     kind: str = Field(examples=["video"], description="video, thumbnail, voice, subtitles, …")
     path: str = Field(description="relative to the data folder")
     bytes: int
     sha256: str
     mime: str = Field(examples=["video/mp4"])
     media: dict[str, Any] | None = Field(description="duration, width, height where known")
-    url: str = Field(examples=[f"/api/jobs/{EXAMPLE_JOB_ID}/artifacts/1"])
     created_at: datetime
 
-    @classmethod
-    def of(cls, artifact: Artifact) -> ArtifactRead:
-        return cls(
-            id=artifact.id,
-            kind=artifact.kind,
-            path=artifact.path,
-            bytes=artifact.bytes,
-            sha256=artifact.sha256,
-            mime=artifact.mime,
-            media=artifact.media,
-            url=f"/api/jobs/{artifact.job_id}/artifacts/{artifact.id}",
-            created_at=artifact.created_at,
-        )
+    @computed_field(examples=[f"/api/jobs/{EXAMPLE_JOB_ID}/artifacts/1"])  # type: ignore[prop-decorator]
+    @property
+    def url(self) -> str:
+        return f"/api/jobs/{self.job_id}/artifacts/{self.id}"
 
 
 class ArtifactList(CamelModel):
@@ -208,9 +183,9 @@ class ModelsResponse(CamelModel):
     default: str
 
 
-class SongRead(CamelModel):
+class SongRead(ReadModel):
     name: str
-    bytes: int
+    bytes: int = Field(validation_alias=AliasChoices("bytes", "size_bytes"))
     modified_at: datetime
 
 
@@ -225,6 +200,20 @@ class UploadResponse(CamelModel):
     songs: list[str] = Field(description="the stored names, to use as `song` in a request")
 
 
+class VoiceRead(CamelModel):
+    id: str = Field(examples=["en_US-joe-medium"], description="pass as `voice` in a request")
+    name: str = Field(examples=["Joe (en-US)"])
+    engine: Literal["piper", "espeak-ng"]
+    language: str = Field(examples=["en-US"])
+    default: bool
+
+
+class VoiceList(CamelModel):
+    status: Literal["success"] = "success"
+    voices: list[VoiceRead]
+    default: str | None = Field(examples=["en_US-joe-medium"], description="none installed: null")
+
+
 class HealthResponse(CamelModel):
     status: Literal["success"] = "success"
     database: Literal["ok"] = "ok"
@@ -232,7 +221,7 @@ class HealthResponse(CamelModel):
     version: str
 
 
-class JobCounts(CamelModel):
+class JobCounts(ReadModel):
     """Jobs by state; the final states (completed, failed, cancelled) are the outcomes."""
 
     queued: int
@@ -242,59 +231,56 @@ class JobCounts(CamelModel):
     cancelled: int
 
 
-class QueuedJobs(CamelModel):
+class QueuedJobs(ReadModel):
     ready: int = Field(description="queued jobs whose runAt has come")
     scheduled: int = Field(description="queued jobs waiting out a retry backoff (runAt ahead)")
     oldest_ready_age_seconds: float = Field(
-        examples=[0.8], description="since the oldest ready job became ready; 0 when none is"
+        validation_alias=AliasChoices("oldestReadyAgeSeconds", "oldest_ready_age_s"),
+        examples=[0.8],
+        description="since the oldest ready job became ready; 0 when none is",
     )
 
 
-class RecentOutcomes(CamelModel):
+class RecentOutcomes(ReadModel):
     """Jobs that ended in each final state within the last `windowSeconds`: recent throughput."""
 
-    window_seconds: int = Field(examples=[3600])
+    window_seconds: int = Field(
+        validation_alias=AliasChoices("windowSeconds", "window_s"), examples=[3600]
+    )
     completed: int
     failed: int
     cancelled: int
 
 
-class HistogramBucket(CamelModel):
+class HistogramBucket(ReadModel):
     le: float = Field(examples=[0.5], description="upper bound, seconds")
     count: int = Field(description="jobs at or under the bound (cumulative, as in Prometheus)")
 
 
-class HistogramRead(CamelModel):
+class HistogramRead(ReadModel):
     buckets: list[HistogramBucket]
     count: int = Field(description="all jobs measured, those above the last bound included")
-    sum_seconds: float
-    p50_seconds: float | None = Field(description="estimated from the buckets; null when empty")
-    p95_seconds: float | None = Field(description="estimated from the buckets; null when empty")
-
-    @classmethod
-    def of(cls, histogram: Histogram) -> HistogramRead:
-        return cls(
-            buckets=[
-                HistogramBucket(le=bound, count=count)
-                for bound, count in zip(
-                    histogram.bounds_s, histogram.cumulative_counts, strict=True
-                )
-            ],
-            count=histogram.count,
-            sum_seconds=histogram.sum_s,
-            p50_seconds=histogram.quantile(0.5),
-            p95_seconds=histogram.quantile(0.95),
-        )
+    sum_seconds: float = Field(validation_alias=AliasChoices("sumSeconds", "sum_s"))
+    p50_seconds: float | None = Field(
+        validation_alias=AliasChoices("p50Seconds", "p50_s"),
+        description="estimated from the buckets; null when empty",
+    )
+    p95_seconds: float | None = Field(
+        validation_alias=AliasChoices("p95Seconds", "p95_s"),
+        description="estimated from the buckets; null when empty",
+    )
 
 
-class WorkerRead(CamelModel):
+class WorkerRead(ReadModel):
     id: str = Field(examples=["render-1:4242:9f3a"], description="host:pid:random")
     slots: int
     busy: int
-    heartbeat_age_seconds: float
+    heartbeat_age_seconds: float = Field(
+        validation_alias=AliasChoices("heartbeatAgeSeconds", "heartbeat_age_s")
+    )
 
 
-class MetricsResponse(CamelModel):
+class MetricsResponse(ReadModel):
     """The queue's figures over the jobs and events still in the database (retention prunes
     finished jobs, so the histograms and counts cover the recent past)."""
 
@@ -310,38 +296,3 @@ class MetricsResponse(CamelModel):
     busy_slots: int
     total_slots: int
     recent: RecentOutcomes
-
-    @classmethod
-    def of(cls, metrics: QueueMetrics) -> MetricsResponse:
-        return cls(
-            collected_at=metrics.collected_at,
-            jobs=JobCounts.model_validate(
-                {state.value: count for state, count in metrics.jobs_by_state.items()}
-            ),
-            queued=QueuedJobs(
-                ready=metrics.ready,
-                scheduled=metrics.scheduled,
-                oldest_ready_age_seconds=metrics.oldest_ready_age_s,
-            ),
-            pickup_latency=HistogramRead.of(metrics.pickup_latency),
-            run_time=HistogramRead.of(metrics.run_time),
-            retries=metrics.retries,
-            rescued_leases=metrics.rescued_leases,
-            workers=[
-                WorkerRead(
-                    id=worker.id,
-                    slots=worker.slots,
-                    busy=worker.busy,
-                    heartbeat_age_seconds=worker.heartbeat_age_s,
-                )
-                for worker in metrics.workers
-            ],
-            busy_slots=metrics.busy_slots,
-            total_slots=metrics.total_slots,
-            recent=RecentOutcomes(
-                window_seconds=RECENT_WINDOW_S,
-                completed=metrics.finished_recently[JobStatus.COMPLETED],
-                failed=metrics.finished_recently[JobStatus.FAILED],
-                cancelled=metrics.finished_recently[JobStatus.CANCELLED],
-            ),
-        )

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 
 Ends = dict[str, str]
-RunInTransaction = Callable[[Callable[[JobRepository], Awaitable[Ends]]], Awaitable[Ends]]
+RunInTransaction = Callable[[Callable[[Repositories], Awaitable[Ends]]], Awaitable[Ends]]
 
 
 class Completer:
@@ -37,8 +37,8 @@ class Completer:
             batch, self._pending = self._pending, {}
             leases = {job_id: token for job_id, (token, _end) in batch.items()}
 
-            async def complete_all(repo: JobRepository, leases: Ends = leases) -> Ends:
-                return await repo.complete_jobs(leases)
+            async def complete_all(db: Repositories, leases: Ends = leases) -> Ends:
+                return await db.leases.complete_many(leases)
 
             try:
                 ends = await self._run(complete_all)

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.dialect import Dialect
 from app.db.models import GenerationJob
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.db.session import is_transient_error
 from app.domain import EventType
 from app.settings import Settings
@@ -97,7 +98,7 @@ class Worker:
     async def run(self, *, wait: bool = True) -> None:
         """Work until stop(); with `wait=False`, return once the queue is empty and all is done."""
         await self._db(
-            lambda repo: repo.register_worker(
+            lambda db: db.workers.register(
                 self.worker_id, slots=self.concurrency, version=app_version()
             )
         )
@@ -126,7 +127,7 @@ class Worker:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
             with contextlib.suppress(DatabaseUnavailable):
-                await self._db(lambda repo: repo.remove_worker(self.worker_id))
+                await self._db(lambda db: db.workers.remove(self.worker_id))
             logger.info("worker %s stopped", self.worker_id)
 
     # -- claiming ----------------------------------------------------------------------------
@@ -153,8 +154,8 @@ class Worker:
     async def _claim(self, free: int) -> int:
         """Claim up to `free` jobs in one statement and start a task for each."""
 
-        async def claim(repo: JobRepository) -> list[RunningJob]:
-            jobs = await repo.claim_jobs(
+        async def claim(db: Repositories) -> list[RunningJob]:
+            jobs = await db.leases.claim(
                 worker_id=self.worker_id, limit=free, lease_s=self.settings.lease_s
             )
             return [self._running_job(job) for job in jobs]
@@ -202,7 +203,7 @@ class Worker:
             # If even this fails, the job stays running until its lease ends and is reaped.
             with contextlib.suppress(DatabaseUnavailable):
                 await self._db(
-                    lambda repo: repo.mark_failed(
+                    lambda db: db.leases.mark_failed(
                         job.id, job.token, error=error, details={"retryable": True}
                     )
                 )
@@ -260,10 +261,10 @@ class Worker:
         if update is None or job.stop_reason is not None:
             return
 
-        async def write(repo: JobRepository) -> None:
+        async def write(db: Repositories) -> None:
             stage, progress = update.stage, update.progress
-            if await repo.record_progress(job.id, job.token, stage=stage, progress=progress):
-                await repo.add_event(
+            if await db.leases.record_progress(job.id, job.token, stage=stage, progress=progress):
+                await db.events.add(
                     job.id,
                     update.event_type,
                     update.message,
@@ -283,11 +284,11 @@ class Worker:
         if reason == "lost":
             job.log.warning("lease lost: the result is discarded")
         elif reason == "cancel":
-            cancelled = await self._db(lambda repo: repo.mark_cancelled(job.id, job.token))
+            cancelled = await self._db(lambda db: db.leases.mark_cancelled(job.id, job.token))
             job.log.info("cancelled" if cancelled else "cancelled, but the lease was already lost")
         elif reason == "shutdown" and not outcome.succeeded:
             released = await self._db(
-                lambda repo: repo.release_job(job.id, job.token, reason="the worker shut down.")
+                lambda db: db.leases.release(job.id, job.token, reason="the worker shut down.")
             )
             job.log.info("released to the queue" if released else "lease lost before release")
         elif reason == "timeout":
@@ -309,7 +310,7 @@ class Worker:
                 job.attempt, base_s=self.settings.retry_base_s, cap_s=self.settings.retry_cap_s
             )
             retried = await self._db(
-                lambda repo: repo.schedule_retry(
+                lambda db: db.leases.schedule_retry(
                     job.id, job.token, attempt=job.attempt, error=error, delay_s=delay_s,
                     details=details,
                 )
@@ -320,7 +321,7 @@ class Worker:
                 job.log.info("the lease was lost before the retry: %s", error)
             return
         failed = await self._db(
-            lambda repo: repo.mark_failed(job.id, job.token, error=error, details=details)
+            lambda db: db.leases.mark_failed(job.id, job.token, error=error, details=details)
         )
         job.log.info("failed: %s" if failed else "failed, but the lease was lost: %s", error)
 
@@ -337,20 +338,20 @@ class Worker:
         result_path = None if video is None else video.relative_to(data_dir.resolve()).as_posix()
         artifacts = outcome.artifacts(data_dir)
 
-        async def complete(repo: JobRepository) -> str:
+        async def complete(db: Repositories) -> str:
             # In the completion's transaction: a job whose cancel came late never completes.
-            if await repo.cancel_requested_ids([job.id]):
-                return "cancelled" if await repo.mark_cancelled(job.id, job.token) else "lost"
+            if await db.leases.cancel_requested_ids([job.id]):
+                return "cancelled" if await db.leases.mark_cancelled(job.id, job.token) else "lost"
             for artifact in artifacts:
-                await repo.add_artifact(job.id, **artifact)
+                await db.artifacts.add(job.id, **artifact)
                 name, size = Path(artifact["path"]).name, artifact["size_bytes"]
-                await repo.add_event(
+                await db.events.add(
                     job.id,
                     EventType.ARTIFACT,
                     f"Saved {artifact['kind']}: {name} ({size:,} bytes).",
                     payload={"kind": artifact["kind"], "path": artifact["path"], "bytes": size},
                 )
-            if not await repo.mark_completed(job.id, job.token, result_path=result_path):
+            if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
             return "completed"
 
@@ -382,13 +383,13 @@ class Worker:
         """Renew every running job's lease in one statement; a job not renewed was lost."""
         leases = {job.id: job.token for job in self._running.values() if not job.finishing}
 
-        async def beat(repo: JobRepository) -> set[str]:
-            renewed = await repo.renew_leases(
+        async def beat(db: Repositories) -> set[str]:
+            renewed = await db.leases.renew(
                 worker_id=self.worker_id, leases=leases, lease_s=self.settings.lease_s
             )
-            await repo.touch_worker(self.worker_id, busy=self._busy_slots())
+            await db.workers.touch(self.worker_id, busy=self._busy_slots())
             # Every worker reaps: the statement is safe to run concurrently.
-            for reaped in await repo.reap_expired_leases():
+            for reaped in await db.leases.reap_expired():
                 logger.warning(
                     "worker %s: took back job %s from an expired lease (now %s)",
                     self.worker_id, reaped.id, reaped.status,
@@ -407,7 +408,7 @@ class Worker:
         watched = [job.id for job in self._running.values() if job.stop_reason is None]
         if not watched:
             return
-        requested = await self._db(lambda repo: repo.cancel_requested_ids(watched))
+        requested = await self._db(lambda db: db.leases.cancel_requested_ids(watched))
         for job_id in requested:
             job = self._running.get(job_id)
             if job is not None and job.stop_reason is None:
@@ -444,7 +445,7 @@ class Worker:
     # -- database ----------------------------------------------------------------------------
 
     async def _db(
-        self, operation: Callable[[JobRepository], Awaitable[T]], *, one_statement: bool = False
+        self, operation: Callable[[Repositories], Awaitable[T]], *, one_statement: bool = False
     ) -> T:
         """Run `operation` in its own short transaction, retrying transient errors with backoff;
         DatabaseUnavailable when they persist. Any other error is raised as it is.
@@ -471,12 +472,12 @@ class Worker:
         raise AssertionError("unreachable")
 
     async def _transaction(
-        self, operation: Callable[[JobRepository], Awaitable[T]], *, one_statement: bool
+        self, operation: Callable[[Repositories], Awaitable[T]], *, one_statement: bool
     ) -> T:
         async with self.sessionmaker() as session:
-            if one_statement and session.get_bind().dialect.name == "postgresql":
+            if one_statement and Dialect.of(session).autocommits_one_statement:
                 # Two round trips fewer on the worker's busiest path.
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                return await operation(JobRepository(session))
+                return await operation(Repositories(session))
             async with session.begin():
-                return await operation(JobRepository(session))
+                return await operation(Repositories(session))

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import utcnow
-from app.db.repository import JobRepository
+from app.db.repositories import JobRepository
 from app.settings import Settings
 
 logger = logging.getLogger("worker.retention")
@@ -81,7 +81,7 @@ async def _prune_orphan_folders(
     for start in range(0, len(candidates), batch_size):
         chunk = candidates[start : start + batch_size]
         async with sessionmaker() as session:
-            known = await JobRepository(session).existing_job_ids([path.name for path in chunk])
+            known = await JobRepository(session).existing_ids([path.name for path in chunk])
         orphans = [path for path in chunk if path.name not in known]
         removed += await asyncio.to_thread(remove_folders, orphans)
     return removed

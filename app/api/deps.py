@@ -1,4 +1,4 @@
-"""Dependencies of the routes: settings, the request's session and repository, the API key."""
+"""Dependencies of the routes: settings, the request's session and repositories, the API key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.repository import JobRepository
+from app.db.repositories import ArtifactRepository, EventRepository, JobRepository
 from app.errors import JobNotFound, Unauthorized
 from app.settings import Settings
 from app.songs import SongLibrary
@@ -50,11 +50,21 @@ async def get_session(maker: SessionmakerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_repository(session: SessionDep) -> JobRepository:
+async def get_jobs(session: SessionDep) -> JobRepository:
     return JobRepository(session)
 
 
-RepositoryDep = Annotated[JobRepository, Depends(get_repository)]
+async def get_events(session: SessionDep) -> EventRepository:
+    return EventRepository(session)
+
+
+async def get_artifacts(session: SessionDep) -> ArtifactRepository:
+    return ArtifactRepository(session)
+
+
+JobsDep = Annotated[JobRepository, Depends(get_jobs)]
+EventsDep = Annotated[EventRepository, Depends(get_events)]
+ArtifactsDep = Annotated[ArtifactRepository, Depends(get_artifacts)]
 
 
 async def get_job_id(job_id: str) -> str:

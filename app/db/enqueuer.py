@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.repository import JobRepository
+from app.db.repositories import JobRepository
 
 # Rows per transaction at most: a burst is committed in pieces, so no request waits for all of it.
 MAX_BATCH = 100

@@ -1,4 +1,5 @@
-"""Tables (DESIGN.md §2), as SQLAlchemy 2 typed models. Alembic creates them; the app never does."""
+"""Tables (docs/architecture.md, "Data"), as SQLAlchemy 2 typed models. Alembic creates them;
+the app never does."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from app.db.dialect import Dialect as DatabaseDialect
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -50,7 +53,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use datetime.now(UTC)")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.replace(tzinfo=None) if DatabaseDialect.of(dialect).stores_naive_utc else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -31,7 +31,7 @@ _LOST_CONNECTION = (
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for `url`, with the settings DESIGN.md §2 asks of each dialect."""
+    """An async engine for `url`, set up for its database (docs/architecture.md, "Data")."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -86,10 +86,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
 
 
 def is_transient_error(exc: BaseException) -> bool:

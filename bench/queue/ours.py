@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.models import GenerationEvent, GenerationJob, utcnow
 from app.db.notify import JobNotifier
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.db.session import create_engine, create_sessionmaker
 from app.domain import EventType, VideoSpec
 from app.settings import Settings, async_database_url
@@ -138,7 +138,7 @@ async def wait_for(out: Path, job_ids: set[str]) -> None:
 
 
 async def latency(url: str, n: int, interval_ms: int, out: Path) -> dict[str, Any]:
-    """Enqueue `stamp` jobs one by one as the API does: JobRepository.create_job in a
+    """Enqueue `stamp` jobs one by one as the API does: JobRepository.create in a
     transaction, then, after the commit, JobNotifier.job_queued(). Each job's wall clock just
     after its commit goes to OUTFILE.enqueued; the payload carries the wall clock taken before
     the INSERT."""
@@ -149,7 +149,7 @@ async def latency(url: str, n: int, interval_ms: int, out: Path) -> dict[str, An
     async def enqueue() -> str:
         before_insert = time.time()
         async with maker.begin() as session:
-            job = await JobRepository(session).create_job(
+            job = await Repositories(session).jobs.create(
                 payload={"t": before_insert}, kind="stamp"
             )
         return job.id
@@ -195,7 +195,7 @@ async def video(url: str, n: int) -> dict[str, Any]:
             spec = VideoSpec(video_subject="octopuses", script=VIDEO_SCRIPT, quality="draft")
             for _ in range(n):
                 async with maker.begin() as session:
-                    await JobRepository(session).create_job(
+                    await Repositories(session).jobs.create(
                         payload=spec.model_dump(mode="json", by_alias=True)
                     )
             await Worker(settings, maker, concurrency=1).run(wait=False)

@@ -7,7 +7,7 @@ import hashlib
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.settings import Settings
 
 VIDEO_BYTES = bytes(range(256)) * 400  # 102 400 bytes standing in for an MP4
@@ -27,9 +27,9 @@ async def completed_job(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(VIDEO_BYTES)
     async with sessionmaker.begin() as session:
-        repository = JobRepository(session)
-        [job] = await repository.claim_jobs(worker_id="w", limit=1, lease_s=30)
-        artifact = await repository.add_artifact(
+        repository = Repositories(session)
+        [job] = await repository.leases.claim(worker_id="w", limit=1, lease_s=30)
+        artifact = await repository.artifacts.add(
             job_id,
             kind="video",
             path=relative,
@@ -38,7 +38,9 @@ async def completed_job(
             mime="video/mp4",
             media={"durationS": 1.0},
         )
-        assert await repository.mark_completed(job_id, job.lease_token or "", result_path=relative)
+        assert await repository.leases.mark_completed(
+            job_id, job.lease_token or "", result_path=relative
+        )
     return job_id, artifact.id
 
 

@@ -7,7 +7,7 @@ import json
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.domain import EventType
 
 
@@ -31,9 +31,9 @@ async def make_job_with_events(
     response = await client.post("/api/generate", json={"videoSubject": "tides", "script": "Hi."})
     job_id = str(response.json()["jobId"])
     async with sessionmaker.begin() as session:
-        repository = JobRepository(session)
+        repository = Repositories(session)
         for n in range(3):
-            await repository.add_event(job_id, EventType.LOG, f"step {n}")
+            await repository.events.add(job_id, EventType.LOG, f"step {n}")
     return job_id
 
 

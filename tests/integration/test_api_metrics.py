@@ -13,18 +13,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.metrics import (
+from app.db.models import GenerationJob, WorkerRecord, utcnow
+from app.db.repositories import Repositories
+from app.domain import JobStatus
+from app.main import create_app
+from app.prometheus import render_prometheus
+from app.queue_metrics import (
     PICKUP_BUCKETS_S,
+    RECENT_WINDOW_S,
     RUN_TIME_BUCKETS_S,
     Histogram,
+    QueueDepth,
     QueueMetrics,
+    RecentOutcomes,
     WorkerStatus,
 )
-from app.db.models import GenerationJob, WorkerRecord, utcnow
-from app.db.repository import JobRepository
-from app.domain import TERMINAL_STATUSES, JobStatus
-from app.main import create_app
-from app.metrics import render_prometheus
 from app.settings import Settings
 
 Maker = async_sessionmaker[AsyncSession]
@@ -60,13 +63,13 @@ JOBS_BY_STATE = {"queued": 3, "running": 1, "completed": 1, "failed": 2, "cancel
 
 async def create(maker: Maker, **options: Any) -> str:
     async with maker.begin() as session:
-        job = await JobRepository(session).create_job(payload=PAYLOAD, **options)
+        job = await Repositories(session).jobs.create(payload=PAYLOAD, **options)
     return job.id
 
 
 async def claim(maker: Maker, *, lease_s: float = 30) -> GenerationJob:
     async with maker.begin() as session:
-        [job] = await JobRepository(session).claim_jobs(
+        [job] = await Repositories(session).leases.claim(
             worker_id="live-1", limit=1, lease_s=lease_s
         )
     return job
@@ -104,23 +107,25 @@ async def build_queue(maker: Maker) -> None:
     cancelled_queued_id = await create(maker)
 
     async with maker.begin() as session:
-        repository = JobRepository(session)
+        repository = Repositories(session)
         job = claimed["completed"]
-        assert await repository.mark_completed(job.id, job.lease_token or "", result_path="v.mp4")
+        assert await repository.leases.mark_completed(
+            job.id, job.lease_token or "", result_path="v.mp4"
+        )
         job = claimed["failed"]
-        assert await repository.mark_failed(job.id, job.lease_token or "", error="bad input")
+        assert await repository.leases.mark_failed(job.id, job.lease_token or "", error="bad input")
         job = claimed["cancelled"]
-        assert await repository.mark_cancelled(job.id, job.lease_token or "")
+        assert await repository.leases.mark_cancelled(job.id, job.lease_token or "")
         job = claimed["retrying"]
-        assert await repository.schedule_retry(
+        assert await repository.leases.schedule_retry(
             job.id, job.lease_token or "", attempt=1, error="HTTP 503", delay_s=600
         )
-        reaped = await repository.reap_expired_leases()
+        reaped = await repository.leases.reap_expired()
         assert {job.id: job.status for job in reaped} == {
             claimed["rescued"].id: "queued",
             claimed["reaped_failed"].id: "failed",
         }
-        assert await repository.request_cancel(cancelled_queued_id) is not None
+        assert await repository.jobs.request_cancel(cancelled_queued_id) is not None
 
     base = (utcnow() - timedelta(hours=2)).replace(microsecond=0)
     for name, timing in TIMINGS.items():
@@ -136,11 +141,11 @@ async def build_queue(maker: Maker) -> None:
 
 async def register_workers(maker: Maker) -> None:
     async with maker.begin() as session:
-        repository = JobRepository(session)
-        await repository.register_worker("live-1", slots=4, version="test")
-        await repository.touch_worker("live-1", busy=2)
-        await repository.register_worker("live-2", slots=2, version="test")
-        await repository.register_worker("stale", slots=8, version="test")
+        repository = Repositories(session)
+        await repository.workers.register("live-1", slots=4, version="test")
+        await repository.workers.touch("live-1", busy=2)
+        await repository.workers.register("live-2", slots=2, version="test")
+        await repository.workers.register("stale", slots=8, version="test")
         # Older than max(3 heartbeats, a lease) = 30 s with the default settings.
         await session.execute(
             update(WorkerRecord)
@@ -301,16 +306,14 @@ def test_prometheus_label_values_are_escaped() -> None:
     empty = Histogram(bounds_s=(1.0,), cumulative_counts=(0,), count=0, sum_s=0.0)
     metrics = QueueMetrics(
         collected_at=datetime.now(UTC),
-        jobs_by_state=dict.fromkeys(JobStatus, 0),
-        ready=0,
-        scheduled=0,
-        oldest_ready_age_s=0.0,
+        jobs=dict.fromkeys(JobStatus, 0),
+        queued=QueueDepth(ready=0, scheduled=0, oldest_ready_age_s=0.0),
         pickup_latency=empty,
         run_time=empty,
         retries=0,
         rescued_leases=0,
         workers=(WorkerStatus(id=odd_id, slots=1, busy=1, heartbeat_age_s=0.5),),
-        finished_recently=dict.fromkeys(TERMINAL_STATUSES, 0),
+        recent=RecentOutcomes(window_s=RECENT_WINDOW_S, completed=0, failed=0, cancelled=0),
     )
 
     samples = prometheus_samples(render_prometheus(metrics))

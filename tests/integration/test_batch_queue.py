@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import GenerationEvent, GenerationJob
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.settings import Settings
 from worker.main import Worker
 
@@ -15,26 +15,26 @@ Maker = async_sessionmaker[AsyncSession]
 
 async def queue_noop_jobs(maker: Maker, count: int) -> list[str]:
     async with maker.begin() as session:
-        repository = JobRepository(session)
-        return [(await repository.create_job(payload={}, kind="noop")).id for _ in range(count)]
+        repository = Repositories(session)
+        return [(await repository.jobs.create(payload={}, kind="noop")).id for _ in range(count)]
 
 
 async def read(maker: Maker, job_id: str) -> tuple[GenerationJob, list[GenerationEvent]]:
     async with maker() as session:
-        repository = JobRepository(session)
-        job = await repository.get_job(job_id)
-        events = list(await repository.list_events(job_id))
+        repository = Repositories(session)
+        job = await repository.jobs.get(job_id)
+        events = list(await repository.events.list_after(job_id))
     assert job is not None
     return job, events
 
 
 async def test_a_claim_logs_one_started_event_per_job(sessionmaker: Maker) -> None:
     async with sessionmaker.begin() as session:
-        repository = JobRepository(session)
-        queued = [(await repository.create_job(payload={}, kind="noop")).id for _ in range(3)]
+        repository = Repositories(session)
+        queued = [(await repository.jobs.create(payload={}, kind="noop")).id for _ in range(3)]
         # Claimed in the session that created them: the jobs it returns are the claimed rows,
         # not the queued objects it already holds.
-        claimed = await repository.claim_jobs(worker_id="w1", limit=5, lease_s=30)
+        claimed = await repository.leases.claim(worker_id="w1", limit=5, lease_s=30)
 
     assert sorted(job.id for job in claimed) == sorted(queued)
     assert {job.status for job in claimed} == {"running"}
@@ -51,15 +51,15 @@ async def test_a_claim_logs_one_started_event_per_job(sessionmaker: Maker) -> No
 async def test_a_batch_completion_fences_each_job_by_its_own_token(sessionmaker: Maker) -> None:
     await queue_noop_jobs(sessionmaker, 4)
     async with sessionmaker.begin() as session:
-        jobs = await JobRepository(session).claim_jobs(worker_id="w1", limit=4, lease_s=30)
+        jobs = await Repositories(session).leases.claim(worker_id="w1", limit=4, lease_s=30)
     done, also_done, cancelled, lost = jobs
     async with sessionmaker.begin() as session:
-        await JobRepository(session).request_cancel(cancelled.id)
+        await Repositories(session).jobs.request_cancel(cancelled.id)
     leases = {job.id: job.lease_token or "" for job in (done, also_done, cancelled)}
     leases[lost.id] = "a token from an older claim"
 
     async with sessionmaker.begin() as session:
-        ends = await JobRepository(session).complete_jobs(leases)
+        ends = await Repositories(session).leases.complete_many(leases)
 
     assert ends == {
         done.id: "completed",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import GenerationJob
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.db.session import create_engine, create_sessionmaker
 from app.settings import Settings
 
@@ -23,7 +23,7 @@ async def claim_until_empty(maker: async_sessionmaker[AsyncSession], worker_id: 
     claimed: list[str] = []
     while True:
         async with maker.begin() as session:
-            jobs = await JobRepository(session).claim_jobs(
+            jobs = await Repositories(session).leases.claim(
                 worker_id=worker_id, limit=BATCH, lease_s=LEASE_S
             )
         if not jobs:
@@ -37,9 +37,9 @@ async def test_racing_claimers_take_every_job_exactly_once(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with sessionmaker.begin() as session:
-        repository = JobRepository(session)
+        repository = Repositories(session)
         for number in range(JOBS):
-            await repository.create_job(payload={"videoSubject": f"subject {number}"})
+            await repository.jobs.create(payload={"videoSubject": f"subject {number}"})
     engines = [create_engine(settings.resolved_database_url) for _ in range(CLAIMERS)]
     try:
         results = await asyncio.gather(

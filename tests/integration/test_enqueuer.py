@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.enqueuer import Enqueuer
-from app.db.repository import JobRepository, new_job_row
+from app.db.repositories import Repositories
+from app.db.statements import new_job_row
 
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
 
@@ -52,7 +53,7 @@ async def test_a_job_that_cannot_be_stored_fails_alone(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessionmaker.begin() as session:
-        taken = await JobRepository(session).create_job(payload={}, idempotency_key="taken")
+        taken = await Repositories(session).jobs.create(payload={}, idempotency_key="taken")
     enqueuer = Enqueuer(sessionmaker)
     rows = [new_job_row(payload={"videoSubject": f"subject {n}"}) for n in range(5)]
     rows.insert(2, new_job_row(payload={"videoSubject": "duplicate"}, idempotency_key="taken"))
@@ -64,9 +65,11 @@ async def test_a_job_that_cannot_be_stored_fails_alone(
     stored = [row["id"] for row in rows if row["idempotency_key"] is None]
     assert [r for r in results if not isinstance(r, BaseException)] == stored
     async with sessionmaker() as session:
-        repository = JobRepository(session)
+        repository = Repositories(session)
         for job_id in stored:
-            assert await repository.get_job(job_id) is not None
-            assert [e.message for e in await repository.list_events(job_id)] == ["Job queued."]
-        jobs, total = await repository.list_jobs()
+            assert await repository.jobs.get(job_id) is not None
+            assert [e.message for e in await repository.events.list_after(job_id)] == [
+                "Job queued."
+            ]
+        jobs, total = await repository.jobs.page()
         assert total == 6 and taken.id in {job.id for job in jobs}

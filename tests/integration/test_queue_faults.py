@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.migrations import upgrade_to_head
 from app.db.models import GenerationEvent, GenerationJob, WorkerRecord
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.db.session import create_engine, create_sessionmaker
 from app.domain import VideoSpec
 from app.settings import Settings
@@ -132,8 +132,8 @@ async def probe_table(engine: AsyncEngine) -> None:
 
 async def queue_probes(maker: Maker, count: int, **payload: Any) -> list[str]:
     async with maker.begin() as session:
-        repository = JobRepository(session)
-        jobs = [await repository.create_job(kind="probe", payload=payload) for _ in range(count)]
+        repository = Repositories(session)
+        jobs = [await repository.jobs.create(kind="probe", payload=payload) for _ in range(count)]
     return [job.id for job in jobs]
 
 
@@ -174,7 +174,7 @@ async def wait_drained(maker: Maker, total: int, *, timeout_s: float) -> None:
 
 async def read_job(maker: Maker, job_id: str) -> GenerationJob:
     async with maker() as session:
-        job = await JobRepository(session).get_job(job_id)
+        job = await Repositories(session).jobs.get(job_id)
     assert job is not None
     return job
 
@@ -189,7 +189,7 @@ async def probe_runs(maker: Maker) -> list[tuple[str, int, str]]:
 
 async def events(maker: Maker, job_id: str) -> list[GenerationEvent]:
     async with maker() as session:
-        return list(await JobRepository(session).list_events(job_id))
+        return list(await Repositories(session).events.list_after(job_id))
 
 
 def group_alive(pgid: int) -> bool:
@@ -245,7 +245,7 @@ async def test_a_sigkilled_workers_video_job_runs_again_on_another_worker(
     await wait_registered(sessionmaker, 2)
     spec = VideoSpec(video_subject="octopuses", quality="draft", script=MEDIUM_SCRIPT)
     async with sessionmaker.begin() as session:
-        job = await JobRepository(session).create_job(payload=spec.model_dump(by_alias=True))
+        job = await Repositories(session).jobs.create(payload=spec.model_dump(by_alias=True))
     job_id = job.id
 
     async def rendering() -> bool:

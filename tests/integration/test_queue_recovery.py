@@ -11,7 +11,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import GenerationJob
-from app.db.repository import LEASE_EXPIRED_MESSAGE, JobRepository
+from app.db.repositories import Repositories
+from app.db.statements import LEASE_EXPIRED_MESSAGE
 from app.domain import VideoSpec
 from app.settings import Settings
 from tests.fakes import openai_speech
@@ -24,7 +25,7 @@ Maker = async_sessionmaker[AsyncSession]
 async def queue(maker: Maker, **options: Any) -> str:
     spec = VideoSpec(video_subject="tides", script="The moon pulls the sea.", quality="draft")
     async with maker.begin() as session:
-        job = await JobRepository(session).create_job(
+        job = await Repositories(session).jobs.create(
             payload=spec.model_dump(mode="json", by_alias=True), **options
         )
     return job.id
@@ -32,20 +33,20 @@ async def queue(maker: Maker, **options: Any) -> str:
 
 async def claim_with_expired_lease(maker: Maker) -> GenerationJob:
     async with maker.begin() as session:
-        [job] = await JobRepository(session).claim_jobs(worker_id="gone", limit=1, lease_s=-1)
+        [job] = await Repositories(session).leases.claim(worker_id="gone", limit=1, lease_s=-1)
     return job
 
 
 async def reap(maker: Maker) -> list[GenerationJob]:
     async with maker.begin() as session:
-        return await JobRepository(session).reap_expired_leases()
+        return await Repositories(session).leases.reap_expired()
 
 
 async def read(maker: Maker, job_id: str) -> tuple[GenerationJob, list[str]]:
     async with maker() as session:
-        repository = JobRepository(session)
-        job = await repository.get_job(job_id)
-        events = [event.event_type for event in await repository.list_events(job_id)]
+        repository = Repositories(session)
+        job = await repository.jobs.get(job_id)
+        events = [event.event_type for event in await repository.events.list_after(job_id)]
     assert job is not None
     return job, events
 
@@ -55,7 +56,7 @@ async def test_an_expired_lease_goes_back_to_the_queue(sessionmaker: Maker) -> N
     await claim_with_expired_lease(sessionmaker)
     live_id = await queue(sessionmaker)
     async with sessionmaker.begin() as session:
-        await JobRepository(session).claim_jobs(worker_id="alive", limit=1, lease_s=30)
+        await Repositories(session).leases.claim(worker_id="alive", limit=1, lease_s=30)
 
     reaped = await reap(sessionmaker)
     again = await reap(sessionmaker)
@@ -77,7 +78,7 @@ async def test_an_expired_lease_on_the_last_attempt_fails_and_a_cancelled_one_en
     cancel_id = await queue(sessionmaker)
     await claim_with_expired_lease(sessionmaker)
     async with sessionmaker.begin() as session:
-        await JobRepository(session).request_cancel(cancel_id)
+        await Repositories(session).jobs.request_cancel(cancel_id)
 
     await reap(sessionmaker)
 

@@ -19,7 +19,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.models import Artifact, GenerationEvent, GenerationJob, utcnow
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.settings import Settings
 from tests.support.processes import moneyprinter_command
 from worker import cli
@@ -62,9 +62,9 @@ async def make_job(
     ago, with an event, an artifact and a folder on disk."""
     when = days_ago(age_days)
     async with maker.begin() as session:
-        repository = JobRepository(session)
-        job = await repository.create_job(payload={"videoSubject": "tides"})
-        await repository.add_artifact(
+        repository = Repositories(session)
+        job = await repository.jobs.create(payload={"videoSubject": "tides"})
+        await repository.artifacts.add(
             job.id,
             kind="video",
             path=f"jobs/{job.id}/1/video.mp4",
@@ -181,9 +181,9 @@ async def test_the_repository_deletes_at_most_the_limit(
     cutoff = days_ago(30)
 
     async with sessionmaker.begin() as session:
-        first = await JobRepository(session).prune_finished(before=cutoff, limit=3)
+        first = await Repositories(session).jobs.prune_finished(before=cutoff, limit=3)
     async with sessionmaker.begin() as session:
-        rest = await JobRepository(session).prune_finished(before=cutoff, limit=3)
+        rest = await Repositories(session).jobs.prune_finished(before=cutoff, limit=3)
 
     assert len(first) == 3 and len(rest) == 2
     assert set(first) | set(rest) == old

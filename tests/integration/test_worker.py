@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import GenerationEvent, GenerationJob
-from app.db.repository import JobRepository
+from app.db.repositories import Repositories
 from app.domain import VideoSpec
 from app.settings import Settings
 from worker.main import Worker
@@ -41,7 +41,7 @@ RUN_TIMEOUT_S = 60.0
 async def queue_job(maker: Maker, **fields: Any) -> str:
     spec = VideoSpec(video_subject="octopuses", quality="draft", **fields)
     async with maker.begin() as session:
-        job = await JobRepository(session).create_job(
+        job = await Repositories(session).jobs.create(
             payload=spec.model_dump(mode="json", by_alias=True)
         )
     return job.id
@@ -49,14 +49,14 @@ async def queue_job(maker: Maker, **fields: Any) -> str:
 
 async def read_job(maker: Maker, job_id: str) -> GenerationJob:
     async with maker() as session:
-        job = await JobRepository(session).get_job(job_id)
+        job = await Repositories(session).jobs.get(job_id)
     assert job is not None
     return job
 
 
 async def read_events(maker: Maker, job_id: str) -> list[GenerationEvent]:
     async with maker() as session:
-        return list(await JobRepository(session).list_events(job_id))
+        return list(await Repositories(session).events.list_after(job_id))
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0) -> None:
@@ -146,7 +146,7 @@ async def test_worker_renders_a_job_to_completion(settings: Settings, sessionmak
     assert first_stage > 1
 
     async with sessionmaker() as session:
-        artifacts = {a.kind: a for a in await JobRepository(session).list_artifacts(job_id)}
+        artifacts = {a.kind: a for a in await Repositories(session).artifacts.list_for_job(job_id)}
     assert set(artifacts) == {"video", "thumbnail", "metadata", "script", "subtitles", "voice"}
     assert artifacts["video"].path == job.result_path
     assert artifacts["video"].bytes == video.stat().st_size
@@ -177,7 +177,7 @@ async def test_job_without_a_script_fails_with_a_clear_message(
 async def test_cancelled_queued_job_is_never_run(settings: Settings, sessionmaker: Maker) -> None:
     job_id = await queue_job(sessionmaker, script=SHORT_SCRIPT)
     async with sessionmaker.begin() as session:
-        await JobRepository(session).request_cancel(job_id)
+        await Repositories(session).jobs.request_cancel(job_id)
     assert (await read_job(sessionmaker, job_id)).status == "cancelled"
 
     await asyncio.wait_for(Worker(settings, sessionmaker).run(wait=False), RUN_TIMEOUT_S)
@@ -202,7 +202,7 @@ async def test_cancelling_a_rendering_job_kills_its_process_group(
 
     await wait_for(ffmpeg_running)
     async with sessionmaker.begin() as session:
-        await JobRepository(session).request_cancel(job_id)
+        await Repositories(session).jobs.request_cancel(job_id)
 
     await wait_group_gone(pgid)  # within 2 s of the request: the child and its ffmpeg
 

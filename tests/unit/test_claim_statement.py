@@ -1,17 +1,18 @@
-"""The claim statement compiled per dialect (no database): the locking and ordering DESIGN.md §3
-promises are in the SQL each database actually receives."""
+"""The claim statement compiled per dialect (no database): the locking and ordering the queue
+promises (docs/architecture.md) are in the SQL each database actually receives."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.compiler import Compiled
 
-from app.db.repository import claim_statement
+from app.db.dialect import Dialect as DatabaseDialect
+from app.db.statements import claim_params, claim_statement
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 FREE_SLOTS = 7
@@ -19,25 +20,25 @@ LEASE_S = 30.0
 QUEUE_ORDER = "ORDER BY generation_jobs.priority DESC, generation_jobs.run_at, generation_jobs.id"
 
 
-def compile_claim(dialect_name: str, dialect: Dialect) -> tuple[str, Compiled]:
-    compiled = claim_statement(
-        dialect_name, worker_id="host:1:abc", limit=FREE_SLOTS, now=NOW, lease_s=LEASE_S
-    ).compile(dialect=dialect)
-    return re.sub(r"\s+", " ", str(compiled)), compiled
+def compile_claim(dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """The SQL the database receives, and the values bound to it."""
+    values = claim_params(worker_id="host:1:abc", limit=FREE_SLOTS, now=NOW, lease_s=LEASE_S)
+    compiled = claim_statement(DatabaseDialect.of(dialect)).compile(dialect=dialect)
+    return re.sub(r"\s+", " ", str(compiled)), compiled.construct_params(values)
 
 
 @pytest.fixture
-def postgres_claim() -> tuple[str, Compiled]:
-    return compile_claim("postgresql", postgresql.dialect())
+def postgres_claim() -> tuple[str, dict[str, Any]]:
+    return compile_claim(postgresql.dialect())
 
 
 @pytest.fixture
-def sqlite_claim() -> tuple[str, Compiled]:
-    return compile_claim("sqlite", sqlite.dialect())
+def sqlite_claim() -> tuple[str, dict[str, Any]]:
+    return compile_claim(sqlite.dialect())
 
 
 def test_postgres_locks_ready_rows_in_a_materialized_cte(
-    postgres_claim: tuple[str, Compiled],
+    postgres_claim: tuple[str, dict[str, Any]],
 ) -> None:
     sql, _ = postgres_claim
 
@@ -51,7 +52,9 @@ def test_postgres_locks_ready_rows_in_a_materialized_cte(
     assert "RETURNING generation_jobs.id" in sql
 
 
-def test_sqlite_updates_the_rows_of_a_limited_subquery(sqlite_claim: tuple[str, Compiled]) -> None:
+def test_sqlite_updates_the_rows_of_a_limited_subquery(
+    sqlite_claim: tuple[str, dict[str, Any]],
+) -> None:
     sql, _ = sqlite_claim
 
     assert sql.startswith("UPDATE generation_jobs SET")
@@ -66,8 +69,7 @@ def test_sqlite_updates_the_rows_of_a_limited_subquery(sqlite_claim: tuple[str, 
 def test_claims_only_ready_queued_jobs_up_to_the_free_slots(
     claim: str, request: pytest.FixtureRequest
 ) -> None:
-    sql, compiled = request.getfixturevalue(claim)
-    params = compiled.params
+    sql, params = request.getfixturevalue(claim)
 
     assert re.search(r"generation_jobs\.status = \S+ AND generation_jobs\.run_at <= ", sql)
     assert "queued" in params.values()
@@ -79,8 +81,7 @@ def test_claims_only_ready_queued_jobs_up_to_the_free_slots(
 def test_sets_a_fresh_lease_and_counts_the_attempt(
     claim: str, request: pytest.FixtureRequest
 ) -> None:
-    sql, compiled = request.getfixturevalue(claim)
-    params = compiled.params
+    sql, params = request.getfixturevalue(claim)
 
     assert params["status"] == "running"
     assert params["worker_id"] == "host:1:abc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.db.repository import ENQUEUED_COLUMNS, new_job_row
+from app.db.statements import ENQUEUED_COLUMNS, new_job_row
 
 
 @pytest.mark.parametrize("kind", ["video", "noop"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
-from app.api.deps import JobIdDep, RepositoryDep, SettingsDep
+from app.api.deps import ArtifactsDep, JobIdDep, JobsDep, SettingsDep
 from app.api.routes import ERRORS, NOT_FOUND
 from app.db.models import Artifact
 from app.errors import JobNotFound, NotFound
@@ -32,11 +32,11 @@ FILE_RESPONSES: dict[int | str, dict[str, object]] = {
     responses={**ERRORS, **NOT_FOUND},
     summary="A job's files",
 )
-async def list_artifacts(job_id: JobIdDep, repository: RepositoryDep) -> ArtifactList:
-    if await repository.get_job(job_id) is None:
+async def list_artifacts(job_id: JobIdDep, jobs: JobsDep, artifacts: ArtifactsDep) -> ArtifactList:
+    if await jobs.get(job_id) is None:
         raise JobNotFound()
-    artifacts = await repository.list_artifacts(job_id)
-    return ArtifactList(artifacts=[ArtifactRead.of(artifact) for artifact in artifacts])
+    files = await artifacts.list_for_job(job_id)
+    return ArtifactList(artifacts=[ArtifactRead.model_validate(file) for file in files])
 
 
 @router.get(
@@ -46,12 +46,12 @@ async def list_artifacts(job_id: JobIdDep, repository: RepositoryDep) -> Artifac
     summary="The finished video",
 )
 async def get_video(
-    job_id: JobIdDep, repository: RepositoryDep, settings: SettingsDep
+    job_id: JobIdDep, jobs: JobsDep, artifacts: ArtifactsDep, settings: SettingsDep
 ) -> FileResponse:
     """The MP4, with `Accept-Ranges: bytes`: browsers seek with Range requests (206)."""
-    if await repository.get_job(job_id) is None:
+    if await jobs.get(job_id) is None:
         raise JobNotFound()
-    artifact = await repository.latest_artifact(job_id, "video")
+    artifact = await artifacts.latest(job_id, "video")
     if artifact is None:
         raise NotFound("The job has no video (yet).")
     return _file(artifact, settings)
@@ -66,10 +66,10 @@ async def get_video(
 async def get_artifact(
     job_id: JobIdDep,
     artifact_id: Annotated[int, PathParam(ge=1, le=2**62)],
-    repository: RepositoryDep,
+    artifacts: ArtifactsDep,
     settings: SettingsDep,
 ) -> FileResponse:
-    artifact = await repository.get_artifact(job_id, artifact_id)
+    artifact = await artifacts.get(job_id, artifact_id)
     if artifact is None:
         raise NotFound("Artifact not found.")
     return _file(artifact, settings)

@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import JobIdDep, RepositoryDep, SessionmakerDep, SettingsDep
+from app.api.deps import EventsDep, JobIdDep, JobsDep, SessionmakerDep, SettingsDep
 from app.api.routes import ERRORS, NOT_FOUND
-from app.db.repository import JobRepository
+from app.db.repositories import EventRepository, JobRepository
 from app.domain import JobStatus
 from app.errors import BadRequest, JobNotFound
 from app.schemas import EventList, EventRead
@@ -32,16 +32,17 @@ PAGE_LIMIT = 500
 )
 async def list_events(
     job_id: JobIdDep,
-    repository: RepositoryDep,
+    jobs: JobsDep,
+    events: EventsDep,
     after: Annotated[int, Query(ge=0, le=2**62, description="last event id seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = PAGE_LIMIT,
 ) -> EventList:
     """Events with `id > after`, oldest first. Poll with the returned `lastEventId`."""
-    if await repository.get_job(job_id) is None:
+    if await jobs.get(job_id) is None:
         raise JobNotFound()
-    events = await repository.list_events(job_id, after=after, limit=limit)
-    last = events[-1].id if events else after
-    return EventList(events=[EventRead.of(event) for event in events], last_event_id=last)
+    page = await events.list_after(job_id, after=after, limit=limit)
+    last = page[-1].id if page else after
+    return EventList(events=[EventRead.model_validate(event) for event in page], last_event_id=last)
 
 
 @router.get(
@@ -71,7 +72,7 @@ async def stream_events(
             raise BadRequest("Last-Event-ID must be an event id (a whole number).")
         start = int(last_event_id.strip())
     async with maker() as session:
-        if await JobRepository(session).get_job(job_id) is None:
+        if await JobRepository(session).get(job_id) is None:
             raise JobNotFound()
     return StreamingResponse(
         _event_stream(job_id, request, maker, after=start, poll_s=settings.stream_poll_interval_s),
@@ -88,13 +89,14 @@ async def _event_stream(
     while not await request.is_disconnected():
         # A short session per poll: a stream can last minutes and must not hold a connection.
         async with maker() as session:
-            repository = JobRepository(session)
             # The state first, then the events: the final state and its event commit together,
             # so once the state reads final, the events read next include its event.
-            job = await repository.get_job(job_id)
-            events = await repository.list_events(job_id, after=last_id, limit=PAGE_LIMIT)
+            job = await JobRepository(session).get(job_id)
+            events = await EventRepository(session).list_after(
+                job_id, after=last_id, limit=PAGE_LIMIT
+            )
         for event in events:
-            data = EventRead.of(event).model_dump_json(by_alias=True)
+            data = EventRead.model_validate(event).model_dump_json(by_alias=True)
             yield f"id: {event.id}\nevent: {event.event_type}\ndata: {data}\n\n"
             last_id = event.id
             last_sent = time.monotonic()

@@ -8,11 +8,11 @@ from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import ApiKeyDep, JobIdDep, RepositoryDep, SettingsDep, song_library
+from app.api.deps import ApiKeyDep, JobIdDep, JobsDep, SettingsDep, song_library
 from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
 from app.db.enqueuer import Enqueuer
-from app.db.models import GenerationJob
-from app.db.repository import JobRepository, new_job_row
+from app.db.repositories import JobRepository, ProjectRepository
+from app.db.statements import new_job_row
 from app.domain import JobStatus
 from app.errors import BadRequest, JobNotCancellable, JobNotFound, JobNotRetryable, NoActiveJob
 from app.schemas import (
@@ -83,7 +83,7 @@ async def _job_with_key(
     maker: async_sessionmaker[AsyncSession], idempotency_key: str
 ) -> str | None:
     async with maker() as session:
-        job = await JobRepository(session).get_job_by_idempotency_key(idempotency_key)
+        job = await JobRepository(session).get_by_idempotency_key(idempotency_key)
         return job.id if job is not None else None
 
 
@@ -94,14 +94,14 @@ async def _check_references(
         raise BadRequest(f"song: no uploaded song is named {body.song!r}.")
     if body.project_id is not None:
         async with maker() as session:
-            exists = await JobRepository(session).project_exists(body.project_id)
+            exists = await ProjectRepository(session).exists(body.project_id)
         if not exists:
             raise BadRequest(f"projectId: no project has id {body.project_id}.")
 
 
 @router.get("/jobs", response_model=JobPage, responses={**ERRORS}, summary="List jobs")
 async def list_jobs(
-    repository: RepositoryDep,
+    jobs: JobsDep,
     status: Annotated[JobStatus | None, Query(description="only jobs in this state")] = None,
     q: Annotated[
         str | None,
@@ -111,20 +111,20 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobPage:
     """Jobs, newest first."""
-    jobs, total = await repository.list_jobs(
-        status=status, subject_contains=q, limit=limit, offset=offset
+    page, total = await jobs.page(status=status, subject_contains=q, limit=limit, offset=offset)
+    return JobPage(
+        jobs=[JobRead.model_validate(job) for job in page], total=total, limit=limit, offset=offset
     )
-    return JobPage(jobs=[JobRead.of(job) for job in jobs], total=total, limit=limit, offset=offset)
 
 
 @router.get(
     "/jobs/{job_id}", response_model=JobResponse, responses={**ERRORS, **NOT_FOUND}, summary="A job"
 )
-async def get_job(job_id: JobIdDep, repository: RepositoryDep) -> JobResponse:
-    job = await repository.get_job(job_id)
+async def get_job(job_id: JobIdDep, jobs: JobsDep) -> JobResponse:
+    job = await jobs.get(job_id)
     if job is None:
         raise JobNotFound()
-    return JobResponse(job=JobRead.of(job))
+    return JobResponse(job=JobRead.model_validate(job))
 
 
 @router.post(
@@ -134,10 +134,10 @@ async def get_job(job_id: JobIdDep, repository: RepositoryDep) -> JobResponse:
     dependencies=[ApiKeyDep],
     summary="Cancel a job",
 )
-async def cancel_job(job_id: JobIdDep, repository: RepositoryDep) -> CancelResponse:
+async def cancel_job(job_id: JobIdDep, jobs: JobsDep) -> CancelResponse:
     """A queued job is cancelled at once; a running one is stopped by its worker within about a
     second (its state stays `running` with `cancelRequested` until then)."""
-    return await _cancel(job_id, repository)
+    return await _cancel(job_id, jobs)
 
 
 @router.post(
@@ -147,13 +147,13 @@ async def cancel_job(job_id: JobIdDep, repository: RepositoryDep) -> CancelRespo
     dependencies=[ApiKeyDep],
     summary="Cancel the active job",
 )
-async def cancel_active(repository: RepositoryDep) -> CancelResponse:
+async def cancel_active(jobs: JobsDep) -> CancelResponse:
     """Cancel the active job, as the original's single-job page did: the running one first, else
     the newest queued one."""
-    job = await repository.find_active_job()
+    job = await jobs.find_active()
     if job is None:
         raise NoActiveJob()
-    return await _cancel(job.id, repository)
+    return await _cancel(job.id, jobs)
 
 
 @router.post(
@@ -164,28 +164,24 @@ async def cancel_active(repository: RepositoryDep) -> CancelResponse:
     summary="Retry a failed or cancelled job",
 )
 async def retry_job(
-    job_id: JobIdDep, repository: RepositoryDep, request: Request, background: BackgroundTasks
+    job_id: JobIdDep, jobs: JobsDep, request: Request, background: BackgroundTasks
 ) -> RetryResponse:
     """Queue a failed (dead-lettered) or cancelled job again, with its attempts reset."""
-    job = await repository.requeue(job_id)
+    job = await jobs.requeue(job_id)
     if job is None:
-        existing = await repository.get_job(job_id)
+        existing = await jobs.get(job_id)
         if existing is None:
             raise JobNotFound()
         raise JobNotRetryable(existing.status)
-    _wake_workers(request, background)
+    # Background tasks run after the response, so after the request's commit.
+    background.add_task(request.app.state.wake_workers)
     return RetryResponse(job_id=job.id, state=job.status)
 
 
-def _wake_workers(request: Request, background: BackgroundTasks) -> None:
-    # Background tasks run after the response, so after the request's commit.
-    background.add_task(request.app.state.wake_workers)
-
-
-async def _cancel(job_id: str, repository: RepositoryDep) -> CancelResponse:
-    job: GenerationJob | None = await repository.request_cancel(job_id)
+async def _cancel(job_id: str, jobs: JobRepository) -> CancelResponse:
+    job = await jobs.request_cancel(job_id)
     if job is None:
-        existing = await repository.get_job(job_id)
+        existing = await jobs.get(job_id)
         if existing is None:
             raise JobNotFound()
         raise JobNotCancellable(existing.status)

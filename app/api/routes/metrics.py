@@ -7,8 +7,9 @@ from fastapi.responses import PlainTextResponse
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.routes import ERRORS
-from app.db.metrics import QueueMetrics, QueueMetricsReader
-from app.metrics import CONTENT_TYPE, render_prometheus
+from app.db.repositories.metrics import MetricsRepository
+from app.prometheus import CONTENT_TYPE, render_prometheus
+from app.queue_metrics import QueueMetrics
 from app.schemas import MetricsResponse
 from app.settings import Settings
 
@@ -35,7 +36,7 @@ def worker_stale_after_s(settings: Settings) -> float:
 
 
 async def _collect(session: SessionDep, settings: Settings) -> QueueMetrics:
-    return await QueueMetricsReader(session).collect(
+    return await MetricsRepository(session).collect(
         worker_stale_after_s=worker_stale_after_s(settings)
     )
 
@@ -47,7 +48,7 @@ async def get_metrics(session: SessionDep, settings: SettingsDep) -> MetricsResp
     """Jobs by state, the ready queue, pickup latency and run time histograms, retries, rescued
     leases and the live workers. The histograms and counts cover the jobs still in the database
     (retention prunes finished ones)."""
-    return MetricsResponse.of(await _collect(session, settings))
+    return MetricsResponse.model_validate(await _collect(session, settings))
 
 
 @router.get(

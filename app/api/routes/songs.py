@@ -43,9 +43,7 @@ async def upload_songs(
 @router.get("/songs", response_model=SongList, responses={**ERRORS}, summary="List songs")
 async def list_songs(library: SongLibraryDep) -> SongList:
     songs = await asyncio.to_thread(library.songs)
-    return SongList(
-        songs=[SongRead(name=s.name, bytes=s.size_bytes, modified_at=s.modified_at) for s in songs]
-    )
+    return SongList(songs=[SongRead.model_validate(song) for song in songs])
 
 
 @router.get(

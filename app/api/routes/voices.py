@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from dataclasses import asdict
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from pydantic import Field
 
 from app.api.deps import SettingsDep
 from app.api.routes import ERRORS, NOT_FOUND
-from app.schemas import CamelModel, ErrorResponse
+from app.schemas import ErrorResponse, VoiceList, VoiceRead
 from app.voice_samples import voice_sample
 from app.voices import installed_voices
 
 router = APIRouter(prefix="/api", tags=["voices"])
-
-
-class VoiceRead(CamelModel):
-    id: str = Field(examples=["en_US-joe-medium"], description="pass as `voice` in a request")
-    name: str = Field(examples=["Joe (en-US)"])
-    engine: Literal["piper", "espeak-ng"]
-    language: str = Field(examples=["en-US"])
-    default: bool
-
-
-class VoiceList(CamelModel):
-    status: Literal["success"] = "success"
-    voices: list[VoiceRead]
-    default: str | None = Field(examples=["en_US-joe-medium"], description="none installed: null")
 
 
 @router.get("/voices", response_model=VoiceList, responses={**ERRORS}, summary="Voices")
@@ -42,16 +27,7 @@ async def get_voices(settings: SettingsDep) -> VoiceList:
         prefer_piper=settings.tts_provider in ("auto", "piper"),
     )
     return VoiceList(
-        voices=[
-            VoiceRead(
-                id=voice.id,
-                name=voice.name,
-                engine=voice.engine,
-                language=voice.language,
-                default=voice.id == default,
-            )
-            for voice in voices
-        ],
+        voices=[VoiceRead(**asdict(voice), default=voice.id == default) for voice in voices],
         default=default,
     )
 

@@ -1,9 +1,5 @@
-"""Queue metrics, read with a handful of aggregate statements over jobs, events and workers.
-
-The figures describe the rows still in the tables. Retention deletes finished jobs (and, with
-them, their events) after a while, so the histograms, the outcome counts and the retry and rescue
-counts cover the recent past, not all time: they can go down, and they are exposed as gauges (and
-as histograms to read directly, not through `rate()`).
+"""The queue's figures (`app/queue_metrics.py`), read with a handful of aggregate statements over
+jobs, events and workers.
 
 A job keeps the timestamps of its latest attempt only. Its pickup latency is `claimed_at -
 run_at`, its run time `completed_at - claimed_at`, and both count only while the claim belongs to
@@ -14,96 +10,37 @@ read as a negative latency, or as a run time that includes the wait in the queue
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Float, and_, cast, extract, func, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.db.dialect import Dialect
 from app.db.models import GenerationEvent, GenerationJob, WorkerRecord, utcnow
+from app.db.repositories.base import Repository
 from app.domain import TERMINAL_STATUSES, EventType, JobStatus
-
-PICKUP_BUCKETS_S = (
-    *(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),  # a NOTIFY wake-up, a poll interval
-    *(1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),  # slow polling; every slot busy
+from app.queue_metrics import (
+    PICKUP_BUCKETS_S,
+    RECENT_WINDOW_S,
+    RUN_TIME_BUCKETS_S,
+    Histogram,
+    QueueDepth,
+    QueueMetrics,
+    RecentOutcomes,
+    WorkerStatus,
 )
-# From a no-op job (well under a second) to a long high-quality render (tens of minutes).
-RUN_TIME_BUCKETS_S = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-# The window of `finished_recently`: the status page's recent throughput.
-RECENT_WINDOW_S = 3600
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """Durations in seconds: `cumulative_counts[i]` values are at most `bounds_s[i]`; `count`
-    includes those above the last bound."""
-
-    bounds_s: tuple[float, ...]
-    cumulative_counts: tuple[int, ...]
-    count: int
-    sum_s: float
-
-    def quantile(self, q: float) -> float | None:
-        """Estimate a quantile from the buckets as Prometheus' `histogram_quantile` does: linear
-        within the bucket the rank falls in; the last bound when it falls above it. None when
-        empty."""
-        if self.count == 0:
-            return None
-        rank = q * self.count
-        lower_bound, lower_count = 0.0, 0
-        for bound, cumulative in zip(self.bounds_s, self.cumulative_counts, strict=True):
-            if cumulative >= rank:
-                in_bucket = cumulative - lower_count
-                fraction = (rank - lower_count) / in_bucket if in_bucket else 1.0
-                return lower_bound + (bound - lower_bound) * fraction
-            lower_bound, lower_count = bound, cumulative
-        return self.bounds_s[-1]
-
-
-@dataclass(frozen=True)
-class WorkerStatus:
-    id: str
-    slots: int
-    busy: int
-    heartbeat_age_s: float
-
-
-@dataclass(frozen=True)
-class QueueMetrics:
-    collected_at: datetime
-    jobs_by_state: Mapping[JobStatus, int]
-    """Every state, 0 when no job has it; the final states are the outcomes."""
-    ready: int
-    scheduled: int
-    oldest_ready_age_s: float
-    pickup_latency: Histogram
-    run_time: Histogram
-    retries: int
-    rescued_leases: int
-    workers: tuple[WorkerStatus, ...]
-    finished_recently: Mapping[JobStatus, int]
-    """Jobs that reached each final state in the last RECENT_WINDOW_S: recent throughput."""
-
-    @property
-    def busy_slots(self) -> int:
-        return sum(worker.busy for worker in self.workers)
-
-    @property
-    def total_slots(self) -> int:
-        return sum(worker.slots for worker in self.workers)
 
 
 def seconds_between(
-    dialect_name: str,
+    dialect: Dialect,
     later: InstrumentedAttribute[datetime | None],
     earlier: InstrumentedAttribute[datetime | None],
 ) -> ColumnElement[float]:
     """`later - earlier` in seconds, computed by the database."""
-    if dialect_name == "postgresql":
+    if dialect is Dialect.POSTGRES:
         return cast(extract("epoch", later - earlier), Float)
     # SQLite stores these as naive UTC text, which julianday() reads to the millisecond. Rounding
     # to whole milliseconds drops the float error of subtracting two large day numbers, so a
@@ -112,15 +49,8 @@ def seconds_between(
     return type_coerce(milliseconds / 1000.0, Float)
 
 
-class QueueMetricsReader:
-    """Reads `QueueMetrics`; it only reads (the caller owns the transaction)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @property
-    def dialect_name(self) -> str:
-        return self.session.get_bind().dialect.name
+class MetricsRepository(Repository):
+    """Reads `QueueMetrics`; it only reads."""
 
     async def collect(self, *, worker_stale_after_s: float) -> QueueMetrics:
         """Every figure at once. A worker counts as live while its heartbeat is younger than
@@ -129,18 +59,26 @@ class QueueMetricsReader:
         by_state, ready, scheduled, oldest_ready = await self._depth(now)
         retries, rescued = await self._event_counts()
         oldest_ready_age_s = 0.0 if oldest_ready is None else (now - oldest_ready).total_seconds()
+        finished = await self._finished_since(now - timedelta(seconds=RECENT_WINDOW_S))
         return QueueMetrics(
             collected_at=now,
-            jobs_by_state=by_state,
-            ready=ready,
-            scheduled=scheduled,
-            oldest_ready_age_s=max(oldest_ready_age_s, 0.0),
+            jobs=by_state,
+            queued=QueueDepth(
+                ready=ready,
+                scheduled=scheduled,
+                oldest_ready_age_s=max(oldest_ready_age_s, 0.0),
+            ),
             pickup_latency=await self._pickup_latency(),
             run_time=await self._run_time(),
             retries=retries,
             rescued_leases=rescued,
             workers=await self._live_workers(now, stale_after_s=worker_stale_after_s),
-            finished_recently=await self._finished_since(now - timedelta(seconds=RECENT_WINDOW_S)),
+            recent=RecentOutcomes(
+                window_s=RECENT_WINDOW_S,
+                completed=finished[JobStatus.COMPLETED],
+                failed=finished[JobStatus.FAILED],
+                cancelled=finished[JobStatus.CANCELLED],
+            ),
         )
 
     async def _depth(self, now: datetime) -> tuple[dict[JobStatus, int], int, int, datetime | None]:
@@ -182,7 +120,7 @@ class QueueMetricsReader:
     async def _pickup_latency(self) -> Histogram:
         job = GenerationJob
         return await self._histogram(
-            seconds_between(self.dialect_name, job.claimed_at, job.run_at),
+            seconds_between(self.dialect, job.claimed_at, job.run_at),
             [job.claimed_at.is_not(None), job.claimed_at >= job.run_at],
             PICKUP_BUCKETS_S,
         )
@@ -190,7 +128,7 @@ class QueueMetricsReader:
     async def _run_time(self) -> Histogram:
         job = GenerationJob
         return await self._histogram(
-            seconds_between(self.dialect_name, job.completed_at, job.claimed_at),
+            seconds_between(self.dialect, job.completed_at, job.claimed_at),
             [
                 job.status.in_([status.value for status in TERMINAL_STATUSES]),
                 job.claimed_at.is_not(None),
@@ -230,7 +168,7 @@ class QueueMetricsReader:
         """Retry events, and the events the reaper wrote when it took back an expired lease."""
         event = GenerationEvent
         rescued: ColumnElement[bool]
-        if self.dialect_name == "postgresql":
+        if self.dialect is Dialect.POSTGRES:  # JSONB containment; SQLite's JSON functions
             contains = event.payload.op("@>", is_comparison=True)
             rescued = contains(cast(literal('{"rescued": true}'), JSONB))
         else:

@@ -1,6 +1,6 @@
 """The queue metrics in Prometheus' text exposition format 0.0.4 (a pure function, no I/O).
 
-Every figure is a gauge or a histogram of the rows still in the database (see app/db/metrics.py):
+Every figure is a gauge or a histogram of the rows still in the database (see app/queue_metrics.py):
 retention prunes finished jobs, so nothing here only grows, and nothing is a counter. Read the
 histograms directly, not through `rate()`:
 `histogram_quantile(0.95, moneyprinter_job_pickup_latency_seconds_bucket)`.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from app.db.metrics import RECENT_WINDOW_S, Histogram, QueueMetrics
 from app.domain import JobStatus
+from app.queue_metrics import Histogram, QueueMetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "moneyprinter_"
@@ -28,20 +28,20 @@ def render_prometheus(metrics: QueueMetrics) -> str:
         lines,
         "jobs",
         "Jobs by state; the final states (completed, failed, cancelled) are the outcomes.",
-        [({"state": state.value}, metrics.jobs_by_state[state]) for state in JobStatus],
+        [({"state": state.value}, metrics.jobs[state]) for state in JobStatus],
     )
-    _gauge(lines, "ready_jobs", "Queued jobs whose run_at has come.", [({}, metrics.ready)])
+    _gauge(lines, "ready_jobs", "Queued jobs whose run_at has come.", [({}, metrics.queued.ready)])
     _gauge(
         lines,
         "scheduled_jobs",
         "Queued jobs whose run_at is in the future (waiting out a retry backoff).",
-        [({}, metrics.scheduled)],
+        [({}, metrics.queued.scheduled)],
     )
     _gauge(
         lines,
         "oldest_ready_job_age_seconds",
         "Seconds since the oldest ready job became ready (0 when none is).",
-        [({}, metrics.oldest_ready_age_s)],
+        [({}, metrics.queued.oldest_ready_age_s)],
     )
     _histogram(
         lines,
@@ -65,8 +65,8 @@ def render_prometheus(metrics: QueueMetrics) -> str:
     _gauge(
         lines,
         "recently_finished_jobs",
-        f"Jobs that reached each final state in the last {RECENT_WINDOW_S} seconds.",
-        [({"state": state.value}, count) for state, count in _in_order(metrics.finished_recently)],
+        f"Jobs that reached each final state in the last {metrics.recent.window_s} seconds.",
+        [({"state": state.value}, count) for state, count in metrics.recent.by_state.items()],
     )
     _gauge(lines, "live_workers", "Workers with a recent heartbeat.", [({}, len(workers))])
     _gauge(lines, "slots", "Job slots of the live workers.", [({}, metrics.total_slots)])
@@ -90,11 +90,6 @@ def render_prometheus(metrics: QueueMetrics) -> str:
         [({"worker": worker.id}, worker.heartbeat_age_s) for worker in workers],
     )
     return "\n".join(lines) + "\n"
-
-
-def _in_order(by_state: Mapping[JobStatus, int]) -> list[tuple[JobStatus, int]]:
-    """The states in JobStatus order, so the text is the same from one scrape to the next."""
-    return [(state, by_state[state]) for state in JobStatus if state in by_state]
 
 
 def _gauge(lines: list[str], name: str, help_text: str, samples: Iterable[Sample]) -> None:

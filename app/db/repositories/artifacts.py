@@ -1,0 +1,58 @@
+"""The files a job made: one row each, with its size, checksum, type and media facts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from app.db.models import Artifact, utcnow
+from app.db.repositories.base import Repository
+
+
+class ArtifactRepository(Repository):
+    async def add(
+        self,
+        job_id: str,
+        *,
+        kind: str,
+        path: str,
+        size_bytes: int,
+        sha256: str,
+        mime: str,
+        media: dict[str, Any] | None = None,
+    ) -> Artifact:
+        artifact = Artifact(
+            job_id=job_id,
+            kind=kind,
+            path=path,
+            bytes=size_bytes,
+            sha256=sha256,
+            mime=mime,
+            media=media,
+            created_at=utcnow(),
+        )
+        self.session.add(artifact)
+        await self.session.flush()
+        return artifact
+
+    async def get(self, job_id: str, artifact_id: int) -> Artifact | None:
+        return await self.session.scalar(
+            select(Artifact).where(Artifact.job_id == job_id, Artifact.id == artifact_id)
+        )
+
+    async def latest(self, job_id: str, kind: str) -> Artifact | None:
+        return await self.session.scalar(
+            select(Artifact)
+            .where(Artifact.job_id == job_id, Artifact.kind == kind)
+            .order_by(Artifact.id.desc())
+            .limit(1)
+        )
+
+    async def list_for_job(self, job_id: str) -> Sequence[Artifact]:
+        return (
+            await self.session.scalars(
+                select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)
+            )
+        ).all()

@@ -1,0 +1,156 @@
+"""Jobs as the API changes them: queue, read, list, cancel, requeue; and retention's deletes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.db.models import GenerationJob, utcnow
+from app.db.repositories.base import Repository
+from app.db.repositories.events import EventRepository
+from app.db.statements import (
+    QUEUED,
+    RUNNING,
+    enqueue_statement,
+    new_job_row,
+    prune_statement,
+    queued_event,
+    request_cancel_statement,
+    requeue_statement,
+)
+from app.domain import EventType, JobStatus
+
+
+class JobRepository(Repository):
+    async def enqueue(self, jobs: Sequence[dict[str, Any]]) -> None:
+        """Insert queued jobs (rows from `new_job_row`) and their 'queued' events: statements built
+        once, no ORM objects (whose unit of work costs more than the round trips), and however
+        many jobs, one statement on Postgres and two on SQLite. POST /api/generate's path."""
+        if not jobs:
+            return
+        await self.session.execute(enqueue_statement(self.dialect), list(jobs))
+        if not self.dialect.writes_in_ctes:  # otherwise the statement logged them itself
+            await EventRepository(self.session).add_rows(queued_event(job) for job in jobs)
+
+    async def create(
+        self,
+        *,
+        payload: dict[str, Any],
+        kind: str = "video",
+        priority: int = 0,
+        max_attempts: int = 3,
+        project_id: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> GenerationJob:
+        """Queue one job (`enqueue`) and return it as stored."""
+        row = new_job_row(
+            payload=payload,
+            kind=kind,
+            priority=priority,
+            max_attempts=max_attempts,
+            project_id=project_id,
+            idempotency_key=idempotency_key,
+        )
+        await self.enqueue([row])
+        job = await self.get(row["id"])
+        assert job is not None  # inserted just now, in this transaction
+        return job
+
+    async def get(self, job_id: str) -> GenerationJob | None:
+        return await self.session.get(GenerationJob, job_id, populate_existing=True)
+
+    async def get_by_idempotency_key(self, key: str) -> GenerationJob | None:
+        return await self.session.scalar(
+            select(GenerationJob).where(GenerationJob.idempotency_key == key)
+        )
+
+    async def page(
+        self,
+        *,
+        status: JobStatus | None = None,
+        subject_contains: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[Sequence[GenerationJob], int]:
+        """A page of jobs, newest first, and how many match in all. `subject_contains`: the
+        subject holds this text, in any case (`%` and `_` match themselves)."""
+        query = select(GenerationJob)
+        count = select(func.count()).select_from(GenerationJob)
+        conditions = []
+        if status is not None:
+            conditions.append(GenerationJob.status == status.value)
+        if subject_contains:
+            subject = GenerationJob.payload["videoSubject"].as_string()
+            conditions.append(subject.icontains(subject_contains, autoescape=True))
+        if conditions:
+            query = query.where(*conditions)
+            count = count.where(*conditions)
+        query = query.order_by(GenerationJob.created_at.desc(), GenerationJob.id.desc())
+        jobs = (await self.session.scalars(query.limit(limit).offset(offset))).all()
+        total = await self.session.scalar(count)
+        return jobs, int(total or 0)
+
+    async def find_active(self) -> GenerationJob | None:
+        """The job `POST /api/cancel` means: the oldest running one, else the newest queued one."""
+        running = await self.session.scalar(
+            select(GenerationJob)
+            .where(GenerationJob.status == RUNNING, GenerationJob.cancel_requested.is_(False))
+            .order_by(GenerationJob.started_at, GenerationJob.id)
+            .limit(1)
+        )
+        if running is not None:
+            return running
+        return await self.session.scalar(
+            select(GenerationJob)
+            .where(GenerationJob.status == QUEUED)
+            .order_by(GenerationJob.created_at.desc(), GenerationJob.id.desc())
+            .limit(1)
+        )
+
+    async def request_cancel(self, job_id: str) -> GenerationJob | None:
+        """Cancel a queued job at once, or flag a running one for its worker to kill
+        (`request_cancel_statement`). Returns the job as it is afterwards, or None when it is
+        not active."""
+        statement = request_cancel_statement(job_id, now=utcnow())
+        job = (await self.session.scalars(statement)).one_or_none()
+        if job is None:
+            return None
+        events = EventRepository(self.session)
+        if job.status == JobStatus.CANCELLED:
+            await events.add(
+                job.id, EventType.STATE, "Job cancelled.", payload={"state": job.status}
+            )
+        else:
+            await events.add(job.id, EventType.LOG, "Cancellation requested.")
+        return job
+
+    async def requeue(self, job_id: str) -> GenerationJob | None:
+        """`POST /api/jobs/{id}/retry`: a failed or cancelled job queued again with fresh
+        attempts. None when the job is not failed or cancelled."""
+        statement = requeue_statement(job_id, now=utcnow())
+        job = (await self.session.scalars(statement)).one_or_none()
+        if job is not None:
+            await EventRepository(self.session).add(
+                job.id, EventType.RETRY, "Job requeued by request.", payload={"state": QUEUED}
+            )
+        return job
+
+    async def prune_finished(self, *, before: datetime, limit: int) -> list[str]:
+        """Delete up to `limit` finished jobs that ended before `before`, with their events and
+        artifacts (`prune_statement`), and return their ids."""
+        if limit <= 0:
+            return []
+        statement = prune_statement(self.dialect, before=before, limit=limit)
+        return list((await self.session.scalars(statement)).all())
+
+    async def existing_ids(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of `job_ids` are jobs in the table (retention's check for orphan folders)."""
+        if not job_ids:
+            return set()
+        found = await self.session.scalars(
+            select(GenerationJob.id).where(GenerationJob.id.in_(job_ids))
+        )
+        return set(found.all())
