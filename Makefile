@@ -11,7 +11,7 @@ MONEYPRINTER_TEST_DATABASES ?= sqlite,postgres
 export MONEYPRINTER_TEST_DATABASES
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-tests run demo test pytest lint format clean
+.PHONY: help setup setup-tests run demo test pytest lint format api-types clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' \
@@ -55,6 +55,10 @@ lint: setup ## ruff check, ruff format --check, mypy, and the web page's type ch
 format: setup ## rewrite the code in the project's format and fix what ruff can fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+api-types: setup ## write the API's OpenAPI document (web/openapi.json), then the web page's types from it
+	$(BIN)/python scripts/openapi.py
+	cd web && npm run --silent api:types
 
 clean: ## remove caches and test output (keeps .venv and data/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

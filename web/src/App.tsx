@@ -1,8 +1,9 @@
 /** The shell: navigation, the API key, and the page for the current hash route. */
 import { useEffect, useState } from "preact/hooks";
+import { loadApiKey, saveApiKey } from "./api/client";
 import { ErrorBoundary } from "./components/ErrorBoundary";
-import { loadApiKey, saveApiKey } from "./lib/api";
-import { parseRoute, type Route } from "./lib/query";
+import { useRoute } from "./hooks/useRoute";
+import type { Route } from "./lib/query";
 import { CreatePage } from "./pages/Create";
 import { HistoryPage } from "./pages/History";
 import { JobPage } from "./pages/Job";
@@ -15,16 +16,6 @@ const NAV: { href: string; label: string; pages: Route["page"][] }[] = [
   { href: "#/music", label: "Music", pages: ["music"] },
   { href: "#/status", label: "Status", pages: ["status"] },
 ];
-
-function useRoute(): Route {
-  const [hash, setHash] = useState(location.hash);
-  useEffect(() => {
-    const onChange = () => setHash(location.hash);
-    addEventListener("hashchange", onChange);
-    return () => removeEventListener("hashchange", onChange);
-  }, []);
-  return parseRoute(hash);
-}
 
 function ApiKeySettings() {
   const [key, setKey] = useState(loadApiKey());

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { followJob } from "./follow";
-import type { JobEvent } from "./types";
+import type { JobEvent } from "../api/types";
 
 const event = (id: number, type = "log", payload: Record<string, unknown> | null = null): JobEvent => ({
   id, type, level: "info", message: `event ${id}`, payload, timestamp: "2026-01-01T00:00:00Z",

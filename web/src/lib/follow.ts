@@ -1,8 +1,11 @@
 /** Follow a job's events: the server-sent stream (resumable, `Last-Event-ID`), or, when the
  * browser's EventSource fails, polling /api/jobs/{id}/events?after=N and /api/jobs/{id}. */
 
-import { ApiError, getJson } from "./api";
-import { TERMINAL_STATES, type Job, type JobEvent } from "./types";
+import { ApiError } from "../api/client";
+import { eventStreamUrl, listEvents } from "../api/events";
+import { getJob } from "../api/jobs";
+import type { EventList, Job, JobEvent } from "../api/types";
+import { TERMINAL_STATES } from "./states";
 
 export const EVENT_TYPES = ["log", "stage", "progress", "state", "retry", "artifact"] as const;
 export const POLL_INTERVAL_MS = 1000;
@@ -23,18 +26,9 @@ export interface FollowOptions {
   after?: number;
   EventSourceImpl?: typeof EventSource | undefined;
   pollIntervalMs?: number;
-  fetchEvents?: (jobId: string, after: number) => Promise<{ events: JobEvent[]; lastEventId: number }>;
+  fetchEvents?: (jobId: string, after: number) => Promise<Pick<EventList, "events" | "lastEventId">>;
   fetchJob?: (jobId: string) => Promise<Pick<Job, "state">>;
 }
-
-const api = (jobId: string) => `/api/jobs/${encodeURIComponent(jobId)}`;
-
-const defaultFetchEvents = (jobId: string, after: number) =>
-  getJson<{ status: string; events: JobEvent[]; lastEventId: number }>(
-    `${api(jobId)}/events?after=${after}`,
-  );
-const defaultFetchJob = async (jobId: string) =>
-  (await getJson<{ status: string; job: Job }>(api(jobId))).job;
 
 /** Start following; returns the function that stops. */
 export function followJob(jobId: string, handlers: FollowHandlers, options: FollowOptions = {}): () => void {
@@ -64,15 +58,15 @@ export function followJob(jobId: string, handlers: FollowHandlers, options: Foll
   const poll = async () => {
     if (stopped) return;
     try {
-      const page = await (options.fetchEvents ?? defaultFetchEvents)(jobId, after);
+      const page = await (options.fetchEvents ?? listEvents)(jobId, after);
       if (stopped) return;
       deliver(page.events);
       // The state after the events: a final state read now has its event in the next page.
       if (page.events.length === 0) {
-        const job = await (options.fetchJob ?? defaultFetchJob)(jobId);
+        const job = await (options.fetchJob ?? getJob)(jobId);
         if (stopped) return;
         if (TERMINAL_STATES.has(job.state)) {
-          const last = await (options.fetchEvents ?? defaultFetchEvents)(jobId, after);
+          const last = await (options.fetchEvents ?? listEvents)(jobId, after);
           if (stopped) return;
           deliver(last.events);
           finish(job.state);
@@ -98,7 +92,7 @@ export function followJob(jobId: string, handlers: FollowHandlers, options: Foll
 
   const startStream = (EventSourceClass: typeof EventSource) => {
     let errors = 0;
-    const stream = new EventSourceClass(`${api(jobId)}/stream?after=${after}`);
+    const stream = new EventSourceClass(eventStreamUrl(jobId, after));
     source = stream;
     handlers.onMode?.("stream");
     const onMessage = (message: MessageEvent<string>) => {

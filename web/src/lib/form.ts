@@ -1,4 +1,5 @@
 /** The create form: its state, the POST /api/generate body made from it, and what is remembered. */
+import type { GenerateBody } from "../api/types";
 
 export const ASPECTS = ["9:16", "16:9", "1:1"] as const;
 export const QUALITIES = ["draft", "standard", "high"] as const;
@@ -69,10 +70,10 @@ export const REMEMBERED_FIELDS = (Object.keys(DEFAULT_FORM) as (keyof FormState)
 
 const clamp = (value: number, low: number, high: number) => Math.min(Math.max(value, low), high);
 
-/** The POST /api/generate body (camelCase names of app/schemas.py GenerateRequest). Optional
- * fields left at "server default" are omitted rather than sent empty. */
-export function toPayload(form: FormState): Record<string, unknown> {
-  const payload: Record<string, unknown> = {
+/** The POST /api/generate body. Optional fields left at "server default" are omitted rather than
+ * sent empty. */
+export function toPayload(form: FormState): GenerateBody {
+  const payload: GenerateBody = {
     videoSubject: form.subject.trim(),
     paragraphNumber: clamp(Math.round(form.paragraphs), 1, 10),
     language: form.language.trim() || "en",

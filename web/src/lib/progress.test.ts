@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { computeProgress, latestAttempt, mergeEvents, STAGES } from "./progress";
-import type { JobEvent } from "./types";
+import type { JobEvent } from "../api/types";
 
 let nextId = 1;
 function event(type: string, payload: Record<string, unknown> | null): JobEvent {

@@ -1,6 +1,6 @@
 /** A job's events → the progress of each pipeline stage, for the bars on the job page. */
 
-import type { JobEvent } from "./types";
+import type { JobEvent } from "../api/types";
 
 /** Where each stage starts in the job's overall progress (worker/pipeline/run.py START). */
 export const STAGE_STARTS: ReadonlyArray<readonly [string, number]> = [

@@ -1,6 +1,7 @@
 /** Hash routes (`#/jobs/<id>`, `#/history?status=failed&page=2`) and the history page's query. */
 
-import { JOB_STATES, type JobState } from "./types";
+import type { JobListQuery, JobState } from "../api/types";
+import { isJobState } from "./states";
 
 export type Route =
   | { page: "create" }
@@ -44,7 +45,7 @@ export function parseFilter(search: string): HistoryFilter {
   const status = params.get("status") ?? "";
   const page = Number.parseInt(params.get("page") ?? "1", 10);
   return {
-    status: (JOB_STATES as string[]).includes(status) ? (status as JobState) : "",
+    status: isJobState(status) ? status : "",
     q: params.get("q") ?? "",
     page: Number.isFinite(page) && page >= 1 ? page : 1,
   };
@@ -60,14 +61,15 @@ export function historyHash(filter: HistoryFilter): string {
   return search ? `#/history?${search}` : "#/history";
 }
 
-/** GET /api/jobs for `filter`: `status`, `q` (subject contains, any case), `limit`, `offset`. */
-export function jobsQuery(filter: HistoryFilter, pageSize = PAGE_SIZE): string {
-  const params = new URLSearchParams();
-  if (filter.status) params.set("status", filter.status);
-  if (filter.q.trim()) params.set("q", filter.q.trim());
-  params.set("limit", String(pageSize));
-  params.set("offset", String((Math.max(filter.page, 1) - 1) * pageSize));
-  return `/api/jobs?${params.toString()}`;
+/** The GET /api/jobs query for `filter`: `status`, `q` (subject contains, any case), `limit`,
+ * `offset`; the filters left empty are not sent. */
+export function jobsQuery(filter: HistoryFilter, pageSize = PAGE_SIZE): JobListQuery {
+  const query: JobListQuery = {};
+  if (filter.status) query.status = filter.status;
+  if (filter.q.trim()) query.q = filter.q.trim();
+  query.limit = pageSize;
+  query.offset = (Math.max(filter.page, 1) - 1) * pageSize;
+  return query;
 }
 
 export function pageCount(total: number, pageSize = PAGE_SIZE): number {

@@ -1,9 +1,14 @@
 /** Create: the form that queues a video (POST /api/generate), remembering the last choices. */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { describeError, safeStorage } from "../api/client";
+import { generate } from "../api/jobs";
+import { listSongs } from "../api/songs";
+import { listVoices } from "../api/voices";
 import { CaptionPreview } from "../components/CaptionPreview";
 import { Notice } from "../components/Notice";
-import { useApi } from "../components/useApi";
-import { authHeaders, describeError, errorMessage, getEnvelope, postJson, safeStorage } from "../lib/api";
+import { useApi } from "../hooks/useApi";
+import { useModels } from "../hooks/useModels";
+import { useVoiceSample } from "../hooks/useVoiceSample";
 import {
   ASPECTS,
   FOOTAGE_SOURCES,
@@ -19,7 +24,6 @@ import {
   type FormState,
 } from "../lib/form";
 import { jobHash } from "../lib/query";
-import type { Song, Voice } from "../lib/types";
 
 const QUALITY_HINTS: Record<string, string> = {
   draft: "half size, fastest",
@@ -28,94 +32,14 @@ const QUALITY_HINTS: Record<string, string> = {
 };
 const LANGUAGES = ["en", "de", "fr", "es", "it", "pt", "pt-BR", "nl", "pl", "ru", "ja", "zh", "hi"];
 
-interface ModelsAnswer {
-  status: "success" | "error";
-  message?: string | null;
-  models: string[];
-  default: string;
-}
-
-function useModels() {
-  const [answer, setAnswer] = useState<ModelsAnswer | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    getEnvelope<ModelsAnswer>("/api/models").then(setAnswer, (caught) => setError(describeError(caught)));
-  }, []);
-  return { answer, error };
-}
-
-/** One press of a sample's play button: the fetch (to abort), then the audio and its URL. */
-interface Sample {
-  controller: AbortController;
-  player: HTMLAudioElement | null;
-  url: string | null;
-}
-
-/** Play a voice's sample; the API's message when there is none. */
-function useVoiceSample() {
-  const [playing, setPlaying] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const current = useRef<Sample | null>(null);
-
-  // Stop the sample going, whatever stage it is at: abort its fetch, pause it, free its URL.
-  const halt = () => {
-    const sample = current.current;
-    current.current = null;
-    if (!sample) return;
-    sample.controller.abort();
-    sample.player?.pause();
-    if (sample.url) URL.revokeObjectURL(sample.url);
-  };
-  useEffect(() => halt, []);
-
-  const play = async (voiceId: string) => {
-    halt();
-    setError(null);
-    if (playing === voiceId) {
-      setPlaying(null);
-      return;
-    }
-    const sample: Sample = { controller: new AbortController(), player: null, url: null };
-    current.current = sample;
-    setPlaying(voiceId);
-    try {
-      const response = await fetch(`/api/voices/${encodeURIComponent(voiceId)}/sample`, {
-        headers: authHeaders(),
-        signal: sample.controller.signal,
-      });
-      if (!response.ok) {
-        const body = await response.json().catch(() => null);
-        throw new Error(errorMessage(response.status, body, response.statusText));
-      }
-      const blob = await response.blob();
-      if (current.current !== sample) return; // stopped, replaced or left meanwhile
-      sample.url = URL.createObjectURL(blob);
-      const player = new Audio(sample.url);
-      sample.player = player;
-      player.onended = () => {
-        if (current.current !== sample) return;
-        halt();
-        setPlaying(null);
-      };
-      await player.play();
-    } catch (caught) {
-      if (current.current !== sample) return; // an abort from Stop or leaving: not an error
-      halt();
-      setPlaying(null);
-      setError(`Voice sample: ${describeError(caught)}`);
-    }
-  };
-  return { playing, error, play };
-}
-
 export function CreatePage() {
   const [form, setForm] = useState<FormState>(() => restoreForm(safeStorage()?.getItem(FORM_STORAGE) ?? null));
   const [problems, setProblems] = useState<Partial<Record<keyof FormState, string>>>({});
   const [submitError, setSubmitError] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const models = useModels();
-  const voices = useApi<{ status: string; voices: Voice[]; default: string | null }>("/api/voices");
-  const songs = useApi<{ status: string; songs: Song[] }>("/api/songs");
+  const voices = useApi("voices", listVoices);
+  const songs = useApi("songs", listSongs);
   const sample = useVoiceSample();
 
   useEffect(() => {
@@ -154,7 +78,7 @@ export function CreatePage() {
     }
     setSubmitting(true);
     try {
-      const answer = await postJson<{ status: string; jobId: string }>("/api/generate", toPayload(form));
+      const answer = await generate(toPayload(form));
       location.hash = jobHash(answer.jobId);
     } catch (caught) {
       setSubmitError(describeError(caught));

@@ -1,19 +1,19 @@
 /** History: every job, newest first, filtered by state and subject, a page at a time. The
  * filter lives in the hash, so a reload or a shared link shows the same page. */
 import { useEffect, useRef, useState } from "preact/hooks";
+import { listJobs } from "../api/jobs";
 import { Loading, Notice } from "../components/Notice";
-import { useApi } from "../components/useApi";
+import { useApi } from "../hooks/useApi";
 import { formatTime, percent } from "../lib/format";
 import { historyHash, jobHash, jobsQuery, pageCount, rangeLabel, type HistoryFilter } from "../lib/query";
-import { JOB_STATES, TERMINAL_STATES, type Job } from "../lib/types";
+import { JOB_STATES, TERMINAL_STATES, isJobState } from "../lib/states";
 
 const SEARCH_DELAY_MS = 300;
 
 export function HistoryPage(props: { filter: HistoryFilter }) {
   const { filter } = props;
-  const { data, error, loading, reload } = useApi<{ status: string; jobs: Job[]; total: number; limit: number; offset: number }>(
-    jobsQuery(filter),
-  );
+  const query = jobsQuery(filter);
+  const { data, error, loading, reload } = useApi(JSON.stringify(query), () => listJobs(query));
   const [search, setSearch] = useState(filter.q);
   useEffect(() => setSearch(filter.q), [filter.q]);
 
@@ -57,7 +57,10 @@ export function HistoryPage(props: { filter: HistoryFilter }) {
         <div class="field">
           <label for="history-status">State</label>
           <select id="history-status" value={filter.status}
-            onChange={(event) => go({ ...filter, status: event.currentTarget.value as HistoryFilter["status"], page: 1 })}>
+            onChange={(event) => {
+              const status = event.currentTarget.value;
+              go({ ...filter, status: isJobState(status) ? status : "", page: 1 });
+            }}>
             <option value="">All</option>
             {JOB_STATES.map((state) => <option key={state} value={state}>{state}</option>)}
           </select>

@@ -2,21 +2,21 @@
  * retry, and once done the video, thumbnail, metadata and downloads. Everything comes from the
  * API, so a reload or a second tab shows the same. */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { describeError } from "../api/client";
+import { cancelJob, getJob, listArtifacts, retryJob, videoUrl } from "../api/jobs";
+import type { Artifact, Job, JobEvent } from "../api/types";
 import { CopyButton } from "../components/CopyButton";
 import { Loading, Notice } from "../components/Notice";
-import { describeError, getJson, postJson } from "../lib/api";
 import { followJob, type FollowMode } from "../lib/follow";
 import { formatBytes, formatTime, percent } from "../lib/format";
 import { computeProgress, lastEventId, mergeEvents } from "../lib/progress";
-import { TERMINAL_STATES, type Artifact, type Job, type JobEvent } from "../lib/types";
+import { TERMINAL_STATES } from "../lib/states";
 
 interface Metadata {
   title?: string;
   description?: string;
   tags?: string[];
 }
-
-const jobPath = (id: string) => `/api/jobs/${encodeURIComponent(id)}`;
 
 export function JobPage(props: { id: string }) {
   const { id } = props;
@@ -34,9 +34,9 @@ export function JobPage(props: { id: string }) {
   const refreshJob = async () => {
     const asked = id;
     try {
-      const answer = await getJson<{ status: string; job: Job }>(jobPath(asked));
+      const found = await getJob(asked);
       if (currentId.current !== asked) return;
-      setJob(answer.job);
+      setJob(found);
       setLoadError(null);
     } catch (caught) {
       if (currentId.current !== asked) return;
@@ -95,7 +95,7 @@ export function JobPage(props: { id: string }) {
   const act = async (action: "cancel" | "retry") => {
     setActionMessage(null);
     try {
-      const answer = await postJson<{ status: string; message: string }>(`${jobPath(id)}/${action}`);
+      const answer = await (action === "cancel" ? cancelJob : retryJob)(id);
       setActionMessage({ kind: "success", text: answer.message });
       if (action === "retry") setFollowCount((count) => count + 1);
     } catch (caught) {
@@ -200,7 +200,7 @@ function Result(props: { job: Job }) {
     let live = true;
     (async () => {
       try {
-        const list = (await getJson<{ status: string; artifacts: Artifact[] }>(`${jobPath(job.id)}/artifacts`)).artifacts;
+        const list = await listArtifacts(job.id);
         if (!live) return;
         setArtifacts(list);
         const file = list.find((artifact) => artifact.kind === "metadata" || artifact.mime === "application/json");
@@ -223,7 +223,7 @@ function Result(props: { job: Job }) {
     <section class="panel result">
       <h2>Video</h2>
       <div class="result-grid">
-        <video class="player" controls playsInline preload="metadata" src={`${jobPath(job.id)}/video`}
+        <video class="player" controls playsInline preload="metadata" src={videoUrl(job.id)}
           poster={thumbnail?.url} data-testid="video" />
         <div class="result-info">
           {error && <Notice kind="error">{error}</Notice>}

@@ -1,11 +1,11 @@
 /** Music: upload MP3s (drop or pick; one request per file, so each file gets its own answer),
  * list, play and delete the library's songs. */
 import { useRef, useState } from "preact/hooks";
+import { describeError } from "../api/client";
+import { deleteSong, listSongs, songUrl, uploadSong } from "../api/songs";
 import { Loading, Notice } from "../components/Notice";
-import { useApi } from "../components/useApi";
-import { describeError, deleteJson, request } from "../lib/api";
+import { useApi } from "../hooks/useApi";
 import { formatBytes, formatTime } from "../lib/format";
-import type { Song } from "../lib/types";
 
 interface Upload {
   key: number;
@@ -17,7 +17,7 @@ interface Upload {
 let uploadKey = 0;
 
 export function MusicPage() {
-  const songs = useApi<{ status: string; songs: Song[] }>("/api/songs");
+  const songs = useApi("songs", listSongs);
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [dragging, setDragging] = useState(false);
   const [message, setMessage] = useState<{ kind: "error" | "success"; text: string } | null>(null);
@@ -32,10 +32,8 @@ export function MusicPage() {
     setUploads((list) => [...started, ...list].slice(0, 20));
     await Promise.all(
       files.map(async (file, index) => {
-        const body = new FormData();
-        body.append("songs", file, file.name);
         try {
-          const answer = await request<{ status: string; message: string; songs: string[] }>("/api/upload-songs", { method: "POST", body });
+          const answer = await uploadSong(file);
           update(started[index].key, { state: "done", message: `Stored as ${answer.songs.join(", ")}.` });
         } catch (caught) {
           update(started[index].key, { state: "failed", message: describeError(caught) });
@@ -48,7 +46,7 @@ export function MusicPage() {
   const remove = async (name: string) => {
     setConfirming(null);
     try {
-      const answer = await deleteJson<{ status: string; message: string }>(`/api/songs/${encodeURIComponent(name)}`);
+      const answer = await deleteSong(name);
       setMessage({ kind: "success", text: answer.message });
     } catch (caught) {
       setMessage({ kind: "error", text: describeError(caught) });
@@ -110,7 +108,7 @@ export function MusicPage() {
                   <span class="muted">{formatBytes(song.bytes)} · {formatTime(song.modifiedAt)}</span>
                 </div>
                 <div class="song-controls">
-                  <audio controls preload="none" src={`/api/songs/${encodeURIComponent(song.name)}`}
+                  <audio controls preload="none" src={songUrl(song.name)}
                     aria-label={`Play ${song.name}`} />
                   {confirming === song.name ? (
                     <span class="row">

@@ -1,15 +1,16 @@
 /** Status: the queue by state, the workers and their slots, and recent throughput
  * (GET /api/metrics), refreshed every few seconds. */
 import { useEffect } from "preact/hooks";
+import { getMetrics } from "../api/metrics";
 import { Loading, Notice } from "../components/Notice";
-import { useApi } from "../components/useApi";
+import { useApi } from "../hooks/useApi";
 import { formatSeconds, formatTime } from "../lib/format";
-import { JOB_STATES, type Metrics } from "../lib/types";
+import { JOB_STATES } from "../lib/states";
 
 const REFRESH_MS = 5000;
 
 export function StatusPage() {
-  const { data, error, reload } = useApi<Metrics & { status: string }>("/api/metrics");
+  const { data, error, reload } = useApi("metrics", getMetrics);
   useEffect(() => {
     const timer = setInterval(() => void reload(), REFRESH_MS);
     return () => clearInterval(timer);
@@ -29,7 +30,7 @@ export function StatusPage() {
               {JOB_STATES.map((state) => (
                 <div key={state} class={`tile state-${state}`}>
                   <dt>{state}</dt>
-                  <dd>{data.jobs[state] ?? 0}</dd>
+                  <dd>{data.jobs[state]}</dd>
                 </div>
               ))}
             </dl>
@@ -53,18 +54,16 @@ export function StatusPage() {
       </section>
       {data && (
         <>
-          {data.recent && (
-            <section class="panel">
-              <h2>Recent throughput</h2>
-              <p class="muted">In the last {formatSeconds(data.recent.windowSeconds)}</p>
-              <dl class="tiles" data-testid="recent">
-                <Tile label="Completed" value={data.recent.completed} />
-                <Tile label="Failed" value={data.recent.failed} />
-                <Tile label="Cancelled" value={data.recent.cancelled} />
-                <Tile label="Completed per hour" value={(data.recent.completed * 3600 / Math.max(data.recent.windowSeconds, 1)).toFixed(1)} />
-              </dl>
-            </section>
-          )}
+          <section class="panel">
+            <h2>Recent throughput</h2>
+            <p class="muted">In the last {formatSeconds(data.recent.windowSeconds)}</p>
+            <dl class="tiles" data-testid="recent">
+              <Tile label="Completed" value={data.recent.completed} />
+              <Tile label="Failed" value={data.recent.failed} />
+              <Tile label="Cancelled" value={data.recent.cancelled} />
+              <Tile label="Completed per hour" value={(data.recent.completed * 3600 / Math.max(data.recent.windowSeconds, 1)).toFixed(1)} />
+            </dl>
+          </section>
           <section class="panel">
             <h2>Workers</h2>
             <p>

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ApiError, authHeaders, describeError, errorMessage, getJson, loadApiKey, postJson } from "./api";
+import { ApiError, authHeaders, describeError, errorMessage, getJson, loadApiKey, postJson } from "./client";
 
 afterEach(() => vi.unstubAllGlobals());
 

@@ -1,4 +1,5 @@
-/** The public API, same origin: JSON envelopes ("status", "message"), the optional API key. */
+/** What every API call shares: the fetch of a JSON envelope ("status", "message"), ApiError and
+ * the messages to show, and the optional API key kept in the browser. */
 
 export const API_KEY_STORAGE = "moneyprinter.apiKey";
 
@@ -96,14 +97,3 @@ export const postJson = <T extends Envelope>(path: string, body?: unknown) =>
 
 export const deleteJson = <T extends Envelope>(path: string) =>
   request<T>(path, { method: "DELETE" });
-
-/** GET without throwing on `status: "error"`: for /api/models, whose error answer still carries
- * a usable default. */
-export async function getEnvelope<T extends Envelope>(path: string): Promise<T> {
-  const response = await fetch(path, { headers: { Accept: "application/json", ...authHeaders() } });
-  const body = (await response.json().catch(() => null)) as T | null;
-  if (body === null || (!response.ok && !("models" in body))) {
-    throw new ApiError(errorMessage(response.status, body, response.statusText), response.status);
-  }
-  return body;
-}

@@ -1,0 +1,33 @@
+/** The API's shapes under the names the page uses: aliases of the types generated from the API's
+ * OpenAPI document (schema.d.ts, `make api-types`) rather than by hand, so they follow the API. */
+import type { components, operations } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type Job = Schemas["JobRead"];
+export type JobState = Schemas["JobStatus"];
+export type JobEvent = Schemas["EventRead"];
+export type Artifact = Schemas["ArtifactRead"];
+export type Song = Schemas["SongRead"];
+export type Voice = Schemas["VoiceRead"];
+export type Metrics = Schemas["MetricsResponse"];
+
+export type JobPage = Schemas["JobPage"];
+export type JobResponse = Schemas["JobResponse"];
+export type JobListQuery = NonNullable<operations["list_jobs_api_jobs_get"]["parameters"]["query"]>;
+export type GenerateResponse = Schemas["GenerateResponse"];
+export type CancelResponse = Schemas["CancelResponse"];
+export type RetryResponse = Schemas["RetryResponse"];
+export type ArtifactList = Schemas["ArtifactList"];
+export type EventList = Schemas["EventList"];
+export type SongList = Schemas["SongList"];
+export type UploadResponse = Schemas["UploadResponse"];
+export type MessageResponse = Schemas["MessageResponse"];
+export type VoiceList = Schemas["VoiceList"];
+export type ModelsResponse = Schemas["ModelsResponse"];
+
+/** The POST /api/generate body. The generator marks every field with a default as required (true
+ * of answers, which always carry them); in a request a field left out takes the server's default,
+ * so only the subject is required here. */
+export type GenerateBody = Pick<Schemas["GenerateRequest"], "videoSubject"> &
+  Partial<Schemas["GenerateRequest"]>;
