@@ -128,15 +128,20 @@ class Settings(BaseSettings):
 
     @cached_property
     def ffmpeg_exe(self) -> str:
-        """`MONEYPRINTER_FFMPEG`, else the system ffmpeg, else the imageio-ffmpeg wheel's."""
-        if self.ffmpeg:
-            return self.ffmpeg
-        found = shutil.which("ffmpeg")
-        if found:
-            return found
-        import imageio_ffmpeg
+        return find_ffmpeg(self.ffmpeg)
 
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+def find_ffmpeg(configured: str = "") -> str:
+    """The ffmpeg to run: `configured` (MONEYPRINTER_FFMPEG), else the system's, else the one the
+    imageio-ffmpeg wheel ships."""
+    if configured:
+        return configured
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg  # a wheel with a binary inside: imported only when needed
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def async_database_url(url: str, *, data_dir: Path) -> str:

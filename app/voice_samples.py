@@ -11,16 +11,15 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
-import sys
+import tempfile
 import threading
 from pathlib import Path
 
 from app.errors import NotFound, ServiceUnavailable
+from app.speech import SpeechError, run_espeak, run_piper
 from app.voices import PiperVoiceFiles, Voice, espeak_voices, find_piper_voice
 
 SAMPLE_TEXT = "Hello! This is how I will sound, narrating your next video."
-SYNTH_TIMEOUT_S = 60.0  # a Piper voice takes a second or two to load; a busy host, longer
 # Only installed voices get here, so the locks are few.
 _SYNTH_LOCKS: dict[str, threading.Lock] = {}
 
@@ -64,30 +63,17 @@ def _installed_voice(voice_id: str, *, piper_voice: str) -> PiperVoiceFiles | Vo
 
 
 def _synthesize(voice: PiperVoiceFiles | Voice, out: Path) -> None:
-    if isinstance(voice, PiperVoiceFiles):
-        name = f"piper voice {voice.voice.id}"
-        command = [
-            sys.executable, "-m", "piper",
-            "--model", str(voice.model_path), "--config", str(voice.config_path),
-            "--output-file", str(out),
-        ]  # fmt: skip
-    else:
-        name = f"espeak-ng voice {voice.id}"
+    try:
+        if isinstance(voice, PiperVoiceFiles):
+            with tempfile.TemporaryDirectory(dir=out.parent, prefix=".piper-") as folder:
+                [wav] = run_piper(voice, [SAMPLE_TEXT], Path(folder))
+                wav.replace(out)
+            return
         espeak = shutil.which("espeak-ng")
         if espeak is None:
             raise ServiceUnavailable("espeak-ng is not installed.")
-        # The text goes through stdin, never as an argument that could read as an option.
-        command = [espeak, "-v", voice.id, "-w", str(out), "--stdin"]
-    try:
-        completed = subprocess.run(
-            command,
-            input=SAMPLE_TEXT.encode("utf-8"),
-            capture_output=True,
-            timeout=SYNTH_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ServiceUnavailable(f"The {name} did not run: {exc}") from exc
-    if completed.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-        lines = completed.stderr.decode("utf-8", "replace").strip().splitlines() or ["no audio"]
-        raise ServiceUnavailable(f"The {name} failed: {lines[-1]}")
+        run_espeak(espeak, voice.id, SAMPLE_TEXT, out)
+    except SpeechError as exc:
+        raise ServiceUnavailable(f"The voice did not speak: {exc.message}") from exc
+    if not out.is_file() or out.stat().st_size == 0:
+        raise ServiceUnavailable("The voice did not speak: no audio.")

@@ -20,8 +20,10 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from app.domain import VideoSpec
-from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent
-from worker.pipeline.probe import find_ffprobe, probe_media, sha256_file
+from worker.errors import PipelineError
+from worker.media import find_ffprobe, probe_media, sha256_file
+from worker.options import PipelineOptions
+from worker.pipeline.base import ProgressEvent
 from worker.pipeline.run import run_pipeline
 
 EXIT_FAILED = 1

@@ -26,7 +26,7 @@ from app.settings import Settings
 from app.version import app_version
 from worker.completer import Completer
 from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
-from worker.pipeline import PipelineOptions
+from worker.options import PipelineOptions
 from worker.retention import prune_expired
 from worker.retry import retry_delay_s, should_retry
 from worker.runner import ChildExit, JobLog, Outcome, RunningJob, prepare_work_dir, run_child

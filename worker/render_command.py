@@ -14,7 +14,9 @@ from pydantic import ValidationError
 
 from app.domain import VideoSpec
 from app.settings import Settings
-from worker.pipeline import PipelineError, PipelineOptions, ProgressEvent
+from worker.errors import PipelineError
+from worker.options import PipelineOptions
+from worker.pipeline.base import ProgressEvent
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2

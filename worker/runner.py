@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.domain import EventLevel, EventType
-from worker.pipeline import PipelineOptions
+from worker.options import PipelineOptions
 
 logger = logging.getLogger(__name__)
 

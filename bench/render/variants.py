@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.render.inputs import CLIP_DURATION_S, VOICE_DURATION_S, ensure_inputs, wrap_cue
-from worker.pipeline.base import Clip
+from worker.media import Clip
 from worker.pipeline.render import Segment, clip_segments, plan_render, render_video
 
 WIDTH_PX, HEIGHT_PX = 1080, 1920

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from app.settings import find_ffmpeg
 from tests.support.processes import moneyprinter_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,15 +33,6 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 START_TIMEOUT_S = 30.0
-
-
-def ffmpeg_exe() -> str:
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 class Server:
@@ -130,7 +121,7 @@ def tiny_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two seconds of a tone, a real MP3 made by ffmpeg."""
     path = tmp_path_factory.mktemp("songs") / "Sine Tone.mp3"
     subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+        [find_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
          "-c:a", "libmp3lame", str(path)],
         check=True,
         timeout=60,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,14 +9,13 @@ import httpx
 import pytest
 
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, find_ffmpeg
 
 
 @pytest.fixture(scope="session")
 def mp3_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """One second of a tone, encoded by ffmpeg as a real MP3 with an ID3 tag."""
-    ffmpeg = shutil.which("ffmpeg")
-    assert ffmpeg, "ffmpeg is installed by the setup step"
+    ffmpeg = find_ffmpeg()
     path = tmp_path_factory.mktemp("audio") / "tone.mp3"
     subprocess.run(
         [

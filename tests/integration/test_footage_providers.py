@@ -8,15 +8,16 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 
+from app.settings import find_ffmpeg
 from tests.fakes import pexels, pixabay
 from tests.fakes.pexels import FakeVideo, MediaFile, MediaHandler
 from tests.fakes.server import serving
-from worker.pipeline.base import Clip, FootageOptions
+from worker.errors import ProviderError
+from worker.media import Clip
+from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
-from worker.providers.errors import ProviderError
 from worker.providers.footage import (
     GENERATED_KINDS,
     LocalFootage,
@@ -24,7 +25,7 @@ from worker.providers.footage import (
     probe_with_ffmpeg,
 )
 
-FFMPEG = shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
+FFMPEG = find_ffmpeg()
 KEY = "sekrit-key-123"
 FRAME_PX = (270, 480)  # a small portrait frame: 288×512 is the smallest rendition that fills it
 SIZES_PX = [(144, 256), (288, 512), (576, 1024), (256, 144), (512, 288), (1024, 576)]

@@ -9,9 +9,9 @@ import pytest
 from app.domain import VideoSpec
 from tests.fakes import ollama, openai_chat
 from tests.fakes.server import serving
-from worker.pipeline.base import LLMOptions
+from worker.errors import ProviderError
+from worker.options import LLMOptions
 from worker.pipeline.script import write_script
-from worker.providers.errors import ProviderError
 from worker.providers.llm import OllamaChat, OpenAIChat, llm_from_options
 
 MESSAGES = [{"role": "user", "content": "Write about tides."}]

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from app.domain import Aspect
-from worker.pipeline.base import Clip, PipelineError
+from app.settings import find_ffmpeg
+from worker.errors import PipelineError
+from worker.media import Clip
 from worker.pipeline.render import frame_size_px, plan_render, render_video
 
-FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
+FFMPEG = find_ffmpeg()
 FONTS_DIR = Path("/usr/share/fonts/truetype/dejavu")
 ASS = """[Script Info]
 ScriptType: v4.00+

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
 
+from app.settings import find_ffmpeg
 from worker.pipeline.metadata import make_thumbnail
 
-FFMPEG = shutil.which("ffmpeg")
+FFMPEG = find_ffmpeg()
 
 
 @pytest.fixture
 def tiny_video(tmp_path: Path) -> Path:
-    assert FFMPEG, "ffmpeg is installed by the setup step"
     video = tmp_path / "video.mp4"
     subprocess.run(
         [FFMPEG, "-nostdin", "-v", "error", "-f", "lavfi",

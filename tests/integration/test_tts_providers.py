@@ -16,10 +16,10 @@ from app.settings import Settings
 from app.voices import find_piper_voice
 from tests.fakes import openai_speech
 from tests.fakes.server import serving
-from worker.pipeline.base import PipelineError, VoiceOptions
+from worker.errors import PipelineError, ProviderError
+from worker.options import VoiceOptions
 from worker.pipeline.voice import PAUSE_S, VoiceTrack, synthesize_voice
 from worker.providers import tts
-from worker.providers.errors import ProviderError
 
 ESPEAK = shutil.which("espeak-ng")
 needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed")

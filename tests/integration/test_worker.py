@@ -24,7 +24,8 @@ from app.db.repositories import Repositories
 from app.domain import VideoSpec
 from app.settings import Settings
 from worker.main import Worker
-from worker.pipeline import PipelineOptions, ProgressEvent
+from worker.options import PipelineOptions
+from worker.pipeline.base import ProgressEvent
 from worker.pipeline.run import run_pipeline
 from worker.pipeline.script import NO_SCRIPT_MESSAGE
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.pipeline.base import FootageOptions, PipelineError
+from worker.errors import PipelineError
+from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
 from worker.providers.footage import (
     GENERATED_KINDS,

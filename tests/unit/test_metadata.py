@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from worker.errors import ProviderError
 from worker.pipeline.metadata import (
     MAX_TITLE_CHARS,
     Metadata,
     describe,
     write_metadata,
 )
-from worker.providers.errors import ProviderError
 
 SCRIPT = (
     "Octopuses are among the smartest animals in the ocean. They open jars and escape from "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.pipeline.base import PipelineError
+from worker.errors import PipelineError
 from worker.pipeline.music import choose_song
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.domain import Aspect, Quality
-from worker.pipeline.base import Clip, PipelineError
+from worker.errors import PipelineError
+from worker.media import Clip
 from worker.pipeline.ffmpeg import filter_value
 from worker.pipeline.mix import Loudness, loudness_command, parse_loudness
 from worker.pipeline.render import (

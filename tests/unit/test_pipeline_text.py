@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain import VideoSpec
-from worker.pipeline import PipelineError
+from worker.errors import PipelineError
 from worker.pipeline.script import NO_SCRIPT_MESSAGE, resolve_script, split_sentences
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain import VideoSpec
-from worker.pipeline.base import PipelineError
+from worker.errors import PipelineError, ProviderError
 from worker.pipeline.script import (
     NO_SCRIPT_MESSAGE,
     clean_script,
@@ -14,7 +14,6 @@ from worker.pipeline.script import (
     trim_to_words,
     write_script,
 )
-from worker.providers.errors import ProviderError
 
 
 class ScriptedLLM:

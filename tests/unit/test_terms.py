@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from worker.errors import ProviderError
 from worker.pipeline.terms import parse_terms, search_terms, split_into_chunks, subject_noun
-from worker.providers.errors import ProviderError
 
 SCRIPT = (
     "Octopuses are among the smartest animals in the ocean. They open jars and escape from "

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from app.voices import find_piper_voice, parse_espeak_voices
-from worker.pipeline.base import PipelineError, VoiceOptions
+from worker.errors import PipelineError
+from worker.options import VoiceOptions
 from worker.pipeline.voice import (
     PAUSE_S,
     apportion_words,

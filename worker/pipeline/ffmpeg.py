@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import IO
 
-from worker.pipeline.base import PipelineError
+from worker.errors import PipelineError
 
 STAGE = "render"
 LOG_TAIL_CHARS = 1500

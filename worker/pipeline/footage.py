@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from worker.pipeline.base import Clip, FootageOptions, PipelineError
-from worker.providers.errors import ProviderError
+from worker.errors import PipelineError, ProviderError
+from worker.media import Clip
+from worker.options import FootageOptions
 from worker.providers.footage import FootageProvider, GeneratedFootage, LocalFootage, Scene
 from worker.providers.http import Sleep
 from worker.providers.stock import PexelsFootage, PixabayFootage

@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from worker.pipeline.base import PipelineError
+from worker.errors import PipelineError
 from worker.pipeline.script import language_name, split_sentences
 from worker.pipeline.terms import keywords
 from worker.providers.llm import LLM, parse_json_reply

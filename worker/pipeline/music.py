@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from app.domain import SONG_NAME_PATTERN
-from worker.pipeline.base import PipelineError
+from worker.errors import PipelineError
 
 STAGE = "music"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import IO
 
 from app.domain import Aspect, Quality
-from worker.pipeline.base import Clip, PipelineError
+from worker.errors import PipelineError
+from worker.media import Clip
 from worker.pipeline.ffmpeg import ffmpeg_error, filter_value, input_name, start_ffmpeg
 from worker.pipeline.mix import (
     AUDIO_RATE_HZ,

@@ -8,16 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from app.domain import VideoSpec
+from worker.errors import ProviderError
+from worker.media import Clip
+from worker.options import PipelineOptions
 from worker.pipeline import footage, metadata, music, render, script, subtitles, terms, voice
-from worker.pipeline.base import (
-    Clip,
-    OutputFile,
-    PipelineOptions,
-    PipelineResult,
-    ProgressEvent,
-    Report,
-)
-from worker.providers.errors import ProviderError
+from worker.pipeline.base import OutputFile, PipelineResult, ProgressEvent, Report
 from worker.providers.llm import LLM, llm_from_options
 
 # Where each stage starts in the job's overall progress (the render is the long one).

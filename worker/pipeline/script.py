@@ -6,7 +6,7 @@ import logging
 import re
 
 from app.domain import VideoSpec
-from worker.pipeline.base import PipelineError
+from worker.errors import PipelineError
 from worker.providers.llm import LLM
 
 STAGE = "script"

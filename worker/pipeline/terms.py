@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from worker.pipeline.base import PipelineError
+from worker.errors import PipelineError
 from worker.pipeline.script import count_words, split_sentences
 from worker.providers.llm import LLM, parse_json_reply
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.pipeline.base import PipelineError, VoiceOptions
+from worker.errors import PipelineError
+from worker.options import VoiceOptions
 from worker.providers import tts
 
 STAGE = "voice"

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from worker.pipeline.base import Clip
-from worker.pipeline.probe import find_ffprobe, probe_media
+from worker.media import Clip, find_ffprobe, probe_media
 
 FPS = 30  # the output frame rate (render.FPS): lavfi sources must produce it themselves
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from worker.providers.errors import ProviderError
+from worker.errors import ProviderError
 from worker.retry import retry_delay_s
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})

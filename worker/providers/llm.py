@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from worker.pipeline.base import LLMOptions
-from worker.providers.errors import ProviderError
+from worker.errors import ProviderError
+from worker.options import LLMOptions
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, redact, request_json
 
 # LLM errors only escape from the script stage: terms and metadata fall back to offline text.

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from worker.pipeline.base import Clip
-from worker.providers.errors import ProviderError
+from worker.errors import ProviderError
+from worker.media import Clip
 from worker.providers.footage import Scene
 from worker.providers.http import Sleep, download, redact, request_json
 

