@@ -33,7 +33,6 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
-    url: str = Field("", description="the server the client commands talk to; empty: host:port")
     api_key: str = ""
     cors_origins: Annotated[list[str], NoDecode] = []
 

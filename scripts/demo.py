@@ -1,14 +1,13 @@
 """`make demo`: queue a short video on MoneyPrinter and follow it until it ends.
 
-Talks to the server at MONEYPRINTER_HOST:MONEYPRINTER_PORT when one answers there (`make run` in
-another terminal); otherwise starts `moneyprinter serve` for the length of the demo. Prints the
-video's path and exits 0 when the job completes, 1 otherwise.
+Talks to the server at MONEYPRINTER_URL (else MONEYPRINTER_HOST:MONEYPRINTER_PORT) when one
+answers there (`make run` in another terminal); otherwise starts `moneyprinter serve` for the
+length of the demo. Prints the video's path and exits 0 when the job completes, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from app.client import ApiError, MoneyPrinterClient, StreamEnd
+from app.client.config import ClientSettings
 from app.settings import Settings
 
 SCRIPT = (
@@ -26,7 +27,6 @@ SCRIPT = (
 )
 SERVER_START_TIMEOUT_S = 60.0
 SERVER_STOP_TIMEOUT_S = 40.0
-JOB_TIMEOUT_S = 900.0
 
 
 def main() -> int:
@@ -36,16 +36,18 @@ def main() -> int:
     parser.add_argument("--quality", default="standard", choices=["draft", "standard", "high"])
     args = parser.parse_args()
 
-    settings = Settings()
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    base_url = f"http://{host}:{settings.port}"
-    headers = {"X-API-Key": settings.api_key} if settings.api_key else {}
+    server_settings, client_settings = Settings(), ClientSettings()
+    base_url = client_settings.server_url
     server = None if answers(base_url) else start_server(base_url)
     try:
-        with httpx.Client(base_url=base_url, headers=headers, timeout=30.0) as client:
-            job_id = queue(client, subject=args.subject, script=args.script, quality=args.quality)
+        with MoneyPrinterClient(base_url, api_key=client_settings.api_key) as client:
+            request = {"videoSubject": args.subject, "script": args.script, "quality": args.quality}
+            job_id = client.submit(request)
+            print(f"demo: queued job {job_id}")
             follow(client, job_id)
-            return report(client, job_id, data_dir=settings.data_dir)
+            return report(client, job_id, data_dir=server_settings.data_dir)
+    except ApiError as exc:
+        raise SystemExit(f"demo: {exc}") from None
     finally:
         if server is not None:
             stop_server(server)
@@ -84,36 +86,17 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def queue(client: httpx.Client, *, subject: str, script: str, quality: str) -> str:
-    response = client.post(
-        "/api/generate", json={"videoSubject": subject, "script": script, "quality": quality}
-    )
-    body = response.json()
-    if response.status_code != 200:
-        raise SystemExit(f"demo: {response.status_code}: {body.get('message', body)}")
-    print(f"demo: queued job {body['jobId']}")
-    return str(body["jobId"])
+def follow(client: MoneyPrinterClient, job_id: str) -> None:
+    """Print the job's events (all but the progress ticks) until its final state."""
+    for item in client.follow(job_id):
+        if isinstance(item, StreamEnd):
+            return
+        if item.type != "progress":
+            print(f"  {item.type:>8}  {item.message}")
 
 
-def follow(client: httpx.Client, job_id: str) -> None:
-    """Print the job's events (all but the progress ticks) from its server-sent event stream
-    until the stream ends."""
-    event_type = ""
-    with client.stream(
-        "GET", f"/api/jobs/{job_id}/stream", timeout=httpx.Timeout(30.0, read=JOB_TIMEOUT_S)
-    ) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("event:"):
-                event_type = line.removeprefix("event:").strip()
-            elif line.startswith("data:") and event_type == "end":
-                return
-            elif line.startswith("data:") and event_type != "progress":
-                event = json.loads(line.removeprefix("data:"))
-                print(f"  {event['type']:>8}  {event['message']}")
-
-
-def report(client: httpx.Client, job_id: str, *, data_dir: Path) -> int:
-    job = client.get(f"/api/jobs/{job_id}").json()["job"]
+def report(client: MoneyPrinterClient, job_id: str, *, data_dir: Path) -> int:
+    job = client.get_job(job_id)
     if job["state"] != "completed":
         print(f"demo: job {job['state']}: {job['errorMessage'] or 'no message'}")
         return 1

@@ -8,11 +8,11 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, get_args
 
 from pydantic import ValidationError
 
-from app.domain import VideoSpec
+from app.domain import Aspect, FootageSource, Quality, VideoSpec
 from app.settings import Settings
 from worker.errors import PipelineError
 from worker.options import PipelineOptions
@@ -29,16 +29,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     text = render.add_mutually_exclusive_group()
     text.add_argument("--script", help="the narration (default: an LLM writes it)")
     text.add_argument("--script-file", type=Path, help="a file holding the narration")
-    render.add_argument("--aspect", default="9:16", choices=["9:16", "16:9", "1:1"])
-    render.add_argument("--quality", default="standard", choices=["draft", "standard", "high"])
+    render.add_argument("--aspect", default="9:16", choices=get_args(Aspect))
+    render.add_argument("--quality", default="standard", choices=get_args(Quality))
     render.add_argument("--language", default="en")
     render.add_argument("--voice", help="a voice id (see GET /api/voices)")
     render.add_argument("--target-seconds", type=int, help="length of an LLM-written script")
-    render.add_argument(
-        "--footage-source",
-        default="auto",
-        choices=["auto", "pexels", "pixabay", "local", "generated"],
-    )
+    render.add_argument("--footage-source", default="auto", choices=get_args(FootageSource))
     render.add_argument("--song", help="an uploaded song's name (implies music)")
     render.add_argument("--music", action="store_true", help="mix a random uploaded song")
     render.add_argument("--word-highlight", action="store_true", help="karaoke subtitles")
@@ -46,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     render.add_argument(
         "--work-dir", type=Path, help="where the side files go (default: <output>.files/)"
     )
-    render.set_defaults(command=render_command)
+    render.set_defaults(command=render_command, config=Settings)
 
 
 def render_command(args: argparse.Namespace, settings: Settings) -> int:

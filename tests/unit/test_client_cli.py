@@ -7,15 +7,16 @@ import io
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from app.client import ApiError, JobEvent, MoneyPrinterClient, SseMessage, StreamEnd, parse_sse
-from app.settings import Settings
+from app.client.api import ApiError, JobEvent, MoneyPrinterClient, SseMessage, StreamEnd, parse_sse
+from app.client.commands import build_request, format_jobs_table, output_path
+from app.client.config import ClientSettings
+from app.client.progress import ProgressDisplay, estimate_remaining_s, format_duration
 from tests.fakes.server import serving
 from worker.cli import build_parser
-from worker.client_commands import build_request, default_url, format_jobs_table, output_path
-from worker.progress_display import ProgressDisplay, estimate_remaining_s, format_duration
 
 JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
 
@@ -174,15 +175,15 @@ def test_the_video_goes_to_the_path_given_or_named_after_the_job(tmp_path: Path)
      ("::1", "http://[::1]:9000"), ("render-1", "http://render-1:9000")],
 )  # fmt: skip
 def test_the_default_url_is_where_serve_listens(host: str, url: str) -> None:
-    settings = Settings(_env_file=None, host=host, port=9000)  # type: ignore[call-arg]
+    settings = ClientSettings(_env_file=None, host=host, port=9000)  # type: ignore[call-arg]
 
-    assert default_url(settings) == url
+    assert settings.server_url == url
 
 
 def test_moneyprinter_url_names_another_server() -> None:
-    settings = Settings(_env_file=None, url="https://render.example.org/", port=9000)  # type: ignore[call-arg]
+    settings = ClientSettings(_env_file=None, url="https://render.example.org/", port=9000)  # type: ignore[call-arg]
 
-    assert default_url(settings) == "https://render.example.org"
+    assert settings.server_url == "https://render.example.org"
 
 
 def test_the_jobs_table_lines_up_and_counts() -> None:
@@ -237,3 +238,14 @@ def test_a_stream_that_keeps_answering_is_never_given_up() -> None:
 
     assert items == [StreamEnd(state="completed")]
     assert RecyclingProxy.connections == 4
+
+
+def test_the_clients_choices_are_the_apis() -> None:
+    """The client writes the API's vocabularies down rather than import the service."""
+    from app.client import commands
+    from app.domain import Aspect, FootageSource, JobStatus, Quality
+
+    assert tuple(status.value for status in JobStatus) == commands.JOB_STATES
+    assert get_args(Aspect) == commands.ASPECTS
+    assert get_args(Quality) == commands.QUALITIES
+    assert get_args(FootageSource) == commands.FOOTAGE_SOURCES

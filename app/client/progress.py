@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from app.client import JobEvent
+from app.client.api import JobEvent
 
 BAR_WIDTH = 28
 STAGE_WIDTH = 9

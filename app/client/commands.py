@@ -8,21 +8,25 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import httpx
 
-from app.client import ApiError, MoneyPrinterClient, StreamEnd
-from app.domain import Aspect, FootageSource, JobStatus, Quality
-from app.settings import Settings
-from worker.progress_display import ProgressDisplay
+from app.client.api import ApiError, MoneyPrinterClient, StreamEnd
+from app.client.config import ClientSettings
+from app.client.progress import ProgressDisplay
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 SUBJECT_WIDTH = 40
 
-Command = Callable[[argparse.Namespace, Settings], int]
+# The API's vocabularies, for the options' choices. The client imports nothing of the service, so
+# they are written here; tests/unit/test_client_cli.py checks them against app/domain.py.
+JOB_STATES = ("queued", "running", "completed", "failed", "cancelled")
+ASPECTS = ("9:16", "16:9", "1:1")
+QUALITIES = ("draft", "standard", "high")
+FOOTAGE_SOURCES = ("auto", "pexels", "pixabay", "local", "generated")
 
 # Options of `generate` that are request fields as they are: (option's dest, the API's name).
 # Unset options are not sent, so the server's defaults apply.
@@ -55,7 +59,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the server (default: http://MONEYPRINTER_HOST:MONEYPRINTER_PORT, "
         "http://127.0.0.1:8080)",
     )
-    server.add_argument("--api-key", help="for queueing and cancelling (default: settings)")
+    server.add_argument(
+        "--api-key", help="for queueing and cancelling (default: MONEYPRINTER_API_KEY)"
+    )
 
     generate = commands.add_parser(
         "generate",
@@ -63,23 +69,23 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="queue a video on a server, follow it to the end, download it",
     )
     _add_generate_options(generate)
-    generate.set_defaults(command=generate_command)
+    generate.set_defaults(command=generate_command, config=ClientSettings)
 
     jobs = commands.add_parser("jobs", parents=[server], help="list a server's jobs, newest first")
-    jobs.add_argument("--status", choices=[status.value for status in JobStatus])
+    jobs.add_argument("--status", choices=JOB_STATES)
     jobs.add_argument("--limit", type=int, default=20, help="at most this many (1-100, default 20)")
     jobs.add_argument("--offset", type=int, default=0, help="skip this many newest first")
-    jobs.set_defaults(command=jobs_command)
+    jobs.set_defaults(command=jobs_command, config=ClientSettings)
 
     cancel = commands.add_parser("cancel", parents=[server], help="cancel a queued or running job")
     cancel.add_argument("job_id", metavar="JOB_ID")
-    cancel.set_defaults(command=cancel_command)
+    cancel.set_defaults(command=cancel_command, config=ClientSettings)
 
     retry = commands.add_parser(
         "retry", parents=[server], help="queue a failed or cancelled job again"
     )
     retry.add_argument("job_id", metavar="JOB_ID")
-    retry.set_defaults(command=retry_command)
+    retry.set_defaults(command=retry_command, config=ClientSettings)
 
 
 def _add_generate_options(parser: argparse.ArgumentParser) -> None:
@@ -89,13 +95,13 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     text.add_argument("--script-file", type=Path, help="a file holding the narration; - is stdin")
     parser.add_argument("--voice", help="a voice id (GET /api/voices)")
     parser.add_argument("--language", help="en by default")
-    parser.add_argument("--aspect", choices=get_args(Aspect), help="9:16 by default")
-    parser.add_argument("--quality", choices=get_args(Quality), help="standard by default")
+    parser.add_argument("--aspect", choices=ASPECTS, help="9:16 by default")
+    parser.add_argument("--quality", choices=QUALITIES, help="standard by default")
     parser.add_argument("--paragraphs", type=int, help="paragraphs of an LLM-written script")
     parser.add_argument("--target-seconds", type=int, help="length of an LLM-written script")
     parser.add_argument("--ai-model", help="the LLM model (default: the server's)")
     parser.add_argument("--prompt", help="extra instructions for the LLM")
-    parser.add_argument("--footage-source", choices=get_args(FootageSource))
+    parser.add_argument("--footage-source", choices=FOOTAGE_SOURCES)
     parser.add_argument("--clip-duration", type=float, help="seconds of each footage clip")
     music = parser.add_mutually_exclusive_group()
     music.add_argument("--song", help="an uploaded song's name (implies music)")
@@ -123,7 +129,7 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
 # -- commands ----------------------------------------------------------------------------------
 
 
-def generate_command(args: argparse.Namespace, settings: Settings) -> int:
+def generate_command(args: argparse.Namespace, settings: ClientSettings) -> int:
     try:
         request = build_request(args)
     except OSError as exc:
@@ -143,7 +149,7 @@ def generate_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Queued job {job_id} on {client.base_url}", file=sys.stderr)
             state = follow_job(client, job_id, display)
             done = True
-            if state != JobStatus.COMPLETED:
+            if state != "completed":
                 return _fail("generate", _ending(client.get_job(job_id), state))
             output = output_path(args.output, job_id)
             size = client.download_video(job_id, output)
@@ -163,7 +169,7 @@ def generate_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def jobs_command(args: argparse.Namespace, settings: Settings) -> int:
+def jobs_command(args: argparse.Namespace, settings: ClientSettings) -> int:
     client = _client(args, settings)
     if client is None:
         return EXIT_BAD_INPUT
@@ -176,17 +182,17 @@ def jobs_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cancel_command(args: argparse.Namespace, settings: Settings) -> int:
+def cancel_command(args: argparse.Namespace, settings: ClientSettings) -> int:
     return _act_on_job(args, settings, "cancel", MoneyPrinterClient.cancel)
 
 
-def retry_command(args: argparse.Namespace, settings: Settings) -> int:
+def retry_command(args: argparse.Namespace, settings: ClientSettings) -> int:
     return _act_on_job(args, settings, "retry", MoneyPrinterClient.retry)
 
 
 def _act_on_job(
     args: argparse.Namespace,
-    settings: Settings,
+    settings: ClientSettings,
     name: str,
     action: Callable[[MoneyPrinterClient, str], dict[str, Any]],
 ) -> int:
@@ -249,19 +255,6 @@ def output_path(output: str | None, job_id: str) -> Path:
     return path
 
 
-def default_url(settings: Settings) -> str:
-    """MONEYPRINTER_URL when set, else where `moneyprinter serve` listens with the same settings
-    (a wildcard address means this machine)."""
-    if settings.url:
-        return settings.url.rstrip("/")
-    host = settings.host
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
-    elif ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
-
-
 def format_jobs_table(jobs: list[dict[str, Any]], *, total: int, offset: int = 0) -> str:
     if not jobs:
         return "No jobs." if total == 0 else f"No jobs here ({total} in all)."
@@ -278,7 +271,7 @@ def format_jobs_table(jobs: list[dict[str, Any]], *, total: int, offset: int = 0
 
 def _job_row(job: dict[str, Any]) -> tuple[str, ...]:
     state = str(job["state"])
-    if job.get("cancelRequested") and state == JobStatus.RUNNING:
+    if job.get("cancelRequested") and state == "running":
         state = "cancelling"
     subject = " ".join(str(job.get("videoSubject", "")).split())
     if len(subject) > SUBJECT_WIDTH:
@@ -310,10 +303,10 @@ def _interrupted(job_id: str | None, *, done: bool) -> str:
     )
 
 
-def _client(args: argparse.Namespace, settings: Settings) -> MoneyPrinterClient | None:
-    """A client of `--url` (default: the settings' host and port), or None after saying why the
-    URL is unusable."""
-    url = args.url or default_url(settings)
+def _client(args: argparse.Namespace, settings: ClientSettings) -> MoneyPrinterClient | None:
+    """A client of `--url` (default: `settings.server_url`), or None after saying why the URL is
+    unusable."""
+    url = args.url or settings.server_url
     try:
         scheme = httpx.URL(url).scheme
     except httpx.InvalidURL as exc:

@@ -1,0 +1,110 @@
+"""The server commands of the API's side: `moneyprinter api` (the HTTP API alone, workers run
+elsewhere) and `moneyprinter migrate`; and what every server command shares: the HTTP options and
+the log format."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any, TypeAlias
+
+import uvicorn
+
+from app.settings import Settings
+
+logger = logging.getLogger("moneyprinter")
+
+# How long the HTTP side waits for open requests (a client following a stream) at shutdown.
+HTTP_SHUTDOWN_TIMEOUT_S = 5
+WORKER_HEALTHCHECK_TIMEOUT_S = 30
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def add_parsers(commands: Subparsers) -> None:
+    api = commands.add_parser("api", help="the API alone (workers run elsewhere)")
+    add_http_options(api)
+    api.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="API processes sharing the port (default 1); on Postgres, one per core; on SQLite "
+        "keep 1 (processes would queue for the database file's lock by sleeping)",
+    )
+    api.set_defaults(command=api_command, config=Settings)
+
+    migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
+    migrate.set_defaults(command=migrate_command, config=Settings)
+
+
+def add_http_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to listen on (default: settings, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: settings, 8080)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def api_command(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import create_app  # FastAPI and the routes: only the commands that serve
+
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers > 1:
+        # Each worker is a fresh (spawned) process: it builds its own app from the same
+        # environment, and sets up logging from this dict (it inherits no handlers from here).
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            workers=args.workers,
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
+            # A worker answers the supervisor's health check only once it has imported the app:
+            # on a busy host that takes longer than uvicorn's 5 s, and it would be restarted.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
+            log_config=logging_config(args.log_level),
+        )
+        return 0
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
+        log_config=None,  # uvicorn's records go through the root logger, in our format
+    )
+    return 0
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """What the entry point sets up, as a `logging.config.dictConfig` dict (for uvicorn's
+    workers)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {"httpx": {"level": "WARNING"}},
+    }
+
+
+def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.db.migrations import upgrade_to_head  # Alembic: only the commands that migrate
+
+    upgrade_to_head(settings.resolved_database_url)
+    logger.info("database is at the newest schema")
+    return 0
