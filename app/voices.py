@@ -36,7 +36,7 @@ class PiperVoiceFiles:
 @functools.cache
 def piper_voices() -> tuple[PiperVoiceFiles, ...]:
     """Piper voices installed as Python packages, read from package metadata and files only: the
-    GPL `piper` package is never imported (see worker/providers/tts.py)."""
+    GPL `piper` package is never imported (see app/speech.py)."""
     found: dict[str, PiperVoiceFiles] = {}
     for dist in metadata.distributions():
         package = (dist.metadata["Name"] or "").lower().replace("_", "-")

@@ -1,5 +1,6 @@
 """Migrations on both databases: they build exactly the models' schema (no drift), they round-trip
-down to nothing and back, and SQLite connections get the settings DESIGN.md §2 asks for."""
+down to nothing and back, and SQLite connections get the settings docs/architecture.md ("Data")
+promises."""
 
 from __future__ import annotations
 

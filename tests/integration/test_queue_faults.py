@@ -1,6 +1,6 @@
-"""The queue under faults, with real worker processes (DESIGN §3): exactly-once over 300 jobs and
-three workers, a SIGKILLed worker's job taken over, a paused (zombie) worker fenced out, and the
-database going away under the workers.
+"""The queue under faults, with real worker processes (docs/architecture.md, "The queue's
+guarantees"): exactly-once over 300 jobs and three workers, a SIGKILLed worker's job taken over, a
+paused (zombie) worker fenced out, and the database going away under the workers.
 
 Workers run as `python -m tests.support.probe_worker`: the real CLI and Worker, with one more
 in-loop job kind (`probe`) that records each run in a table whose key is job id + attempt. Most
@@ -287,7 +287,7 @@ async def test_a_sigkilled_workers_video_job_runs_again_on_another_worker(
 async def test_with_the_default_timings_a_killed_workers_job_runs_again_within_45_s(
     spawn: Callable[..., WorkerProcess], sessionmaker: Maker, probe_table: None
 ) -> None:
-    """DESIGN §3: lease 30 s + a reaper pass (heartbeat 10 s) ≤ 45 s, with the defaults."""
+    """Lease 30 s + a reaper pass (heartbeat 10 s) ≤ 45 s, with the defaults."""
     assert (DEFAULTS.lease_s, DEFAULTS.heartbeat_interval_s) == (30.0, 10.0)
     workers = [spawn(timings={}), spawn(timings={})]
     await wait_registered(sessionmaker, 2)
