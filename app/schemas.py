@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from app.domain import VideoSpec
@@ -106,6 +114,12 @@ class JobRead(ReadModel):
     completed_at: datetime | None
     updated_at: datetime
     payload: dict[str, Any]
+
+    @field_validator("video_subject", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> str:
+        # A payload stored by other means than the API may hold anything under videoSubject.
+        return value if isinstance(value, str) else str(value)
 
 
 class JobResponse(CamelModel):

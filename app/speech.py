@@ -22,7 +22,6 @@ from app.voices import PiperVoiceFiles
 PIPER_LOAD_TIMEOUT_S = 60.0  # a voice takes a second or two to load; a busy host, longer
 PIPER_TIMEOUT_PER_SENTENCE_S = 10.0
 ESPEAK_TIMEOUT_S = 120.0
-ESPEAK_WORDS_PER_MIN = 165
 LOG_TAIL_LINES = 20
 
 OnSentence = Callable[[int], None]
@@ -137,10 +136,14 @@ def _follow_log(process: subprocess.Popen[bytes], *, on_sentence: OnSentence) ->
     return "\n".join(tail)
 
 
-def run_espeak(espeak_exe: str, voice: str, text: str, out: Path) -> None:
-    """Speak `text` with espeak-ng's `voice` into the WAV file `out`."""
+def run_espeak(
+    espeak_exe: str, voice: str, text: str, out: Path, *, words_per_min: int | None
+) -> None:
+    """Speak `text` with espeak-ng's `voice` into the WAV file `out`, at `words_per_min` (None:
+    espeak-ng's own default)."""
+    rate = [] if words_per_min is None else ["-s", str(words_per_min)]
     # The text goes through stdin, so a sentence starting with "-" is never read as an option.
-    command = [espeak_exe, "-v", voice, "-s", str(ESPEAK_WORDS_PER_MIN), "-w", str(out), "--stdin"]
+    command = [espeak_exe, "-v", voice, *rate, "-w", str(out), "--stdin"]
     try:
         completed = subprocess.run(
             command,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import tempfile
 import threading
 from pathlib import Path
 
 from app.errors import NotFound, ServiceUnavailable
 from app.speech import SpeechError, run_espeak, run_piper
-from app.voices import PiperVoiceFiles, Voice, espeak_voices, find_piper_voice
+from app.voices import PiperVoiceFiles, Voice, espeak_voices, find_espeak, find_piper_voice
 
 SAMPLE_TEXT = "Hello! This is how I will sound, narrating your next video."
 # Only installed voices get here, so the locks are few.
@@ -63,17 +62,21 @@ def _installed_voice(voice_id: str, *, piper_voice: str) -> PiperVoiceFiles | Vo
 
 
 def _synthesize(voice: PiperVoiceFiles | Voice, out: Path) -> None:
+    if isinstance(voice, PiperVoiceFiles):
+        name = f"piper voice {voice.voice.id}"
+    else:
+        name = f"espeak-ng voice {voice.id}"
     try:
         if isinstance(voice, PiperVoiceFiles):
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=".piper-") as folder:
                 [wav] = run_piper(voice, [SAMPLE_TEXT], Path(folder))
                 wav.replace(out)
-            return
-        espeak = shutil.which("espeak-ng")
-        if espeak is None:
-            raise ServiceUnavailable("espeak-ng is not installed.")
-        run_espeak(espeak, voice.id, SAMPLE_TEXT, out)
+        else:
+            espeak = find_espeak()
+            if espeak is None:
+                raise ServiceUnavailable("espeak-ng is not installed.")
+            run_espeak(espeak, voice.id, SAMPLE_TEXT, out, words_per_min=None)
     except SpeechError as exc:
-        raise ServiceUnavailable(f"The voice did not speak: {exc.message}") from exc
+        raise ServiceUnavailable(f"The {name} failed: {exc.message}") from exc
     if not out.is_file() or out.stat().st_size == 0:
-        raise ServiceUnavailable("The voice did not speak: no audio.")
+        raise ServiceUnavailable(f"The {name} failed: no audio")

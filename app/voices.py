@@ -74,10 +74,15 @@ def find_piper_voice(name: str) -> PiperVoiceFiles | None:
     return next((files for files in piper_voices() if files.voice.id == name), None)
 
 
+def find_espeak() -> str | None:
+    """The espeak-ng program on PATH, or None when it is not installed."""
+    return shutil.which("espeak-ng")
+
+
 @functools.cache
 def espeak_voices(espeak_exe: str | None = None) -> tuple[Voice, ...]:
     """espeak-ng's voices by language code (what `-v` takes); empty when espeak-ng is missing."""
-    exe = espeak_exe or shutil.which("espeak-ng")
+    exe = espeak_exe or find_espeak()
     if exe is None:
         return ()
     try:

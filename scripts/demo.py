@@ -1,8 +1,8 @@
 """`make demo`: queue a short video on MoneyPrinter and follow it until it ends.
 
-Talks to the server at MONEYPRINTER_URL (else MONEYPRINTER_HOST:MONEYPRINTER_PORT) when one
-answers there (`make run` in another terminal); otherwise starts `moneyprinter serve` for the
-length of the demo. Prints the video's path and exits 0 when the job completes, 1 otherwise.
+Talks to the server at MONEYPRINTER_HOST:MONEYPRINTER_PORT on this machine when one answers there
+(`make run` in another terminal); otherwise starts `moneyprinter serve` for the length of the
+demo. Prints the video's path and exits 0 when the job completes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import get_args
 
 import httpx
 
 from app.client import ApiError, MoneyPrinterClient, StreamEnd
 from app.client.config import ClientSettings
+from app.domain import Quality
 from app.settings import Settings
 
 SCRIPT = (
@@ -33,10 +35,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subject", default="Why octopuses are smart")
     parser.add_argument("--script", default=SCRIPT, help="the narration text")
-    parser.add_argument("--quality", default="standard", choices=["draft", "standard", "high"])
+    parser.add_argument("--quality", default="standard", choices=get_args(Quality))
     args = parser.parse_args()
 
-    server_settings, client_settings = Settings(), ClientSettings()
+    # This machine's server (never MONEYPRINTER_URL): the demo may start it, and prints the
+    # video's path in this machine's data folder.
+    server_settings, client_settings = Settings(), ClientSettings(url="")
     base_url = client_settings.server_url
     server = None if answers(base_url) else start_server(base_url)
     try:

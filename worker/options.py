@@ -3,13 +3,13 @@ settings: which LLM, which footage sources, which voice, where ffmpeg and the fo
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from app.settings import Settings
+from app.voices import find_espeak
 
 
 class _Options(BaseModel):
@@ -76,7 +76,7 @@ class PipelineOptions(_Options):
             voice=VoiceOptions(
                 provider=settings.tts_provider,
                 piper_voice=settings.piper_voice,
-                espeak_exe=shutil.which("espeak-ng"),
+                espeak_exe=find_espeak(),
                 speech_base_url=settings.speech_base_url,
                 speech_api_key=settings.speech_api_key,
                 speech_model=settings.speech_model,

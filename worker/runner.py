@@ -187,8 +187,8 @@ class Outcome:
         return self._inside(str((self.result or {}).get("video", "")))
 
     def artifacts(self, data_dir: Path) -> list[dict[str, Any]]:
-        """The outputs the child listed that are files in its work folder, as `add_artifact`
-        arguments with paths relative to `data_dir`."""
+        """The outputs the child listed that are files in its work folder, as
+        `ArtifactRepository.add` arguments with paths relative to `data_dir`."""
         artifacts = []
         for output in (self.result or {}).get("outputs", []):
             path = self._inside(str(output.get("path", "")))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from app.db.dialect import Dialect
 from app.db.notify import CHANNEL
 from worker.retry import retry_delay_s
 
@@ -33,7 +34,7 @@ BACKOFF_CAP_S = 10.0
 def asyncpg_dsn(database_url: str) -> str | None:
     """The plain `postgresql://` DSN for asyncpg, or None when the database is not Postgres."""
     url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
+    if url.get_backend_name() != Dialect.POSTGRES:
         return None
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 

@@ -1,7 +1,9 @@
 """The two databases the service runs on, and what the code does differently on each.
 
-Every branch on the database goes through `Dialect`, named by the capability it depends on, so a
-reader sees why the two paths differ (and a third database would show where it must choose).
+Every branch on the database goes through `Dialect`. Where the two differ in what they can do, a
+property names the capability the branch depends on (`locks_rows`, `writes_in_ctes`, …), so a
+reader sees why the paths differ; where they only spell a function differently (a random token,
+seconds between two times, JSON containment), the branch compares with the member itself.
 """
 
 from __future__ import annotations
@@ -48,8 +50,3 @@ class Dialect(StrEnum):
         """A single statement runs as its own transaction, sent without BEGIN and COMMIT. On
         SQLite every transaction must begin IMMEDIATE (the write lock), so it never skips BEGIN."""
         return self is Dialect.POSTGRES
-
-    @property
-    def stores_naive_utc(self) -> bool:
-        """SQLite keeps no time zone: timestamps are stored as naive UTC text."""
-        return self is Dialect.SQLITE

@@ -53,7 +53,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use datetime.now(UTC)")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if DatabaseDialect.of(dialect).stores_naive_utc else value
+        # A plain comparison: this runs for every timestamp bound, on the queue's hot paths.
+        return value.replace(tzinfo=None) if dialect.name == DatabaseDialect.SQLITE else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

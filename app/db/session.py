@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.db.dialect import Dialect
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Postgres errors that mean "the connection or the server went away", not "the statement is bad":
 # class 08 (connection exception) and class 57 (operator intervention: shutdown, terminated).
@@ -33,7 +35,7 @@ _LOST_CONNECTION = (
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for `url`, set up for its database (docs/architecture.md, "Data")."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    if parsed.get_backend_name() == Dialect.SQLITE:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # One connection per engine. Every transaction takes the write lock (BEGIN IMMEDIATE), so

@@ -61,8 +61,8 @@ async def wal_and_commits(engine: AsyncEngine) -> dict[str, int]:
 
 
 async def seed_noop_jobs(maker: async_sessionmaker[AsyncSession], n: int) -> None:
-    """N queued `noop` jobs, each with the 'queued' event create_job writes: rows as create_job
-    makes them, inserted 1000 per transaction (executemany), as the peer's batch_defer does."""
+    """N queued `noop` jobs, each with the 'queued' event JobRepository.create writes: rows as
+    it makes them, inserted 1000 per transaction (executemany), as the peer's batch_defer does."""
     for start in range(0, n, SEED_BATCH):
         now = utcnow()
         ids = [str(uuid.uuid4()) for _ in range(min(SEED_BATCH, n - start))]

@@ -1,7 +1,7 @@
 """The layers of docs/architecture.md, read from the imports of every module (those inside
 functions too): the service never imports the worker, a provider never imports a stage, the
-client imports nothing of the service, and neither the API's schemas nor the pipeline touch the
-database layer."""
+client imports nothing of the service, the modules the API and the worker share stay below both,
+and neither the API's schemas nor the pipeline touch the database layer."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ RULES = [
     ("the API's schemas import the database layer", "app.schemas", ("app.db",)),
     ("the pipeline touches the database", "worker.pipeline", ("app.db",)),
     ("a provider touches the database", "worker.providers", ("app.db",)),
+]
+# What the API and the worker share (docs/architecture.md, "Layers"): below the API and the
+# database.
+SHARED = (
+    "app.domain", "app.errors", "app.settings", "app.version", "app.voices", "app.speech",
+    "app.songs", "app.queue_metrics",
+)  # fmt: skip
+FORBIDDEN_TO_SHARED = ("app.db", "app.api", "app.main", "app.schemas", "app.commands")
+RULES += [
+    ("a shared module imports the API or the database", name, FORBIDDEN_TO_SHARED)
+    for name in SHARED
 ]
 # Within its own package a module may import its siblings.
 OWN_PACKAGE = {"app.client": "app.client"}
@@ -103,6 +114,7 @@ def test_the_scan_sees_every_module_of_both_packages() -> None:
         ("app.client.api", "from .. import schemas\n", "the client imports"),
         ("app.schemas", "from app.db.models import GenerationJob\n", "database layer"),
         ("worker.pipeline.render", "from app.db import session\n", "pipeline touches"),
+        ("app.songs", "from app.api.deps import SettingsDep\n", "a shared module"),
     ],
 )
 def test_a_forbidden_import_is_caught(module: str, source: str, expected: str) -> None:

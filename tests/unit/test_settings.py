@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import AliasChoices, ValidationError
 
+from app.client.config import ClientSettings
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +145,7 @@ def test_the_environment_wins_over_the_env_file(
 def test_every_setting_is_documented(document: str) -> None:
     text = (ROOT / document).read_text(encoding="utf-8")
     names = {env_name(field) for field in Settings.model_fields}
+    names |= {f"MONEYPRINTER_{field.upper()}" for field in ClientSettings.model_fields}
 
     undocumented = sorted(name for name in names if not re.search(rf"\b{name}\b", text))
 

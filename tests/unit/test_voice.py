@@ -206,3 +206,26 @@ def test_espeak_voice_listing_is_parsed() -> None:
         ("cmn", "Chinese (Mandarin, latin as English)", "espeak-ng"),
         ("en-gb", "English (Great Britain)", "espeak-ng"),
     ]
+
+
+def test_an_engine_that_does_not_run_is_worth_a_retry(tmp_path: Path) -> None:
+    engine = tts.EspeakEngine(str(tmp_path / "no-such-espeak"))
+
+    with pytest.raises(PipelineError) as caught:
+        engine._run("en", text="Hello.", out=tmp_path / "out.wav")
+
+    assert caught.value.retryable
+    assert caught.value.message.startswith("espeak-ng did not run:")
+
+
+def test_an_engine_that_refuses_the_voice_is_not(tmp_path: Path) -> None:
+    refusing = shutil.which("false")
+    assert refusing is not None
+    engine = tts.EspeakEngine(refusing)
+
+    with pytest.raises(PipelineError) as caught:
+        engine._run("xx", text="Hello.", out=tmp_path / "out.wav")
+
+    assert not caught.value.retryable
+    assert caught.value.message == "espeak-ng failed with voice 'xx': no output"
+    assert caught.value.stage == "voice"

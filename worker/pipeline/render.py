@@ -31,9 +31,9 @@ FULL_SIZE_PX: dict[str, tuple[int, int]] = {
     "16:9": (1920, 1080),
     "1:1": (1080, 1080),
 }
-# x264 preset and CRF per quality. veryfast is the measured sweet spot for standard (medium took
-# 1.8× as long for little, MEDIA-NOTES.md); high spends that time on purpose (smaller file at a
-# lower CRF); draft is for previews and tests, where only speed counts.
+# x264 preset and CRF per quality. veryfast is the measured sweet spot for standard (on the render
+# benchmark's inputs, medium took 1.8× as long for little); high spends that time on purpose
+# (smaller file at a lower CRF); draft is for previews and tests, where only speed counts.
 ENCODING: dict[str, tuple[str, int]] = {
     "draft": ("ultrafast", 28),
     "standard": ("veryfast", 23),

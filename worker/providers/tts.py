@@ -20,6 +20,7 @@ from worker.options import VoiceOptions
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, status_error
 
 STAGE = "voice"
+ESPEAK_WORDS_PER_MIN = 165  # the narration's pace (espeak-ng's own default is 175)
 SPEECH_TIMEOUT_S = 60.0
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_VOICE = "alloy"
@@ -154,7 +155,7 @@ class EspeakEngine:
 
     def _run(self, voice: str, *, text: str, out: Path) -> None:
         try:
-            run_espeak(self.espeak_exe, voice, text, out)
+            run_espeak(self.espeak_exe, voice, text, out, words_per_min=ESPEAK_WORDS_PER_MIN)
         except SpeechError as exc:
             raise PipelineError(exc.message, retryable=exc.retryable, stage=STAGE) from exc
 

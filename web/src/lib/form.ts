@@ -1,15 +1,28 @@
 /** The create form: its state, the POST /api/generate body made from it, and what is remembered. */
 import type { GenerateBody } from "../api/types";
 
-export const ASPECTS = ["9:16", "16:9", "1:1"] as const;
-export const QUALITIES = ["draft", "standard", "high"] as const;
-export const FOOTAGE_SOURCES = ["auto", "pexels", "pixabay", "local", "generated"] as const;
+export type Aspect = NonNullable<GenerateBody["aspect"]>;
+export type Quality = NonNullable<GenerateBody["quality"]>;
+export type FootageSource = NonNullable<GenerateBody["footageSource"]>;
+
+/** Every value of an API enum, in the order given: the record must name each value the generated
+ * type has, and no other, so a value added to or removed from the API fails the type check. */
+function everyValue<T extends string>(values: Record<T, true>): readonly T[] {
+  return Object.keys(values) as T[];
+}
+
+export const ASPECTS = everyValue<Aspect>({ "9:16": true, "16:9": true, "1:1": true });
+export const QUALITIES = everyValue<Quality>({ draft: true, standard: true, high: true });
+export const FOOTAGE_SOURCES = everyValue<FootageSource>({
+  auto: true,
+  pexels: true,
+  pixabay: true,
+  local: true,
+  generated: true,
+});
+// subtitlesPosition is "horizontal,vertical" text in the API, so these have no generated type.
 export const HORIZONTAL = ["left", "center", "right"] as const;
 export const VERTICAL = ["top", "center", "bottom"] as const;
-
-export type Aspect = (typeof ASPECTS)[number];
-export type Quality = (typeof QUALITIES)[number];
-export type FootageSource = (typeof FOOTAGE_SOURCES)[number];
 
 export const FORM_STORAGE = "moneyprinter.createForm";
 export const RANDOM_SONG = "";
