@@ -56,7 +56,8 @@ format: setup ## rewrite the code in the project's format and fix what ruff can 
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-api-types: setup ## write the API's OpenAPI document (web/openapi.json), then the web page's types from it
+# No setup step first: it builds the web page, which fails while the types are stale.
+api-types: ## after an API change (and make setup): web/openapi.json, then the web page's types from it
 	$(BIN)/python scripts/openapi.py
 	cd web && npm run --silent api:types
 

@@ -7,8 +7,17 @@ from enum import StrEnum
 from typing import Literal
 
 from PIL import ImageColor
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from app.voices import ORIGINAL_VOICES
 
 
 class JobStatus(StrEnum):
@@ -46,6 +55,15 @@ HORIZONTAL_POSITIONS = ("left", "center", "right")
 VERTICAL_POSITIONS = ("top", "center", "bottom")
 SONG_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,120}\.mp3$")
 LANGUAGE_PATTERN = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$"
+# What the original page lets a user type (its number inputs go to 100); an LLM-written script is
+# then held to the word cap, with a warning, and the encoder's threads to the worker's cores.
+MAX_PARAGRAPHS = 100
+MAX_THREADS = 100
+# The narration's pace: how many words a second of voice holds (scripts are sized by it).
+WORDS_PER_S = 2.5
+# A bound on the request's size only: the word cap (MONEYPRINTER_MAX_SCRIPT_WORDS) is the limit.
+MAX_SCRIPT_CHARS = 100_000
+_WORD = re.compile(r"\w+(?:['’-]\w+)*")
 
 Aspect = Literal["9:16", "16:9", "1:1"]
 Quality = Literal["draft", "standard", "high"]
@@ -67,16 +85,26 @@ class VideoSpec(BaseModel):
     video_subject: str = Field(min_length=1, max_length=500, examples=["Why octopuses are smart"])
     ai_model: str | None = Field(None, max_length=200, description="LLM model; server default")
     voice: str | None = Field(
-        None, max_length=100, pattern=r"^[A-Za-z0-9_.:+-]+$", description="voice id; default voice"
+        None,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:+-]*$",
+        description="a voice id (GET /api/voices) or one of the original page's voice ids; "
+        "empty: the default voice, with a warning",
     )
-    paragraph_number: int = Field(1, ge=1, le=10)
+    paragraph_number: int = Field(
+        1, ge=1, le=MAX_PARAGRAPHS, description="of an LLM-written script; the script cap applies"
+    )
     custom_prompt: str = Field("", max_length=4000)
     subtitles_position: str = Field("center,bottom", examples=["center,bottom"])
     color: str = Field("#FFFF00", description="subtitle colour: #RGB, #RRGGBB or a CSS name")
     use_music: bool = False
     automate_youtube_upload: bool = False
-    threads: int = Field(2, ge=1, le=32)
-    script: str | None = Field(None, max_length=20_000, description="narrate this text; no LLM")
+    threads: int = Field(
+        2, ge=1, le=MAX_THREADS, description="encoder threads; a hint, capped at the worker's cores"
+    )
+    script: str | None = Field(
+        None, max_length=MAX_SCRIPT_CHARS, description="narrate this text; no LLM needed"
+    )
     language: str = Field("en", pattern=LANGUAGE_PATTERN)
     target_seconds: int | None = Field(None, ge=10, le=600)
     aspect: Aspect = "9:16"
@@ -95,6 +123,23 @@ class VideoSpec(BaseModel):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value
+
+    @field_validator("paragraph_number", "threads", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object, info: ValidationInfo) -> object:
+        # The original page sends its number inputs as text, "" when the box was cleared.
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name or ""].default
+        return value
+
+    @model_validator(mode="after")
+    def _language_of_an_original_voice(self) -> VideoSpec:
+        # The original wrote the script in its voice's language; a request that names one of its
+        # voices and no language gets that language.
+        original = ORIGINAL_VOICES.get(self.voice or "")
+        if original is not None and "language" not in self.model_fields_set:
+            self.language = original.language
+        return self
 
     @field_validator("subtitles_position")
     @classmethod
@@ -143,3 +188,21 @@ def normalise_color(value: str) -> str:
         red, green, blue = ImageColor.getrgb(text)[:3]
         return f"#{red:02X}{green:02X}{blue:02X}"
     raise ValueError("must be a colour as #RGB, #RRGGBB or a CSS colour name")
+
+
+def count_words(text: str) -> int:
+    """Words as the narration is measured: runs of letters and digits, with inner apostrophes
+    and hyphens ("don't", "well-known")."""
+    return len(_WORD.findall(text))
+
+
+def script_too_long(script: str, *, max_words: int) -> str | None:
+    """Why `script` is longer than the word cap allows, or None when it is not."""
+    words = count_words(script)
+    if words <= max_words:
+        return None
+    minutes = max_words / WORDS_PER_S / 60
+    return (
+        f"script: {words:,} words; the most is {max_words:,} (about {minutes:.0f} minutes of "
+        "narration, MONEYPRINTER_MAX_SCRIPT_WORDS)."
+    )

@@ -42,11 +42,6 @@ class JobNotFound(NotFound):
         super().__init__("Job not found.")
 
 
-class JobNotCancellable(Conflict):
-    def __init__(self, status: str) -> None:
-        super().__init__(f"Job is already {status}; only queued or running jobs can be cancelled.")
-
-
 class JobNotRetryable(Conflict):
     def __init__(self, status: str) -> None:
         super().__init__(f"Job is {status}; only failed or cancelled jobs can be retried.")

@@ -159,7 +159,16 @@ class EventRead(ReadModel):
     level: str = Field(examples=["info"])
     message: str = Field(examples=["Rendering the video."])
     payload: dict[str, Any] | None
-    timestamp: datetime = Field(validation_alias=AliasChoices("timestamp", "created_at"))
+    created_at: datetime = Field(description="when it happened: ISO 8601, UTC")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        examples=[1765000000.25],
+        description="when it happened: seconds since the Unix epoch, as the original "
+        "MoneyPrinter's clients read it (`new Date(timestamp * 1000)`)",
+    )
+    @property
+    def timestamp(self) -> float:
+        return self.created_at.timestamp()
 
 
 class EventList(CamelModel):

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     speech_model: str = "tts-1"
     fonts_dir: Path | None = None
 
+    # 1,500 words: ten minutes of narration (the longest targetSeconds), at 2.5 words a second.
+    max_script_words: int = Field(1500, ge=50, le=20_000)
     max_song_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
 

@@ -120,3 +120,67 @@ def installed_voices(
         return [*piper, *espeak], default.voice.id
     ids = {voice.id for voice in espeak}
     return [*piper, *espeak], language if language in ids else None
+
+
+VoiceKind = Literal["female", "male", "character"]
+
+
+@dataclass(frozen=True)
+class OriginalVoice:
+    """A voice of the original MoneyPrinter's page: TikTok's online text-to-speech, which has no
+    offline counterpart by that id. `espeak` is espeak-ng's closest voice of the same language,
+    accent and kind (its female, male and effect variants); a male voice is spoken by the Piper
+    voice instead where that speaks the language (the one shipped, Joe, is a man's)."""
+
+    id: str
+    name: str
+    language: str  # what the script is written in: the original wrote it in the voice's language
+    kind: VoiceKind
+    espeak: str
+
+
+_ORIGINAL: list[tuple[str, str, str, VoiceKind, str]] = [
+    ("en_us_ghostface", "Ghost Face", "en", "character", "en-us+Demonic"),
+    ("en_us_chewbacca", "Chewbacca", "en", "character", "en-us+croak"),
+    ("en_us_c3po", "C3PO", "en", "character", "en-us+robosoft"),
+    ("en_us_stitch", "Stitch", "en", "character", "en-us+Tweaky"),
+    ("en_us_stormtrooper", "Stormtrooper", "en", "character", "en-us+UniRobot"),
+    ("en_us_rocket", "Rocket", "en", "character", "en-us+m4"),
+    ("en_au_001", "English (AU) Female", "en", "female", "en-gb+f2"),
+    ("en_au_002", "English (AU) Male", "en", "male", "en-gb"),
+    ("en_uk_001", "English (UK) Male 1", "en", "male", "en-gb"),
+    ("en_uk_003", "English (UK) Male 2", "en", "male", "en-gb-x-rp"),
+    ("en_us_001", "English (US) Female 1", "en", "female", "en-us+f3"),
+    ("en_us_002", "English (US) Female 2", "en", "female", "en-us+f4"),
+    ("en_us_006", "English (US) Male 1", "en", "male", "en-us"),
+    ("en_us_007", "English (US) Male 2", "en", "male", "en-us+m3"),
+    ("en_us_009", "English (US) Male 3", "en", "male", "en-us+m4"),
+    ("en_us_010", "English (US) Male 4", "en", "male", "en-us+m7"),
+    ("fr_001", "French Male 1", "fr", "male", "fr-fr"),
+    ("fr_002", "French Male 2", "fr", "male", "fr-fr+m3"),
+    ("de_001", "German Female", "de", "female", "de+f3"),
+    ("de_002", "German Male", "de", "male", "de"),
+    ("es_002", "Spanish Male", "es", "male", "es"),
+    ("es_mx_002", "Spanish (Mexico) Male", "es", "male", "es-419"),
+    ("br_001", "Portuguese (BR) Female 1", "pt-br", "female", "pt-br+f2"),
+    ("br_003", "Portuguese (BR) Female 2", "pt-br", "female", "pt-br+f3"),
+    ("br_004", "Portuguese (BR) Female 3", "pt-br", "female", "pt-br+f4"),
+    ("br_005", "Portuguese (BR) Male", "pt-br", "male", "pt-br"),
+    ("id_001", "Indonesian Female", "id", "female", "id+f3"),
+    ("jp_001", "Japanese Female 1", "ja", "female", "ja+f2"),
+    ("jp_003", "Japanese Female 2", "ja", "female", "ja+f3"),
+    ("jp_005", "Japanese Female 3", "ja", "female", "ja+f4"),
+    ("jp_006", "Japanese Male", "ja", "male", "ja"),
+    ("kr_002", "Korean Male 1", "ko", "male", "ko"),
+    ("kr_003", "Korean Female", "ko", "female", "ko+f3"),
+    ("kr_004", "Korean Male 2", "ko", "male", "ko+m3"),
+    ("en_female_f08_salut_damour", "Alto (singing)", "en", "female", "en-us+f2"),
+    ("en_male_m03_lobby", "Tenor (singing)", "en", "male", "en-us+m2"),
+    ("en_female_f08_warmy_breeze", "Warmy Breeze (singing)", "en", "female", "en-us+f5"),
+    ("en_male_m03_sunshine_soon", "Sunshine Soon (singing)", "en", "male", "en-us+m5"),
+    ("en_male_narration", "Narrator", "en", "male", "en-us"),
+    ("en_male_funny", "Wacky", "en", "character", "en-us+Tweaky"),
+    ("en_female_emotional", "Peaceful", "en", "female", "en-us+f5"),
+]
+# By id: the 41 voices the original page offers.
+ORIGINAL_VOICES: dict[str, OriginalVoice] = {row[0]: OriginalVoice(*row) for row in _ORIGINAL}

@@ -51,6 +51,7 @@ class PipelineOptions(_Options):
     secrets (API keys): the worker hands it to the child over a pipe, never in a file."""
 
     ffmpeg_exe: str
+    max_script_words: int = 1500
     font_name: str = "DejaVu Sans"
     fonts_dir: Path | None = None
     songs_dir: Path | None = None
@@ -62,6 +63,7 @@ class PipelineOptions(_Options):
     def from_settings(cls, settings: Settings) -> PipelineOptions:
         return cls(
             ffmpeg_exe=settings.ffmpeg_exe,
+            max_script_words=settings.max_script_words,
             fonts_dir=settings.fonts_dir,
             songs_dir=settings.songs_dir.resolve(),
             llm=llm_options(settings),

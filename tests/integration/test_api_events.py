@@ -62,6 +62,7 @@ async def test_events_page_after_an_id(
         "level",
         "message",
         "payload",
+        "createdAt",
         "timestamp",
     }
     assert [e["message"] for e in rest["events"]] == ["step 0", "step 1", "step 2"]

@@ -83,7 +83,7 @@ async def test_missing_subject_is_refused_with_the_original_message(
 @pytest.mark.parametrize(
     ("field", "value", "named"),
     [
-        ("paragraphNumber", 11, "paragraphNumber"),
+        ("paragraphNumber", 101, "paragraphNumber"),
         ("paragraphNumber", "many", "paragraphNumber"),
         ("color", "blurple", "color"),
         ("subtitlesPosition", "middle,bottom", "subtitlesPosition"),
@@ -207,8 +207,14 @@ async def test_cancel_queued_job_ends_it_at_once(client: httpx.AsyncClient) -> N
     }
     job = (await client.get(f"/api/jobs/{job_id}")).json()["job"]
     assert job["state"] == "cancelled" and job["completedAt"] is not None
-    assert again.status_code == 409
-    assert again.json()["message"].startswith("Job is already cancelled")
+    # An ended job is left as it is, and the answer says so (200, as the original answered).
+    assert again.status_code == 200
+    assert again.json() == {
+        "status": "success",
+        "message": "Job already cancelled; nothing to cancel.",
+        "jobId": job_id,
+        "state": "cancelled",
+    }
 
 
 async def test_cancel_active_takes_the_newest_queued_job(client: httpx.AsyncClient) -> None:
@@ -259,3 +265,19 @@ async def test_job_ids_are_case_insensitive(client: httpx.AsyncClient) -> None:
     response = await client.get(f"/api/jobs/{job_id.upper()}")
 
     assert response.status_code == 200 and response.json()["job"]["id"] == job_id
+
+
+async def test_a_script_past_the_word_cap_is_refused_naming_the_cap(
+    client: httpx.AsyncClient,
+) -> None:
+    script = "Octopuses have three hearts and blue blood. " * 215  # 7 words each
+
+    response = await client.post(
+        "/api/generate", json={"videoSubject": "octopuses", "script": script}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "script: 1,505 words; the most is 1,500 (about 10 minutes of narration, "
+        "MONEYPRINTER_MAX_SCRIPT_WORDS)."
+    )

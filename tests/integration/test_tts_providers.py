@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from app.api.routes.voices import router
 from app.settings import Settings
-from app.voices import find_piper_voice
+from app.voices import ORIGINAL_VOICES, find_piper_voice
 from tests.fakes import openai_speech
 from tests.fakes.server import serving
 from worker.errors import PipelineError, ProviderError
@@ -253,3 +253,34 @@ async def test_voices_route_lists_piper_and_espeak_voices() -> None:
     if ESPEAK is not None:
         assert {"id": "de", "name": "German", "engine": "espeak-ng", "language": "de",
                 "default": False} in body["voices"]  # fmt: skip
+
+
+@needs_espeak
+@pytest.mark.parametrize("voice_id", sorted(ORIGINAL_VOICES))
+def test_every_voice_of_the_original_page_speaks_offline(voice_id: str, tmp_path: Path) -> None:
+    original = ORIGINAL_VOICES[voice_id]
+    options = VoiceOptions(provider="auto", espeak_exe=ESPEAK)
+
+    choice = tts.choose_voice(voice_id, options, language=original.language)
+    engine = tts.engine_for(options, language=original.language, voice=choice.voice)
+    [part] = engine.synthesize(["Hello."], tmp_path, voice=choice.voice, language=original.language)
+
+    assert choice.replaced == (
+        f"The voice {voice_id} ({original.name}) is TikTok's, which is not available"
+    )
+    piper = find_piper_voice(options.piper_voice)
+    if original.kind == "male" and piper is not None and tts.speaks(piper, original.language):
+        assert engine.name == f"piper:{piper.voice.id}"
+    else:
+        # espeak-ng's own voice of that language and kind, never a fallback to another one.
+        assert engine.name == f"espeak-ng:{original.espeak}"
+    with wave.open(str(part), "rb") as reader:
+        assert reader.getnframes() > 0
+
+
+def test_no_voice_chosen_is_the_default_with_a_reason() -> None:
+    choice = tts.choose_voice("", VoiceOptions(), language="en")
+
+    assert choice == tts.VoiceChoice(None, "No voice was chosen")
+    assert tts.choose_voice(None, VoiceOptions(), language="en") == tts.VoiceChoice(None)
+    assert tts.choose_voice("en-gb", VoiceOptions(), language="en") == tts.VoiceChoice("en-gb")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,13 @@ def test_subtitle_and_font_paths_are_escaped_for_the_filtergraph() -> None:
 )
 def test_progress_lines_give_the_fraction_done(line: str, fraction: float | None) -> None:
     assert progress_fraction(line, 3.0) == fraction
+
+
+@pytest.mark.parametrize("threads", [1, 2, 100])
+def test_the_threads_hint_is_held_to_this_machines_cores(threads: int) -> None:
+    plan = make_plan(threads=threads)
+    command = ffmpeg_command(plan, ffmpeg_exe="ffmpeg", output_name="video.mp4")
+
+    cores = os.cpu_count() or 1
+    assert plan.encoder_threads == max(1, min(threads, cores))
+    assert command[command.index("-c:v") - 1] == str(plan.encoder_threads)

@@ -172,13 +172,16 @@ def test_a_script_still_too_short_fails_retryably() -> None:
     assert "40 words" in caught.value.message and "about 100" in caught.value.message
 
 
-def test_llm_errors_reach_the_job() -> None:
+def test_llm_errors_reach_the_job_with_what_to_do() -> None:
     error = ProviderError("Ollama", "could not connect", retryable=False, stage="script")
 
     with pytest.raises(ProviderError) as caught:
         write_script(VideoSpec(video_subject="tides"), llm=ScriptedLLM(error))
 
-    assert caught.value is error
+    assert caught.value.__cause__ is error
+    assert caught.value.retryable is False and caught.value.provider == "Ollama"
+    assert caught.value.message.startswith("Ollama: could not connect. To make a video, start")
+    assert "the Script field of MoneyPrinter's own web page" in caught.value.message
 
 
 def test_trim_without_sentence_ends_cuts_at_a_word() -> None:
@@ -193,3 +196,32 @@ def test_trim_keeps_paragraphs() -> None:
     text = "One two three. Four five six.\nSeven eight nine. Ten eleven twelve."
 
     assert trim_to_words(text, 9, highest=10) == "One two three. Four five six.\nSeven eight nine."
+
+
+def test_an_llm_script_past_the_cap_is_cut_at_a_sentence_end_with_a_warning() -> None:
+    warnings: list[str] = []
+
+    script = write_script(
+        VideoSpec(video_subject="tides"),
+        llm=ScriptedLLM(sentences_of(900)),
+        max_words=500,
+        warn=warnings.append,
+    )
+
+    assert count_words(script) == 500 and script.endswith(".")
+    assert warnings == [
+        "Scripted wrote 900 words; the script is cut to 500 at a sentence end (the cap is 500)."
+    ]
+
+
+def test_a_request_script_past_the_cap_is_refused() -> None:
+    spec = VideoSpec(video_subject="tides", script=sentences_of(120))
+
+    with pytest.raises(PipelineError) as caught:
+        write_script(spec, llm=None, max_words=100)
+
+    assert caught.value.retryable is False
+    assert caught.value.message == (
+        "script: 120 words; the most is 100 (about 1 minutes of narration, "
+        "MONEYPRINTER_MAX_SCRIPT_WORDS)."
+    )

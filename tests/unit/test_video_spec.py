@@ -49,7 +49,7 @@ def test_bad_colours_are_refused(bad: str) -> None:
     ("field", "value"),
     [
         ("paragraphNumber", 0),
-        ("paragraphNumber", 11),
+        ("paragraphNumber", 101),
         ("subtitlesPosition", "bottom,center"),
         ("subtitlesPosition", "center,bottom,left"),
         ("song", "a/b.mp3"),

@@ -13,6 +13,7 @@ from worker.media import Clip
 from worker.options import PipelineOptions
 from worker.pipeline import footage, metadata, music, render, script, subtitles, terms, voice
 from worker.pipeline.base import OutputFile, PipelineResult, ProgressEvent, Report
+from worker.providers import tts
 from worker.providers.llm import LLM, llm_from_options
 
 # Where each stage starts in the job's overall progress (the render is the long one).
@@ -36,8 +37,12 @@ def run_pipeline(
     work_dir.mkdir(parents=True, exist_ok=True)
     report = _Progress(report)
     configured = llm_from_options(options.llm)
+    # The script stage asks the LLM itself: without a script the job cannot go on, so a failure
+    # there ends it. The later stages fall back to offline text when the LLM fails.
+    text = _script(
+        spec, work_dir, llm=configured, max_words=options.max_script_words, report=report
+    )
     llm = _ReportingLLM(configured, report) if configured is not None else None
-    text = _script(spec, work_dir, llm=llm, report=report)
     sentences = script.split_sentences(text)
     track = _voice(spec, sentences, work_dir, options=options, report=report)
     width_px, height_px = render.frame_size_px(spec.aspect, spec.quality)
@@ -105,13 +110,15 @@ class _ReportingLLM:
             raise
 
 
-def _script(spec: VideoSpec, work_dir: Path, *, llm: LLM | None, report: Report) -> str:
+def _script(
+    spec: VideoSpec, work_dir: Path, *, llm: LLM | None, max_words: int, report: _Progress
+) -> str:
     if spec.script:
         report(ProgressEvent("script", START["script"], "Using the script from the request."))
     else:
         name = llm.name if llm is not None else "no LLM"
         report(ProgressEvent("script", START["script"], f"Writing the script with {name}."))
-    text = script.write_script(spec, llm=llm)
+    text = script.write_script(spec, llm=llm, max_words=max_words, warn=report.warn)
     (work_dir / "script.txt").write_text(text + "\n", encoding="utf-8")
     return text
 
@@ -122,19 +129,22 @@ def _voice(
     work_dir: Path,
     *,
     options: PipelineOptions,
-    report: Report,
+    report: _Progress,
 ) -> voice.VoiceTrack:
     report(ProgressEvent("voice", START["voice"], f"Speaking {len(sentences)} sentence(s)."))
     span = START["terms"] - START["voice"]
+    choice = tts.choose_voice(spec.voice, options.voice, language=spec.language)
     track = voice.synthesize_voice(
         sentences,
         work_dir,
         language=spec.language,
-        voice=spec.voice,
+        voice=choice.voice,
         options=options.voice,
         ffmpeg_exe=options.ffmpeg_exe,
         on_progress=lambda done: report(ProgressEvent("voice", START["voice"] + span * done)),
     )
+    if choice.replaced:
+        report.warn(f"{choice.replaced}: spoken by {track.engine} instead.")
     report(
         ProgressEvent("voice", START["terms"], f"Voice: {track.engine}, {track.duration_s:.1f} s.")
     )
@@ -231,6 +241,7 @@ def _render(
         music=song,
         music_volume=spec.music_volume,
         fonts_dir=options.fonts_dir,
+        threads=spec.threads,
     )
     report(
         ProgressEvent(

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
-from app.domain import VideoSpec
-from worker.errors import PipelineError
+from app.domain import WORDS_PER_S, VideoSpec, count_words, script_too_long
+from worker.errors import PipelineError, ProviderError
 from worker.providers.llm import LLM
 
 STAGE = "script"
-NO_SCRIPT_MESSAGE = (
-    "No script: pass `script` in the request, or configure an LLM to write one "
-    "(OLLAMA_BASE_URL and OLLAMA_MODEL for Ollama, or MONEYPRINTER_OPENAI_BASE_URL for an "
-    "OpenAI-compatible server)."
+# What to do, for a user of any client: the original's page has no script field, ours has one.
+WRITE_IT_YOURSELF = (
+    "or write the narration yourself: the Script field of MoneyPrinter's own web page, or "
+    "`script` in the request."
 )
-WORDS_PER_S = 2.5
+WHAT_TO_DO = (
+    "To make a video, start Ollama (`ollama serve`, then `ollama pull` the model) or set "
+    f"MONEYPRINTER_OPENAI_BASE_URL to an OpenAI-compatible server; {WRITE_IT_YOURSELF}"
+)
+NO_SCRIPT_MESSAGE = (
+    "No script, and no LLM is configured to write one (MONEYPRINTER_LLM_PROVIDER is none). To "
+    "make a video, configure one (OLLAMA_BASE_URL and OLLAMA_MODEL for Ollama, or "
+    f"MONEYPRINTER_OPENAI_BASE_URL for an OpenAI-compatible server); {WRITE_IT_YOURSELF}"
+)
 LENGTH_TOLERANCE = 0.15
 MIN_WORDS = 8
-MAX_WORDS = 1500  # 600 s, the longest target, at 2.5 words per second
+DEFAULT_MAX_WORDS = 1500  # the settings' default: 600 s, the longest target, at 2.5 words a second
+# "3 to 5 sentences" a paragraph, as the prompt asks: how many paragraphs fit in the word cap.
+WORDS_PER_PARAGRAPH = 60
 LANGUAGES = {
     "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
     "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "ru": "Russian", "tr": "Turkish",
@@ -32,7 +43,6 @@ SYSTEM_PROMPT = (
 
 log = logging.getLogger(__name__)
 
-_WORD = re.compile(r"\w+(?:['’-]\w+)*")
 # A candidate sentence end: end punctuation, maybe closing quotes or brackets, then whitespace;
 # CJK end punctuation needs no whitespace after it.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？]+[」』”)]*")
@@ -69,25 +79,43 @@ _DIRECTION_WORDS = re.compile(
 _QUOTES = {'"': '"', "“": "”", "'": "'", "«": "»", "„": "“"}
 
 
-def resolve_script(spec: VideoSpec) -> str:
-    """The request's narration, cleaned; a permanent error when it has none."""
+Warn = Callable[[str], None]
+
+
+def resolve_script(spec: VideoSpec, *, max_words: int = DEFAULT_MAX_WORDS) -> str:
+    """The request's narration, cleaned; a permanent error when it has none, or more words than
+    the cap (the API refuses such a request already; `moneyprinter render` gets here)."""
     script = clean_script(spec.script or "")
     if not count_words(script):
         raise PipelineError(NO_SCRIPT_MESSAGE, retryable=False, stage=STAGE)
+    problem = script_too_long(script, max_words=max_words)
+    if problem is not None:
+        raise PipelineError(problem, retryable=False, stage=STAGE)
     return script
 
 
-def write_script(spec: VideoSpec, *, llm: LLM | None) -> str:
-    """The request's script when it has one, else the LLM's, sized to `target_seconds`."""
+def write_script(
+    spec: VideoSpec,
+    *,
+    llm: LLM | None,
+    max_words: int = DEFAULT_MAX_WORDS,
+    warn: Warn = lambda _: None,
+) -> str:
+    """The request's script when it has one, else the LLM's, sized to `target_seconds` (or the
+    paragraphs asked for) and held to `max_words`; `warn` says what was cut short."""
     if count_words(clean_script(spec.script or "")) or llm is None:
-        return resolve_script(spec)
+        return resolve_script(spec, max_words=max_words)
     target_words = round(spec.target_seconds * WORDS_PER_S) if spec.target_seconds else None
     lowest = max(MIN_WORDS, round((target_words or 0) * (1 - LENGTH_TOLERANCE)))
+    paragraphs = _paragraphs(spec, target_words=target_words, max_words=max_words, warn=warn)
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": script_prompt(spec, target_words=target_words)},
+        {
+            "role": "user",
+            "content": script_prompt(spec, target_words=target_words, paragraphs=paragraphs),
+        },
     ]
-    raw = llm.chat(messages, model=spec.ai_model or None)
+    raw = _chat(llm, messages, model=spec.ai_model)
     script = clean_script(raw)
     if count_words(script) < lowest:
         log.info("The LLM wrote %d words, asking again for %s", count_words(script), lowest)
@@ -95,12 +123,47 @@ def write_script(spec: VideoSpec, *, llm: LLM | None) -> str:
             {"role": "assistant", "content": raw},
             {"role": "user", "content": _longer_prompt(count_words(script), target_words)},
         ]
-        again = clean_script(llm.chat(messages, model=spec.ai_model or None))
+        again = clean_script(_chat(llm, messages, model=spec.ai_model))
         script = max(script, again, key=count_words)
-    return _checked_length(script, lowest=lowest, target_words=target_words, llm_name=llm.name)
+    return _checked_length(
+        script, lowest=lowest, target_words=target_words, max_words=max_words, llm_name=llm.name,
+        warn=warn,
+    )  # fmt: skip
 
 
-def script_prompt(spec: VideoSpec, *, target_words: int | None) -> str:
+def _chat(llm: LLM, messages: list[dict[str, str]], *, model: str | None) -> str:
+    """The LLM's answer. Without it there is no script: its failure ends the job, saying what
+    happened and what the user can do about it."""
+    try:
+        return llm.chat(messages, model=model or None)
+    except ProviderError as exc:
+        raise ProviderError(
+            exc.provider,
+            f"{_sentence(exc.message.removeprefix(exc.provider + ': '))} {WHAT_TO_DO}",
+            retryable=exc.retryable,
+            stage=STAGE,
+        ) from exc
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _paragraphs(spec: VideoSpec, *, target_words: int | None, max_words: int, warn: Warn) -> int:
+    """The paragraphs to ask for: the request's, or as many as the word cap holds."""
+    fitting = max(1, max_words // WORDS_PER_PARAGRAPH)
+    if target_words or spec.paragraph_number <= fitting:
+        return spec.paragraph_number
+    warn(
+        f"{spec.paragraph_number} paragraphs would run past the script cap of {max_words:,} "
+        f"words: asking the LLM for {fitting}."
+    )
+    return fitting
+
+
+def script_prompt(
+    spec: VideoSpec, *, target_words: int | None, paragraphs: int | None = None
+) -> str:
     """The user message: subject, length, language and the user's own instructions."""
     if target_words:
         size = (
@@ -108,7 +171,7 @@ def script_prompt(spec: VideoSpec, *, target_words: int | None) -> str:
             "seconds), in short paragraphs"
         )
     else:
-        count = spec.paragraph_number
+        count = paragraphs or spec.paragraph_number
         size = f"{count} paragraph{'s' if count > 1 else ''} of 3 to 5 sentences"
     parts = [
         f"Write the narration of a short video about: {spec.video_subject}",
@@ -134,20 +197,36 @@ def _longer_prompt(words: int, target_words: int | None) -> str:
     )
 
 
-def _checked_length(script: str, *, lowest: int, target_words: int | None, llm_name: str) -> str:
+def _checked_length(
+    script: str,
+    *,
+    lowest: int,
+    target_words: int | None,
+    max_words: int,
+    llm_name: str,
+    warn: Warn,
+) -> str:
     words = count_words(script)
     if words < lowest:
         wanted = f"about {target_words}" if target_words else f"at least {lowest}"
         raise PipelineError(
             f"{llm_name}: the script has {words} words, twice; the video needs {wanted}. "
-            "Try again, choose another model, or pass `script` in the request.",
+            f"Try again, choose another model, {WRITE_IT_YOURSELF}",
             retryable=True,
             stage=STAGE,
         )
-    highest = round(target_words * (1 + LENGTH_TOLERANCE)) if target_words else MAX_WORDS
-    if words > highest:
-        return trim_to_words(script, target_words or MAX_WORDS, highest=highest)
-    return script
+    highest = (
+        min(round(target_words * (1 + LENGTH_TOLERANCE)), max_words) if target_words else max_words
+    )
+    if words <= highest:
+        return script
+    trimmed = trim_to_words(script, min(target_words or max_words, highest), highest=highest)
+    if words > max_words:
+        warn(
+            f"{llm_name} wrote {words:,} words; the script is cut to {count_words(trimmed):,} "
+            f"at a sentence end (the cap is {max_words:,})."
+        )
+    return trimmed
 
 
 def trim_to_words(script: str, target_words: int, *, highest: int) -> str:
@@ -249,7 +328,3 @@ def _is_sentence_end(line: str, match: re.Match[str]) -> bool:
     # A full stop followed by a lower-case word is an abbreviation we do not know ("approx. ten").
     following = line[match.end() :].lstrip()[:1]
     return not following.islower()
-
-
-def count_words(text: str) -> int:
-    return len(_WORD.findall(text))

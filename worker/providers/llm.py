@@ -81,7 +81,7 @@ class _ChatClient:
         """A hook for refusals whose body says more than request_json's generic message."""
 
     def _unreachable_hint(self, url: str) -> str:
-        return f"could not connect to {url}, or pass `script` in the request"
+        return f"could not connect to {url}"
 
     def _answer(self, content: object) -> str:
         text = _THINKING.sub("", content).strip() if isinstance(content, str) else ""
@@ -133,10 +133,7 @@ class OllamaChat(_ChatClient):
         )
 
     def _unreachable_hint(self, url: str) -> str:
-        return (
-            f"could not connect to Ollama at {url}: start it with `ollama serve` and pull the "
-            "model, or pass `script` in the request"
-        )
+        return f"could not connect to Ollama at {url}: is it running (`ollama serve`)?"
 
 
 class OpenAIChat(_ChatClient):
@@ -173,8 +170,8 @@ class OpenAIChat(_ChatClient):
 
     def _unreachable_hint(self, url: str) -> str:
         return (
-            f"could not connect to the OpenAI-compatible server at {url}: start it or fix "
-            "MONEYPRINTER_OPENAI_BASE_URL (it ends in /v1), or pass `script` in the request"
+            f"could not connect to the OpenAI-compatible server at {url}: is it running, and does "
+            "MONEYPRINTER_OPENAI_BASE_URL end in /v1?"
         )
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import importlib.util
 import time
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
 from app.speech import OnSentence, SpeechError, run_espeak, run_piper
-from app.voices import PiperVoiceFiles, espeak_voices, find_piper_voice
+from app.voices import ORIGINAL_VOICES, PiperVoiceFiles, espeak_voices, find_piper_voice
 from worker.errors import PipelineError, ProviderError
 from worker.options import VoiceOptions
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, status_error
@@ -138,7 +139,7 @@ class EspeakEngine:
         listed = _espeak_ids(self.espeak_exe)
         probe = out_dir / "probe.wav"
         for voice in voices:
-            if listed and voice.lower() not in listed:
+            if listed and espeak_base(voice) not in listed:
                 continue
             try:
                 self._run(voice, text="a", out=probe)
@@ -258,10 +259,49 @@ def engine_for(options: VoiceOptions, *, language: str, voice: str | None) -> Sp
             return PiperEngine(requested)
         configured = find_piper_voice(options.piper_voice)
         # A requested espeak-ng voice ("en-gb") is a choice of espeak-ng over Piper.
-        wants_espeak = voice is not None and voice.lower() in _espeak_ids(options.espeak_exe)
+        wants_espeak = voice is not None and espeak_base(voice) in _espeak_ids(options.espeak_exe)
         if configured is not None and speaks(configured, language) and not wants_espeak:
             return PiperEngine(configured)
     return _espeak(options)
+
+
+def espeak_base(voice: str) -> str:
+    """The voice part of an espeak-ng name, lower-cased: `en-us` of `en-us+f3` (a variant after
+    `+` changes the speaker, not the language)."""
+    return voice.split("+", 1)[0].lower()
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """The voice to ask the engine for, and why it is not the one the request named (None when
+    it is)."""
+
+    voice: str | None
+    replaced: str | None = None
+
+
+def choose_voice(requested: str | None, options: VoiceOptions, *, language: str) -> VoiceChoice:
+    """The voice a job speaks with. An empty one (the original page sends "" when none was
+    picked) is the default; one of the original page's TikTok voices is its closest offline
+    voice (app/voices.py `ORIGINAL_VOICES`); anything else as it is."""
+    if requested == "":
+        return VoiceChoice(None, "No voice was chosen")
+    original = ORIGINAL_VOICES.get(requested or "")
+    if original is None:
+        return VoiceChoice(requested)
+    replaced = f"The voice {original.id} ({original.name}) is TikTok's, which is not available"
+    if options.provider == "openai":
+        return VoiceChoice(None, replaced)
+    piper = find_piper_voice(options.piper_voice)
+    if (
+        options.provider != "espeak"
+        and original.kind == "male"  # the Piper voice shipped is a man's; no character voices
+        and piper is not None
+        and piper_installed()
+        and speaks(piper, original.language)
+    ):
+        return VoiceChoice(piper.voice.id, replaced)
+    return VoiceChoice(original.espeak, replaced)
 
 
 def _espeak_ids(espeak_exe: str | None) -> set[str]:

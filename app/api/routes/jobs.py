@@ -13,8 +13,8 @@ from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
 from app.db.enqueuer import Enqueuer
 from app.db.repositories import JobRepository, ProjectRepository
 from app.db.statements import new_job_row
-from app.domain import JobStatus
-from app.errors import BadRequest, JobNotCancellable, JobNotFound, JobNotRetryable, NoActiveJob
+from app.domain import JobStatus, script_too_long
+from app.errors import BadRequest, JobNotFound, JobNotRetryable, NoActiveJob
 from app.schemas import (
     CancelResponse,
     GenerateRequest,
@@ -56,6 +56,7 @@ async def generate(
         existing = await _job_with_key(maker, idempotency_key)
         if existing is not None:
             return GenerateResponse(job_id=existing)
+    _check_script(body, settings=settings)
     await _check_references(body, maker=maker, settings=settings)
     job = new_job_row(
         payload=body.payload(),
@@ -85,6 +86,12 @@ async def _job_with_key(
     async with maker() as session:
         job = await JobRepository(session).get_by_idempotency_key(idempotency_key)
         return job.id if job is not None else None
+
+
+def _check_script(body: GenerateRequest, *, settings: Settings) -> None:
+    problem = script_too_long(body.script or "", max_words=settings.max_script_words)
+    if problem is not None:
+        raise BadRequest(problem)
 
 
 async def _check_references(
@@ -130,13 +137,14 @@ async def get_job(job_id: JobIdDep, jobs: JobsDep) -> JobResponse:
 @router.post(
     "/jobs/{job_id}/cancel",
     response_model=CancelResponse,
-    responses={**MUTATION_ERRORS, **NOT_FOUND, 409: ERRORS[400] | {"description": "Job ended"}},
+    responses={**MUTATION_ERRORS, **NOT_FOUND},
     dependencies=[ApiKeyDep],
     summary="Cancel a job",
 )
 async def cancel_job(job_id: JobIdDep, jobs: JobsDep) -> CancelResponse:
     """A queued job is cancelled at once; a running one is stopped by its worker within about a
-    second (its state stays `running` with `cancelRequested` until then)."""
+    second (its state stays `running` with `cancelRequested` until then). A job that has already
+    ended stays as it is: the answer says so, with its state (200, as the original answered)."""
     return await _cancel(job_id, jobs)
 
 
@@ -180,9 +188,13 @@ async def retry_job(
 
 async def _cancel(job_id: str, jobs: JobRepository) -> CancelResponse:
     job = await jobs.request_cancel(job_id)
-    if job is None:
-        existing = await jobs.get(job_id)
-        if existing is None:
-            raise JobNotFound()
-        raise JobNotCancellable(existing.status)
-    return CancelResponse(job_id=job.id, state=job.status)
+    if job is not None:
+        return CancelResponse(job_id=job.id, state=job.status)
+    ended = await jobs.get(job_id)
+    if ended is None:
+        raise JobNotFound()
+    return CancelResponse(
+        message=f"Job already {ended.status}; nothing to cancel.",
+        job_id=ended.id,
+        state=ended.status,
+    )

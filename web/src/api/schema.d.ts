@@ -148,7 +148,8 @@ export interface paths {
         /**
          * Cancel a job
          * @description A queued job is cancelled at once; a running one is stopped by its worker within about a
-         *     second (its state stays `running` with `cancelRequested` until then).
+         *     second (its state stays `running` with `cancelRequested` until then). A job that has already
+         *     ended stays as it is: the answer says so, with its state (200, as the original answered).
          */
         post: operations["cancel_job_api_jobs__job_id__cancel_post"];
         delete?: never;
@@ -519,6 +520,12 @@ export interface components {
         /** EventRead */
         EventRead: {
             /**
+             * Createdat
+             * Format: date-time
+             * @description when it happened: ISO 8601, UTC
+             */
+            createdAt: string;
+            /**
              * Id
              * @example 42
              */
@@ -539,9 +546,10 @@ export interface components {
             } | null;
             /**
              * Timestamp
-             * Format: date-time
+             * @description when it happened: seconds since the Unix epoch, as the original MoneyPrinter's clients read it (`new Date(timestamp * 1000)`)
+             * @example 1765000000.25
              */
-            timestamp: string;
+            readonly timestamp: number;
             /**
              * Type
              * @description log, stage, progress, state, retry, artifact
@@ -619,6 +627,7 @@ export interface components {
             musicVolume: number;
             /**
              * Paragraphnumber
+             * @description of an LLM-written script; the script cap applies
              * @default 1
              */
             paragraphNumber: number;
@@ -638,7 +647,7 @@ export interface components {
             quality: "draft" | "standard" | "high";
             /**
              * Script
-             * @description narrate this text; no LLM
+             * @description narrate this text; no LLM needed
              */
             script?: string | null;
             /**
@@ -656,6 +665,7 @@ export interface components {
             targetSeconds?: number | null;
             /**
              * Threads
+             * @description encoder threads; a hint, capped at the worker's cores
              * @default 2
              */
             threads: number;
@@ -671,7 +681,7 @@ export interface components {
             videoSubject: string;
             /**
              * Voice
-             * @description voice id; default voice
+             * @description a voice id (GET /api/voices) or one of the original page's voice ids; empty: the default voice, with a warning
              */
             voice?: string | null;
             /**
@@ -1558,15 +1568,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Job ended */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };

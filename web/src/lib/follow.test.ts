@@ -3,7 +3,7 @@ import { followJob } from "./follow";
 import type { JobEvent } from "../api/types";
 
 const event = (id: number, type = "log", payload: Record<string, unknown> | null = null): JobEvent => ({
-  id, type, level: "info", message: `event ${id}`, payload, timestamp: "2026-01-01T00:00:00Z",
+  id, type, level: "info", message: `event ${id}`, payload, createdAt: "2026-01-01T00:00:00Z", timestamp: 1767225600,
 });
 
 /** Enough of EventSource to drive followJob: named listeners, onerror, readyState. */

@@ -4,7 +4,7 @@ import type { JobEvent } from "../api/types";
 
 let nextId = 1;
 function event(type: string, payload: Record<string, unknown> | null): JobEvent {
-  return { id: nextId++, type, level: "info", message: type, payload, timestamp: "2026-01-01T00:00:00Z" };
+  return { id: nextId++, type, level: "info", message: type, payload, createdAt: "2026-01-01T00:00:00Z", timestamp: 1767225600 };
 }
 const queuedJob = { state: "queued", stage: null, progress: 0 };
 

@@ -181,7 +181,7 @@ function EventLog(props: { events: JobEvent[] }) {
       aria-label="Job log" onScroll={onScroll}>
       {props.events.map((event) => (
         <li key={event.id} class={`log-${event.level} log-type-${event.type}`}>
-          <time dateTime={event.timestamp}>{new Date(event.timestamp).toLocaleTimeString()}</time>
+          <time dateTime={event.createdAt}>{new Date(event.createdAt).toLocaleTimeString()}</time>
           <span class="log-type">{event.type}</span>
           <span class="log-message">{event.message}</span>
         </li>
