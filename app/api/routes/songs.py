@@ -29,7 +29,10 @@ router = APIRouter(prefix="/api", tags=["songs"])
     response_model=UploadResponse,
     responses={
         **MUTATION_ERRORS,
-        400: {"model": UploadRefused, "description": "No file was stored: each one's reason"},
+        400: {
+            "model": UploadRefused | ErrorResponse,
+            "description": "No file was stored (`skipped` says why for each), or no files came",
+        },
         413: {"model": ErrorResponse, "description": "The request is too large"},
     },
     dependencies=[ApiKeyDep],

@@ -2173,13 +2173,13 @@ export interface operations {
                     "application/json": components["schemas"]["UploadResponse"];
                 };
             };
-            /** @description No file was stored: each one's reason */
+            /** @description No file was stored (`skipped` says why for each), or no files came */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadRefused"];
+                    "application/json": components["schemas"]["UploadRefused"] | components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description API key missing or wrong (when one is set) */
