@@ -217,10 +217,33 @@ class SongList(CamelModel):
     songs: list[SongRead]
 
 
+class SkippedFileRead(ReadModel):
+    name: str = Field(examples=["cover.jpg"], description="the file's name, without its folder")
+    reason: str = Field(
+        examples=["not an MP3 file (an MP3 starts with an ID3 tag or an MPEG audio frame)"]
+    )
+
+
 class UploadResponse(CamelModel):
+    """At least one file was stored; `skipped` says which others were not, and why."""
+
     status: Literal["success"] = "success"
     message: str = Field(examples=["Uploaded 2 song(s)."])
     songs: list[str] = Field(description="the stored names, to use as `song` in a request")
+    skipped: list[SkippedFileRead] = Field(description="the files not stored, each with why")
+
+
+class UploadRefused(CamelModel):
+    """No file was stored (400): `skipped` says why for each one."""
+
+    status: Literal["error"] = "error"
+    message: str = Field(
+        examples=[
+            "No MP3 files found. notes.txt: not an MP3 file (an MP3 starts with an ID3 tag "
+            "or an MPEG audio frame)."
+        ]
+    )
+    skipped: list[SkippedFileRead]
 
 
 class VoiceRead(CamelModel):

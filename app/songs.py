@@ -1,11 +1,12 @@
-"""The music library: MP3 files checked by content, stored under generated names, all or nothing."""
+"""The music library: uploads checked by content, re-muxed to clean MP3s and stored under generated
+names, file by file; only regular files inside the songs folder are ever listed, served or mixed."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
-import shutil
+import subprocess
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,14 +14,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.domain import SONG_NAME_PATTERN
-from app.errors import BadRequest, NotFound, PayloadTooLarge
+from app.errors import BadRequest, NotFound
 
 STAGING_PREFIX = ".incoming-"
 _MPEG1_LAYER3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _MPEG2_LAYER3_KBPS = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 _SAMPLE_RATES_HZ = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 _FRAMES_TO_CHECK = 3
-_MAX_LEADING_JUNK_BYTES = 4096
+REMUX_TIMEOUT_S = 60.0
+SKIPPED_IN_MESSAGE = 5  # files named in an answer's message; `skipped` lists them all
+NOT_MP3 = "not an MP3 file (an MP3 starts with an ID3 tag or an MPEG audio frame)"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,40 @@ class IncomingSong:
     filename: str
     file: BinaryIO
     size_bytes: int
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of an upload that was not stored: its base name and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    stored: list[str]
+    skipped: list[SkippedFile]
+
+    def message(self) -> str:
+        """The answer's sentence: the original's wording, then what was skipped and why."""
+        if not self.stored:
+            return f"No MP3 files found. {describe_skipped(self.skipped)}"
+        uploaded = f"Uploaded {len(self.stored)} song(s)."
+        return f"{uploaded} Skipped {describe_skipped(self.skipped)}" if self.skipped else uploaded
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_skipped(skipped: list[SkippedFile]) -> str:
+    shown = skipped[:SKIPPED_IN_MESSAGE]
+    named = "; ".join(f"{file.name or '(no name)'}: {file.reason}" for file in shown)
+    more = len(skipped) - SKIPPED_IN_MESSAGE
+    return f"{named}; and {more} more." if more > 0 else f"{named}."
 
 
 def mpeg_frame_length(header: bytes) -> int | None:
@@ -58,24 +95,20 @@ def mpeg_frame_length(header: bytes) -> int | None:
 
 
 def is_mp3(file: BinaryIO) -> bool:
-    """True when the file holds MPEG Layer III audio: an optional ID3v2 tag, then several frames
-    in a row whose headers agree. Checking consecutive frames keeps out files that merely start
-    with the right bytes."""
+    """True when the file is MPEG Layer III audio from its first byte: several frames in a row
+    whose headers agree, at byte 0 or directly after one ID3v2 tag. Nothing may come before them:
+    ffmpeg, left to guess, reads a file that starts with something else (an HLS playlist naming
+    local files, say) as that other format."""
     file.seek(0)
     head = file.read(10)
     offset = 0
-    if head[:3] == b"ID3" and len(head) == 10:
+    if head[:3] == b"ID3":
+        if len(head) < 10 or any(byte & 0x80 for byte in head[6:10]):
+            return False  # an ID3v2 size is four 7-bit bytes
         tag_size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
         has_footer = bool(head[5] & 0x10)
         offset = 10 + tag_size + (10 if has_footer else 0)
-    file.seek(offset)
-    window = file.read(_MAX_LEADING_JUNK_BYTES)
-    start = window.find(b"\xff")
-    while start != -1:
-        if _frames_follow(file, offset + start):
-            return True
-        start = window.find(b"\xff", start + 1)
-    return False
+    return _frames_follow(file, offset)
 
 
 def _frames_follow(file: BinaryIO, position: int) -> bool:
@@ -88,12 +121,54 @@ def _frames_follow(file: BinaryIO, position: int) -> bool:
     return True
 
 
+def base_name(filename: str) -> str:
+    """The file's own name without any folder: a browser uploading a folder sends `songs/a.mp3`
+    (and Windows clients may use backslashes)."""
+    return re.split(r"[/\\]", filename)[-1].replace("\x00", "")
+
+
 def safe_stem(filename: str) -> str:
     """A lower-case slug of the file's name, for readable stored names."""
     stem = Path(filename).stem
     stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")
     return slug[:60] or "song"
+
+
+def stored_song(folder: Path, name: str) -> Path | None:
+    """The song `name` of `folder` when it is one to touch: a stored name, a regular file and
+    not a symbolic link, inside the folder once resolved. A link (`x.mp3 → /etc/passwd`) would
+    otherwise be listed, served and mixed into a public video."""
+    if not SONG_NAME_PATTERN.fullmatch(name):
+        return None
+    path = folder / name
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        inside = path.resolve().parent == folder.resolve()
+    except OSError:
+        return None
+    return path if inside else None
+
+
+def stored_songs(folder: Path) -> list[Path]:
+    """Every song of the folder `stored_song` accepts, sorted by name."""
+    if not folder.is_dir():
+        return []
+    found = (stored_song(folder, path.name) for path in folder.glob("*.mp3"))
+    return sorted(path for path in found if path is not None)
+
+
+def remux_command(ffmpeg_exe: str, output: Path) -> list[str]:
+    """ffmpeg copying the MP3 audio of stdin into `output`: the input read as MP3 only (never
+    guessed) through the pipe protocol only, one audio stream copied as it is, tags, pictures
+    and chapters dropped, and no ID3 tag written, so the stored file starts with a frame."""
+    return [
+        ffmpeg_exe, "-hide_banner", "-nostats", "-loglevel", "error",
+        "-protocol_whitelist", "pipe", "-f", "mp3", "-i", "pipe:0",
+        "-map", "0:a:0", "-c:a", "copy", "-map_metadata", "-1", "-map_chapters", "-1",
+        "-id3v2_version", "0", "-fflags", "+bitexact", "-f", "mp3", "-y", f"file:{output}",
+    ]  # fmt: skip
 
 
 class SongLibrary:
@@ -104,61 +179,79 @@ class SongLibrary:
         self.max_song_bytes = max_song_bytes
 
     def songs(self) -> list[Song]:
-        if not self.folder.is_dir():
-            return []
         songs = []
-        for path in sorted(self.folder.glob("*.mp3")):
-            if SONG_NAME_PATTERN.fullmatch(path.name):
-                stat = path.stat()
-                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
-                songs.append(Song(path.name, stat.st_size, modified))
+        for path in stored_songs(self.folder):
+            stat = path.stat()
+            songs.append(Song(path.name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)))
         return songs
 
     def exists(self, name: str) -> bool:
-        return bool(SONG_NAME_PATTERN.fullmatch(name)) and (self.folder / name).is_file()
+        return stored_song(self.folder, name) is not None
 
     def path_of(self, name: str) -> Path:
         """The file of an uploaded song; NotFound for any other name."""
-        if not self.exists(name):
+        path = stored_song(self.folder, name)
+        if path is None:
             raise NotFound(f"Song not found: {name}")
-        return self.folder / name
+        return path
 
     def delete(self, name: str) -> None:
         self.path_of(name).unlink()
 
-    def add_all(self, incoming: list[IncomingSong]) -> list[str]:
-        """Check every file, then store them all; when any is refused, store none.
-
-        Each file is copied to a staging name in the songs folder first (same file system, so the
-        final rename is atomic) and only renamed into place once all of them passed."""
+    def add_each(self, incoming: list[IncomingSong], *, ffmpeg_exe: str) -> UploadOutcome:
+        """Store every file that is an MP3 and skip each other one, saying why; the library is
+        never emptied first, and a file is stored whole or not at all."""
         if not incoming:
             raise BadRequest("songs: no files were uploaded.")
-        for song in incoming:
-            self._check(song)
         self.folder.mkdir(parents=True, exist_ok=True)
-        staged: list[tuple[Path, Path]] = []
-        try:
-            for song in incoming:
-                token = secrets.token_hex(4)
-                staging = self.folder / f"{STAGING_PREFIX}{token}.part"
-                with staging.open("wb") as out:
-                    song.file.seek(0)
-                    shutil.copyfileobj(song.file, out)
-                staged.append((staging, self.folder / f"{safe_stem(song.filename)}-{token}.mp3"))
-        except OSError:
-            for staging, _ in staged:
-                staging.unlink(missing_ok=True)
-            raise
-        for staging, final in staged:
-            os.replace(staging, final)
-        return [final.name for _, final in staged]
+        stored: list[str] = []
+        skipped: list[SkippedFile] = []
+        for song in incoming:
+            name = base_name(song.filename)
+            try:
+                stored.append(self._add(song, name=name, ffmpeg_exe=ffmpeg_exe))
+            except _Refused as refused:
+                skipped.append(SkippedFile(name, refused.reason))
+        return UploadOutcome(stored, skipped)
 
-    def _check(self, song: IncomingSong) -> None:
-        name = song.filename
-        if not name or "/" in name or "\\" in name or ".." in name or "\x00" in name:
-            raise BadRequest(f"songs: file name {name!r} is not allowed.")
+    def _add(self, song: IncomingSong, *, name: str, ffmpeg_exe: str) -> str:
+        self._check(song, name=name)
+        token = secrets.token_hex(4)
+        # The staging file is in the songs folder (same file system, so the rename is atomic) and
+        # starts with a dot, so it is never listed while ffmpeg writes it.
+        staging = self.folder / f"{STAGING_PREFIX}{token}.part"
+        final = self.folder / f"{safe_stem(name)}-{token}.mp3"
+        try:
+            _remux(song.file, staging, ffmpeg_exe=ffmpeg_exe)
+            os.replace(staging, final)
+        finally:
+            staging.unlink(missing_ok=True)
+        return final.name
+
+    def _check(self, song: IncomingSong, *, name: str) -> None:
+        if not name:
+            raise _Refused("the file has no name")
         if song.size_bytes > self.max_song_bytes:
-            megabytes = self.max_song_bytes / (1024 * 1024)
-            raise PayloadTooLarge(f"songs: {name} is larger than {megabytes:g} MB.")
-        if song.size_bytes == 0 or not is_mp3(song.file):
-            raise BadRequest(f"songs: {name} is not an MP3 file.")
+            raise _Refused(f"larger than {self.max_song_bytes / (1024 * 1024):g} MB")
+        if song.size_bytes == 0:
+            raise _Refused("the file is empty")
+        if not is_mp3(song.file):
+            raise _Refused(NOT_MP3)
+
+
+def _remux(file: BinaryIO, output: Path, *, ffmpeg_exe: str) -> None:
+    """Copy the MP3 audio of `file` into `output` with ffmpeg; refused when ffmpeg cannot. An
+    ffmpeg that does not start is the server's fault, not the file's: its OSError goes up."""
+    file.seek(0)
+    try:
+        completed = subprocess.run(
+            remux_command(ffmpeg_exe, output), input=file.read(), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, timeout=REMUX_TIMEOUT_S, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise _Refused("its MP3 audio took too long to read") from exc
+    if completed.returncode != 0 or not output.is_file():
+        raise _Refused("its MP3 audio could not be read")
+    with output.open("rb") as written:
+        if not is_mp3(written):
+            raise _Refused("its MP3 audio could not be read")

@@ -1,5 +1,5 @@
-"""Media files: a scene's clip of footage, and the facts of a file (SHA-256, and what ffprobe says
-of it when it is installed)."""
+"""Media files: a scene's clip of footage, the container a file is in (from its first bytes), how
+ffmpeg opens one, and the facts of a file (SHA-256, and what ffprobe says of it when installed)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,14 @@ from typing import Any
 
 FFPROBE_TIMEOUT_S = 30.0
 CHUNK_BYTES = 1 << 20
+# Footage containers, as ffmpeg's demuxers are named: MP4 and MOV are read by `mov`, WebM and MKV
+# by `matroska`. Footage in anything else is skipped.
+VIDEO_CONTAINERS = ("mov", "matroska")
+VIDEO_CONTAINER_NAMES = "MP4/MOV or WebM/Matroska"
+# The types of an ISO media file's first box (MP4, QuickTime): `ftyp` in any recent file; older
+# QuickTime files may open with the movie, the media data or padding.
+ISO_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
 
 
 @dataclass(frozen=True)
@@ -27,10 +35,41 @@ class Clip:
     height_px: int
     path: Path | None = None
     lavfi: str | None = None
+    container: str | None = None  # a file's, from `sniff_container`: ffmpeg opens it as that
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.lavfi is None):
             raise ValueError("a clip is either a file or a generated source")
+        if (self.container in VIDEO_CONTAINERS) != (self.path is not None):
+            raise ValueError(
+                "a file clip names its container (mov or matroska), a generated one none"
+            )
+
+
+def sniff_container(path: Path) -> str | None:
+    """ffmpeg's demuxer for the file, from its first bytes: `mov` (MP4, MOV), `matroska` (MKV,
+    WebM) or `wav`; None for anything else, or when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return None
+    if head[4:8] in ISO_FIRST_BOXES:
+        return "mov"
+    if head[:4] == EBML_MAGIC:
+        return "matroska"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    return None
+
+
+def forced_input(container: str, path: Path) -> list[str]:
+    """ffmpeg's (or ffprobe's) arguments to open `path` as `container`, through the file protocol
+    only. Left to guess, ffmpeg reads a file by its content: an HLS playlist or a concat list
+    would open the local files or URLs it names, and those would end up in the output."""
+    # `file:` also keeps a name starting with "-" from reading as an option, and one with a ":"
+    # from reading as a protocol.
+    return ["-protocol_whitelist", "file", "-f", container, "-i", f"file:{path}"]
 
 
 def find_ffprobe(ffmpeg_exe: str) -> str | None:
@@ -50,12 +89,14 @@ def sha256_file(path: Path) -> str:
 
 
 def probe_media(path: Path, *, ffprobe_exe: str | None) -> dict[str, Any] | None:
-    """Duration, size, codecs and frame rate, or None when ffprobe is missing or fails."""
-    if ffprobe_exe is None:
+    """Duration, size, codecs and frame rate, or None when ffprobe is missing or fails, or the
+    file is in no container `sniff_container` knows."""
+    container = sniff_container(path)
+    if ffprobe_exe is None or container is None:
         return None
     command = [
         ffprobe_exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-        str(path),
+        *forced_input(container, path),
     ]  # fmt: skip
     try:
         completed = subprocess.run(

@@ -21,7 +21,9 @@ PRESET, CRF = "veryfast", 23  # the standard quality's encoder settings, for all
 
 def segments(clips: list[Path]) -> list[Segment]:
     """The same cut for all three sides (the cycling our render plans)."""
-    sources = [Clip("local", "", CLIP_DURATION_S, 1920, 1080, path=path) for path in clips]
+    sources = [
+        Clip("local", "", CLIP_DURATION_S, 1920, 1080, path=path, container="mov") for path in clips
+    ]
     return clip_segments(sources, clip_duration_s=SEGMENT_S, cover_s=VOICE_DURATION_S + 0.5)
 
 
@@ -29,7 +31,7 @@ def run_ours(cache_dir: Path, out_dir: Path) -> None:
     inputs = ensure_inputs(cache_dir)
     plan = plan_render(
         aspect="9:16", quality="standard", duration_s=VOICE_DURATION_S,
-        clips=[Clip("local", "", CLIP_DURATION_S, 1920, 1080, path=p.resolve())
+        clips=[Clip("local", "", CLIP_DURATION_S, 1920, 1080, path=p.resolve(), container="mov")
                for p in inputs.clips],
         clip_duration_s=SEGMENT_S, voice=inputs.voice.resolve(),
         subtitles=inputs.ass.resolve(), music=inputs.music.resolve(),

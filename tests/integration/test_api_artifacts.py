@@ -112,3 +112,34 @@ async def test_files_gone_or_outside_the_data_folder_are_not_served(
 
     assert response.status_code == 404
     assert response.json()["message"] == "The file is no longer available."
+
+
+async def test_an_artifact_is_served_only_from_its_own_job_folder(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    # The attack: artifact rows naming a file of the data folder that is not the job's own.
+    owner, _ = await completed_job(client, sessionmaker, settings)
+    borrowed = await completed_job(
+        client, sessionmaker, settings, video_path=f"jobs/{owner}/1/video.mp4"
+    )
+    elsewhere = await completed_job(client, sessionmaker, settings, video_path="songs/x.mp3")
+    linked_job, linked_id = await completed_job(
+        client, sessionmaker, settings, video_path="jobs/{id}/1/linked.mp4"
+    )
+    outside = settings.data_dir.parent / "outside.txt"
+    outside.write_text("not yours")
+    link = settings.jobs_dir / linked_job / "1" / "linked.mp4"
+    link.unlink()
+    link.symlink_to(outside)
+
+    answers = [
+        await client.get(f"/api/jobs/{job_id}/{route}")
+        for job_id, artifact_id in (borrowed, elsewhere, (linked_job, linked_id))
+        for route in (f"artifacts/{artifact_id}", "video")
+    ]
+    own = await client.get(f"/api/jobs/{owner}/video")
+
+    for answer in answers:
+        assert answer.status_code == 404, answer.request.url
+        assert answer.json() == {"status": "error", "message": "The file is no longer available."}
+    assert own.status_code == 200 and own.content == VIDEO_BYTES

@@ -273,7 +273,7 @@ def test_local_folder_matches_names_and_tags_and_probes(
     shutil.copy(media["288x512.mp4"].path, tmp_path / "city-night.MOV")
     shutil.copy(media["512x288.mp4"].path, tmp_path / "clip0001.mkv")
     (tmp_path / "clip0001.txt").write_text("sunset, beach\nGolden Hour\n")
-    local = LocalFootage(tmp_path, ffmpeg_exe=FFMPEG)
+    local = LocalFootage(tmp_path, ffmpeg_exe=FFMPEG, warn=lambda _message: None)
 
     assert local.matches("golden beaches") == [tmp_path / "clip0001.mkv"]
     facts = local.probe(tmp_path / "city-night.MOV")

@@ -1,4 +1,5 @@
-"""Real draft renders with ffmpeg, checked the way a viewer would: ffprobe, loudness, frames."""
+"""Real draft renders with ffmpeg, checked the way a viewer would: ffprobe, loudness, frames, and
+what a crafted song in the songs folder gets into the video."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.domain import Aspect
 from app.settings import find_ffmpeg
 from worker.errors import PipelineError
 from worker.media import Clip
+from worker.pipeline.music import choose_song
 from worker.pipeline.render import frame_size_px, plan_render, render_video
 
 FFMPEG = find_ffmpeg()
@@ -86,7 +88,7 @@ def render(
         "aspect": aspect, "quality": "draft",
         "duration_s": duration_s(voice) if isinstance(voice, Path) else 3.0,
         "clips": [
-            Clip("local", "land", 5.0, 640, 360, path=media["landscape"]),
+            Clip("local", "land", 5.0, 640, 360, path=media["landscape"], container="mov"),
             Clip("generated", "sky", 4.0, 64, 64, lavfi="gradients=s=64x64:r=30:d=4:speed=0.05"),
         ],
         "clip_duration_s": 2.0, "voice": voice, "subtitles": media["subtitles"],
@@ -177,7 +179,52 @@ def test_a_broken_clip_fails_permanently_with_ffmpeg_log(
     broken.write_bytes(b"not a video")
 
     with pytest.raises(PipelineError) as raised:
-        render(tmp_path / "work", media, clips=[Clip("local", "x", 5.0, 640, 360, path=broken)])
+        render(
+            tmp_path / "work",
+            media,
+            clips=[Clip("local", "x", 5.0, 640, 360, path=broken, container="mov")],
+        )
 
     assert not raised.value.retryable and "broken.mp4" in raised.value.message
     assert not (tmp_path / "work" / "video.mp4").exists()
+
+
+def tone_level_db(path: Path, frequency_hz: int) -> float:
+    """The mean level of the file's audio around `frequency_hz` (a narrow band-pass, twice), in
+    dBFS: about that of the tone when one plays there, near silence when none does."""
+    band = f"bandpass=f={frequency_hz}:width_type=q:w=10"
+    log = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostats", "-i", path, "-vn",
+         "-af", f"{band},{band},volumedetect", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    found = re.search(r"mean_volume: (-?[\d.]+) dB", log)
+    assert found, log
+    return float(found.group(1))
+
+
+def test_a_crafted_song_in_the_folder_never_plays_the_file_it_names(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
+    # A file an older version accepted: an HLS playlist naming a file of the host (a 2.5 kHz
+    # tone), then real MP3 frames (a 220 Hz tone). Left to guess, ffmpeg plays the named file.
+    secret = tmp_path / "secret.mp3"
+    ffmpeg("-f", "lavfi", "-i", "sine=f=2500:d=4", "-c:a", "libmp3lame", secret)
+    song = media["song"].read_bytes()
+    tag_size = (song[6] << 21) | (song[7] << 14) | (song[8] << 7) | song[9]
+    playlist = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:4.0,\n{secret}\n#EXT-X-ENDLIST\n"
+    ).encode()
+    songs_dir = tmp_path / "songs"
+    songs_dir.mkdir()
+    (songs_dir / "hit-0123abcd.mp3").write_bytes(playlist + song[10 + tag_size :])
+    music = choose_song(songs_dir, requested="hit-0123abcd.mp3", use_music=True, seed="s")
+
+    video = render(
+        tmp_path / "work", media, voice=None, subtitles=None, music=music, music_volume=1.0
+    )
+
+    # The song's own frames play; the named file's tone never reaches the video.
+    assert tone_level_db(video, 220) > -30
+    assert tone_level_db(video, 2500) < -60

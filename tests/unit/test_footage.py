@@ -121,7 +121,7 @@ def test_local_folder_matches_by_name_and_sidecar_tags(tmp_path: Path) -> None:
     (tmp_path / "DSC0001.txt").write_text("waves, sea\nsurf at dawn")
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "wave.mp4").write_bytes(b"")
-    local = LocalFootage(tmp_path, ffmpeg_exe="ffmpeg")
+    local = LocalFootage(tmp_path, ffmpeg_exe="ffmpeg", warn=lambda _message: None)
 
     assert sidecar_tags(tmp_path / "DSC0001.mov") == {"wave", "sea", "surf", "dawn"}
     assert local.matches("ocean waves") == [tmp_path / "ocean_waves.mp4", tmp_path / "DSC0001.mov"]

@@ -48,3 +48,22 @@ def test_music_with_no_songs_gives_none(tmp_path: Path) -> None:
 
 def test_no_music_gives_none(songs_dir: Path) -> None:
     assert choose_song(songs_dir, requested=None, use_music=False, seed="s") is None
+
+
+def test_a_symlink_is_never_mixed_in(
+    songs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret = tmp_path_factory.mktemp("outside") / "secret.mp3"
+    secret.write_bytes(b"ID3 not yours")
+    (songs_dir / "linked.mp3").symlink_to(secret)
+    (songs_dir / "alias.mp3").symlink_to(songs_dir / "calm.mp3")
+
+    by_seed = {
+        choose_song(songs_dir, requested=None, use_music=True, seed=f"job-{i}") for i in range(40)
+    }
+    for name in ("linked.mp3", "alias.mp3"):
+        with pytest.raises(PipelineError) as raised:
+            choose_song(songs_dir, requested=name, use_music=True, seed="job-1")
+        assert raised.value.message == f"Song not found: {name}"
+
+    assert by_seed == {songs_dir / n for n in ("calm.mp3", "drums.mp3", "piano.mp3")}

@@ -25,7 +25,9 @@ from worker.pipeline.render import (
 
 
 def file_clip(name: str, duration_s: float) -> Clip:
-    return Clip("local", name, duration_s, 1920, 1080, path=Path(f"/media/{name}.mp4"))
+    return Clip(
+        "local", name, duration_s, 1920, 1080, path=Path(f"/media/{name}.mp4"), container="mov"
+    )
 
 
 def make_plan(**changes: object) -> RenderPlan:
@@ -80,7 +82,8 @@ def test_command_encodes_h264_yuv420p_aac_at_30_fps_with_faststart() -> None:
     joined = " ".join(command)
     for expected in (
         "-c:v libx264", "-pix_fmt yuv420p", "-r 30", "-c:a aac", "-ar 48000",
-        "-movflags +faststart", "-progress pipe:1", "-t 4.250", "-i voice.wav",
+        "-movflags +faststart", "-progress pipe:1", "-t 4.250",
+        "-protocol_whitelist file -f wav -i file:voice.wav",
         "-map [v] -map [a]", "-f mp4 video.mp4.part",
     ):  # fmt: skip
         assert expected in joined
@@ -110,7 +113,10 @@ def test_the_encoder_reads_raw_frames_and_burns_the_subtitles_in() -> None:
     command = ffmpeg_command(make_plan(), ffmpeg_exe="ffmpeg", output_name="v.part")
 
     joined = " ".join(command)
-    assert "-f rawvideo -pix_fmt yuv420p -video_size 540x960 -framerate 30 -i pipe:0" in joined
+    assert (
+        "-protocol_whitelist pipe -f rawvideo -pix_fmt yuv420p -video_size 540x960 "
+        "-framerate 30 -i pipe:0" in joined
+    )
     assert "[0:v]setsar=1,ass=filename=subtitles.ass[v]" in graph_of(command)
 
 
@@ -135,9 +141,10 @@ def test_a_remainder_shorter_than_a_second_starts_the_clip_over() -> None:
 def test_segments_seek_inside_their_clip_and_generated_ones_use_lavfi() -> None:
     joined = " | ".join(segment_commands(make_plan()))
 
-    assert "-t 2.000 -i /media/a.mp4" in joined
+    # A file is opened as the container its bytes showed, through the file protocol only.
+    assert "-t 2.000 -protocol_whitelist file -f mov -i file:/media/a.mp4" in joined
     assert "-t 2.000 -f lavfi -i gradients" in joined
-    assert "-ss 2.000 -t 0.750 -i /media/a.mp4" in joined
+    assert "-ss 2.000 -t 0.750 -protocol_whitelist file -f mov -i file:/media/a.mp4" in joined
 
 
 def test_without_footage_the_plan_is_refused_permanently() -> None:
@@ -153,7 +160,8 @@ def test_music_is_looped_ducked_under_the_voice_and_faded_out() -> None:
     command = ffmpeg_command(plan, ffmpeg_exe="ffmpeg", output_name="v.part")
 
     joined, graph = " ".join(command), graph_of(command)
-    assert "-stream_loop -1 -i /songs/calm.mp3" in joined
+    # The song is read as MP3 whatever its bytes say (never as a playlist naming other files).
+    assert "-stream_loop -1 -protocol_whitelist file -f mp3 -i file:/songs/calm.mp3" in joined
     assert "volume=0.250,afade=t=out:st=8.000:d=2.0[music]" in graph
     assert "[music][key]sidechaincompress=" in graph
     assert "amix=inputs=2:duration=first:normalize=0,loudnorm=I=-14:TP=-2:LRA=11" in graph

@@ -20,11 +20,6 @@ def filter_value(text: str) -> str:
     return re.sub(r"([\\'\[\],;])", r"\\\1", option_level)
 
 
-def input_name(path: Path) -> str:
-    # ffmpeg would read a relative name starting with "-" as an option.
-    return f"./{path}" if str(path).startswith("-") else str(path)
-
-
 def start_ffmpeg(
     command: list[str],
     work_dir: Path,

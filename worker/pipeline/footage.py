@@ -11,7 +11,13 @@ import httpx
 from worker.errors import PipelineError, ProviderError
 from worker.media import Clip
 from worker.options import FootageOptions
-from worker.providers.footage import FootageProvider, GeneratedFootage, LocalFootage, Scene
+from worker.providers.footage import (
+    FootageProvider,
+    GeneratedFootage,
+    LocalFootage,
+    Scene,
+    Warn,
+)
 from worker.providers.http import Sleep
 from worker.providers.stock import PexelsFootage, PixabayFootage
 
@@ -75,6 +81,10 @@ def _providers(
             retryable=False,
             stage=STAGE,
         )
+
+    def warn(message: str) -> None:
+        report("warning", message)
+
     chain: list[FootageProvider] = []
     stock_sites = (
         ("pexels", PexelsFootage, options.pexels_base_url),
@@ -90,11 +100,12 @@ def _providers(
                     width_px=width_px,
                     height_px=height_px,
                     max_download_bytes=options.max_download_bytes,
+                    warn=warn,
                     sleep=sleep,
                 )
             )
     if source in ("auto", "local"):
-        local = _local(options.media_dir, ffmpeg_exe=ffmpeg_exe)
+        local = _local(options.media_dir, ffmpeg_exe=ffmpeg_exe, warn=warn)
         if local is not None:
             chain.append(local)
         elif source == "local":
@@ -102,10 +113,10 @@ def _providers(
     return chain
 
 
-def _local(media_dir: Path | None, *, ffmpeg_exe: str) -> LocalFootage | None:
+def _local(media_dir: Path | None, *, ffmpeg_exe: str, warn: Warn) -> LocalFootage | None:
     if media_dir is None or not media_dir.is_dir():
         return None
-    local = LocalFootage(media_dir, ffmpeg_exe=ffmpeg_exe)
+    local = LocalFootage(media_dir, ffmpeg_exe=ffmpeg_exe, warn=warn)
     return local if local.has_videos else None
 
 

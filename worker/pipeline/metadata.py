@@ -15,6 +15,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from worker.errors import PipelineError
+from worker.media import forced_input
 from worker.pipeline.script import language_name, split_sentences
 from worker.pipeline.terms import keywords
 from worker.providers.llm import LLM, parse_json_reply
@@ -161,7 +162,7 @@ def _grab_frame(video: Path, frame_path: Path, *, at_s: float, ffmpeg_exe: str) 
     # -ss before -i seeks by keyframe index then decodes to the exact time: fast and exact.
     command = [
         ffmpeg_exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-ss", f"{at_s:.3f}", "-i", str(video), "-frames:v", "1", "-update", "1",
+        "-ss", f"{at_s:.3f}", *forced_input("mov", video), "-frames:v", "1", "-update", "1",
         str(frame_path),
     ]  # fmt: skip
     try:

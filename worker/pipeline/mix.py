@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from worker.pipeline.ffmpeg import ffmpeg_error, input_name, start_ffmpeg
+from worker.media import forced_input
+from worker.pipeline.ffmpeg import ffmpeg_error, start_ffmpeg
 
 AUDIO_RATE_HZ = 48_000
 AUDIO_FORMAT = f"aformat=sample_rates={AUDIO_RATE_HZ}:channel_layouts=stereo"
@@ -46,14 +47,16 @@ class Loudness:
 
 
 def audio_inputs(plan: AudioPlan) -> list[str]:
+    """The voice (a WAV of ours) or silence, then the song: each opened as its own format, so an
+    uploaded song is read as MP3 whatever its bytes, never as a playlist naming other files."""
     if plan.voice is None:
         silence = f"anullsrc=r={AUDIO_RATE_HZ}:cl=stereo:d={plan.duration_s:.3f}"
         inputs = ["-f", "lavfi", "-i", silence]
     else:
-        inputs = ["-i", input_name(plan.voice)]
+        inputs = forced_input("wav", plan.voice)
     if plan.music is not None:
         # Loop the song forever; the mix ends with the (padded) voice.
-        inputs += ["-stream_loop", "-1", "-i", input_name(plan.music)]
+        inputs += ["-stream_loop", "-1", *forced_input("mp3", plan.music)]
     return inputs
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from app.domain import SONG_NAME_PATTERN
+from app.songs import stored_song, stored_songs
 from worker.errors import PipelineError
 
 STAGE = "music"
@@ -17,11 +17,14 @@ def choose_song(
     """The requested song (it must exist), else a seeded random one when music is on, else None.
 
     None with music on means the folder holds no song: the caller logs a warning and goes on.
+    Only what the library lists counts as a song: never a symbolic link, nor a file that
+    resolves outside the folder.
     """
     if requested:
         return _requested_song(songs_dir, requested)
-    if not use_music:
+    if not use_music or songs_dir is None:
         return None
+    # Sorted by name, so that a seeded choice does not depend on directory order.
     songs = stored_songs(songs_dir)
     if not songs:
         return None
@@ -29,22 +32,9 @@ def choose_song(
     return random.Random(seed).choice(songs)
 
 
-def stored_songs(songs_dir: Path | None) -> list[Path]:
-    """The folder's songs, sorted so that a seeded choice does not depend on directory order."""
-    if songs_dir is None or not songs_dir.is_dir():
-        return []
-    return sorted(
-        path
-        for path in songs_dir.glob("*.mp3")
-        if SONG_NAME_PATTERN.fullmatch(path.name) and path.is_file()
-    )
-
-
 def _requested_song(songs_dir: Path | None, name: str) -> Path:
-    # The name pattern has no "/" and no leading ".", so the path cannot leave the folder.
-    if songs_dir is not None and SONG_NAME_PATTERN.fullmatch(name):
-        path = songs_dir / name
-        if path.is_file():
-            return path
-    # Permanent: the song was deleted (or never uploaded); retrying will not bring it back.
-    raise PipelineError(f"Song not found: {name}", retryable=False, stage=STAGE)
+    path = stored_song(songs_dir, name) if songs_dir is not None else None
+    if path is None:
+        # Permanent: the song was deleted (or never uploaded); retrying will not bring it back.
+        raise PipelineError(f"Song not found: {name}", retryable=False, stage=STAGE)
+    return path

@@ -13,8 +13,8 @@ from typing import IO
 
 from app.domain import Aspect, Quality
 from worker.errors import PipelineError
-from worker.media import Clip
-from worker.pipeline.ffmpeg import ffmpeg_error, filter_value, input_name, start_ffmpeg
+from worker.media import Clip, forced_input
+from worker.pipeline.ffmpeg import ffmpeg_error, filter_value, start_ffmpeg
 from worker.pipeline.mix import (
     AUDIO_RATE_HZ,
     Loudness,
@@ -144,9 +144,9 @@ def ffmpeg_command(
     # cores): 626 → 589 MB peak.
     return [
         ffmpeg_exe, "-hide_banner", "-nostdin", "-loglevel", "warning", "-y",
-        "-thread_queue_size", "4", "-f", "rawvideo", "-pix_fmt", "yuv420p",
-        "-video_size", f"{plan.width_px}x{plan.height_px}", "-framerate", str(FPS),
-        "-i", "pipe:0",
+        "-thread_queue_size", "4", "-protocol_whitelist", "pipe", "-f", "rawvideo",
+        "-pix_fmt", "yuv420p", "-video_size", f"{plan.width_px}x{plan.height_px}",
+        "-framerate", str(FPS), "-i", "pipe:0",
         *audio_inputs(plan),
         "-filter_complex", graph,
         "-map", "[v]", "-map", "[a]",
@@ -197,8 +197,9 @@ def segment_input(segment: Segment) -> list[str]:
     # One decoding thread: the encoder is the bottleneck, and each decoder thread holds frames.
     if clip.lavfi is not None:
         return ["-threads", "1", *timing, "-f", "lavfi", "-i", clip.lavfi]
-    assert clip.path is not None
-    return ["-threads", "1", *timing, "-i", input_name(clip.path)]
+    assert clip.path is not None and clip.container is not None
+    # Opened as the container its first bytes showed, never as what ffmpeg would guess.
+    return ["-threads", "1", *timing, *forced_input(clip.container, clip.path)]
 
 
 def render_video(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.errors import PipelineError
+from worker.media import forced_input
 from worker.options import VoiceOptions
 from worker.providers import tts
 
@@ -122,7 +123,7 @@ def _read_part(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> _Part:
 def _convert(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> bytes:
     """Raw 16-bit mono PCM at `rate_hz`, for a sentence WAV in another format."""
     command = [
-        ffmpeg_exe, "-nostdin", "-v", "error", "-i", str(path),
+        ffmpeg_exe, "-nostdin", "-v", "error", *forced_input("wav", path),
         "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", str(rate_hz), "-",
     ]  # fmt: skip
     try:

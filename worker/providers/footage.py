@@ -11,13 +11,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from worker.media import Clip, find_ffprobe, probe_media
+from worker.media import (
+    VIDEO_CONTAINER_NAMES,
+    VIDEO_CONTAINERS,
+    Clip,
+    find_ffprobe,
+    forced_input,
+    probe_media,
+    sniff_container,
+)
 
 FPS = 30  # the output frame rate (render.FPS): lavfi sources must produce it themselves
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
 STOP_WORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "or", "the", "to", "with"})
 MAX_PROBES = 8  # local candidates probed per scene, best matches first
 PROBE_TIMEOUT_S = 30.0
+
+
+Warn = Callable[[str], None]  # a warning for the job's log
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class MediaFacts:
     duration_s: float
     width_px: int
     height_px: int
+    container: str  # ffmpeg's demuxer for the file: one of VIDEO_CONTAINERS
 
 
 class LocalFootage:
@@ -70,10 +82,12 @@ class LocalFootage:
 
     name = "local"
 
-    def __init__(self, media_dir: Path, *, ffmpeg_exe: str) -> None:
+    def __init__(self, media_dir: Path, *, ffmpeg_exe: str, warn: Warn) -> None:
         self._ffmpeg_exe = ffmpeg_exe
+        self._warn = warn
         self._ffprobe_exe = find_ffprobe(ffmpeg_exe)
         self._used: set[Path] = set()
+        self._refused: set[Path] = set()  # not videos: warned about once, never offered again
         self._index = [
             (path, words(path.stem) | sidecar_tags(path))
             for path in sorted(media_dir.rglob("*"))
@@ -89,7 +103,9 @@ class LocalFootage:
         """Unused files sharing a word with the term, most shared words first."""
         wanted = words(term)
         scored = [
-            (len(wanted & tags), path) for path, tags in self._index if path not in self._used
+            (len(wanted & tags), path)
+            for path, tags in self._index
+            if path not in self._used and path not in self._refused
         ]
         return [path for score, path in sorted(scored, key=lambda item: -item[0]) if score > 0]
 
@@ -112,10 +128,17 @@ class LocalFootage:
         return Clip(
             source=self.name, term=scene.term, duration_s=facts.duration_s,
             width_px=facts.width_px, height_px=facts.height_px, path=path.resolve(),
+            container=facts.container,
         )  # fmt: skip
 
     def probe(self, path: Path) -> MediaFacts | None:
-        """ffprobe's facts, else ffmpeg's banner (the imageio-ffmpeg wheel ships no ffprobe)."""
+        """ffprobe's facts, else ffmpeg's banner (the imageio-ffmpeg wheel ships no ffprobe);
+        None, with a warning, for a file that is not in a video container."""
+        container = sniff_container(path)
+        if container is None or container not in VIDEO_CONTAINERS:
+            self._refused.add(path)
+            self._warn(f"local: {path.name} is not an {VIDEO_CONTAINER_NAMES} video; skipped")
+            return None
         facts = probe_media(path, ffprobe_exe=self._ffprobe_exe) if self._ffprobe_exe else None
         if facts is None:
             return probe_with_ffmpeg(path, ffmpeg_exe=self._ffmpeg_exe)
@@ -124,13 +147,17 @@ class LocalFootage:
         )  # fmt: skip
         if not duration_s or not width_px or not height_px:
             return None
-        return MediaFacts(float(duration_s), int(width_px), int(height_px))
+        return MediaFacts(float(duration_s), int(width_px), int(height_px), container)
 
 
 def probe_with_ffmpeg(path: Path, *, ffmpeg_exe: str) -> MediaFacts | None:
+    """Duration and size from ffmpeg's banner; None for a file in no video container."""
+    container = sniff_container(path)
+    if container is None or container not in VIDEO_CONTAINERS:
+        return None
     try:
         completed = subprocess.run(
-            [ffmpeg_exe, "-hide_banner", "-nostdin", "-i", str(path)],
+            [ffmpeg_exe, "-hide_banner", "-nostdin", *forced_input(container, path)],
             capture_output=True, timeout=PROBE_TIMEOUT_S, check=False,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
@@ -142,7 +169,7 @@ def probe_with_ffmpeg(path: Path, *, ffmpeg_exe: str) -> MediaFacts | None:
         return None
     hours, minutes, seconds = duration.groups()
     duration_s = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    return MediaFacts(duration_s, int(size.group(1)), int(size.group(2)))
+    return MediaFacts(duration_s, int(size.group(1)), int(size.group(2)), container)
 
 
 # Generated backgrounds. Each kind draws at a fraction of the frame size (the renderer scales it

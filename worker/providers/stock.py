@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from worker.errors import ProviderError
-from worker.media import Clip
-from worker.providers.footage import Scene
+from worker.media import VIDEO_CONTAINER_NAMES, VIDEO_CONTAINERS, Clip, sniff_container
+from worker.providers.footage import Scene, Warn
 from worker.providers.http import Sleep, download, redact, request_json
 
 STAGE = "footage"
@@ -153,9 +153,10 @@ class StockFootage(ABC):
 
     def __init__(
         self, *, api_key: str, base_url: str, http: httpx.Client, width_px: int, height_px: int,
-        max_download_bytes: int, sleep: Sleep = time.sleep,
+        max_download_bytes: int, warn: Warn, sleep: Sleep = time.sleep,
     ) -> None:  # fmt: skip
         self._api_key = api_key
+        self._warn = warn
         self._base_url = base_url.rstrip("/")
         self._http = http
         self._width_px = width_px
@@ -180,14 +181,19 @@ class StockFootage(ABC):
                     video.renditions, width_px=self._width_px, height_px=self._height_px,
                     max_bytes=self._max_download_bytes,
                 )  # fmt: skip
-                if rendition is not None:
-                    self._used.add(video.key)
-                    return self._fetch(scene, video, rendition, work_dir=work_dir)
+                if rendition is None:
+                    continue
+                self._used.add(video.key)
+                clip = self._fetch(scene, video, rendition, work_dir=work_dir)
+                if clip is not None:
+                    return clip
         return None
 
     def _fetch(
         self, scene: Scene, video: StockVideo, rendition: Rendition, *, work_dir: Path
-    ) -> Clip:
+    ) -> Clip | None:
+        """The downloaded clip, or None (with a warning, the file deleted) when the download is
+        not in a video container: ffmpeg opens footage only as the container its bytes show."""
         folder = work_dir / "footage"
         folder.mkdir(parents=True, exist_ok=True)
         safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", video.video_id)
@@ -196,9 +202,18 @@ class StockFootage(ABC):
             self._http, rendition.url, folder / name, provider=self.name, stage=STAGE,
             max_bytes=self._max_download_bytes, sleep=self._sleep,
         )  # fmt: skip
+        container = sniff_container(path)
+        if container is None or container not in VIDEO_CONTAINERS:
+            path.unlink(missing_ok=True)
+            self._warn(
+                f"{self.name}: video {video.video_id} is not an {VIDEO_CONTAINER_NAMES} file; "
+                "skipped"
+            )
+            return None
         return Clip(
             source=self.name, term=scene.term, duration_s=video.duration_s,
             width_px=rendition.width_px, height_px=rendition.height_px, path=path,
+            container=container,
         )  # fmt: skip
 
     def _get_json(self, url: str, **kwargs: Any) -> Any:

@@ -76,11 +76,12 @@ async def get_artifact(
 
 
 def _file(artifact: Artifact, settings: Settings) -> FileResponse:
-    """The artifact's file, which must lie inside the data folder and still exist (retention may
-    have pruned it)."""
-    data_dir = settings.data_dir.resolve()
-    path = (data_dir / artifact.path).resolve()
-    if not path.is_relative_to(data_dir) or not path.is_file():
+    """The artifact's file, which must lie inside its own job's folder, `<data>/jobs/<job id>/`,
+    once resolved, and still exist (retention may have pruned it). A path to anything else (the
+    database, another job's files, a link out of the folder) is answered as a missing file."""
+    job_dir = (settings.jobs_dir / artifact.job_id).resolve()
+    path = (settings.data_dir / artifact.path).resolve()
+    if not path.is_relative_to(job_dir) or not path.is_file():
         raise NotFound("The file is no longer available.")
     return FileResponse(
         path,

@@ -6,11 +6,19 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
-from app.api.deps import ApiKeyDep, SongLibraryDep
+from app.api.deps import ApiKeyDep, SettingsDep, SongLibraryDep
 from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
-from app.schemas import ErrorResponse, MessageResponse, SongList, SongRead, UploadResponse
+from app.schemas import (
+    ErrorResponse,
+    MessageResponse,
+    SkippedFileRead,
+    SongList,
+    SongRead,
+    UploadRefused,
+    UploadResponse,
+)
 from app.songs import IncomingSong
 
 router = APIRouter(prefix="/api", tags=["songs"])
@@ -21,23 +29,35 @@ router = APIRouter(prefix="/api", tags=["songs"])
     response_model=UploadResponse,
     responses={
         **MUTATION_ERRORS,
-        413: {"model": ErrorResponse, "description": "A file or the request is too large"},
+        400: {
+            "model": UploadRefused | ErrorResponse,
+            "description": "No file was stored (`skipped` says why for each), or no files came",
+        },
+        413: {"model": ErrorResponse, "description": "The request is too large"},
     },
     dependencies=[ApiKeyDep],
     summary="Upload songs (MP3)",
 )
 async def upload_songs(
-    songs: Annotated[list[UploadFile], File(description="MP3 files")],
+    songs: Annotated[list[UploadFile], File(description="MP3 files; other files are skipped")],
     library: SongLibraryDep,
-) -> UploadResponse:
-    """Add MP3 files to the library. Files are checked by their content and size; when any file
-    is refused, none is stored, and the library is never emptied first."""
+    settings: SettingsDep,
+) -> UploadResponse | JSONResponse:
+    """Add the MP3 files to the library, each on its own: a file is stored when its content is
+    MP3 audio from its first byte (re-muxed to a clean MP3, tags dropped) and it is small enough;
+    every other file is skipped with its reason. 200 when at least one was stored, else 400 with
+    the reasons. A file's folder (`songs/a.mp3` from a folder upload) is ignored, and the library
+    is never emptied first."""
     incoming = [
         IncomingSong(filename=upload.filename or "", file=upload.file, size_bytes=upload.size or 0)
         for upload in songs
     ]
-    stored = await asyncio.to_thread(library.add_all, incoming)
-    return UploadResponse(message=f"Uploaded {len(stored)} song(s).", songs=stored)
+    outcome = await asyncio.to_thread(library.add_each, incoming, ffmpeg_exe=settings.ffmpeg_exe)
+    skipped = [SkippedFileRead.model_validate(file) for file in outcome.skipped]
+    if not outcome.stored:
+        refused = UploadRefused(message=outcome.message(), skipped=skipped)
+        return JSONResponse(refused.model_dump(mode="json", by_alias=True), status_code=400)
+    return UploadResponse(message=outcome.message(), songs=outcome.stored, skipped=skipped)
 
 
 @router.get("/songs", response_model=SongList, responses={**ERRORS}, summary="List songs")

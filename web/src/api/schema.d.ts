@@ -333,8 +333,11 @@ export interface paths {
         put?: never;
         /**
          * Upload songs (MP3)
-         * @description Add MP3 files to the library. Files are checked by their content and size; when any file
-         *     is refused, none is stored, and the library is never emptied first.
+         * @description Add the MP3 files to the library, each on its own: a file is stored when its content is
+         *     MP3 audio from its first byte (re-muxed to a clean MP3, tags dropped) and it is small enough;
+         *     every other file is skipped with its reason. 200 when at least one was stored, else 400 with
+         *     the reasons. A file's folder (`songs/a.mp3` from a folder upload) is ignored, and the library
+         *     is never emptied first.
          */
         post: operations["upload_songs_api_upload_songs_post"];
         delete?: never;
@@ -465,7 +468,7 @@ export interface components {
         Body_upload_songs_api_upload_songs_post: {
             /**
              * Songs
-             * @description MP3 files
+             * @description MP3 files; other files are skipped
              */
             songs: string[];
         };
@@ -1005,6 +1008,20 @@ export interface components {
              */
             status: "success";
         };
+        /** SkippedFileRead */
+        SkippedFileRead: {
+            /**
+             * Name
+             * @description the file's name, without its folder
+             * @example cover.jpg
+             */
+            name: string;
+            /**
+             * Reason
+             * @example not an MP3 file (an MP3 starts with an ID3 tag or an MPEG audio frame)
+             */
+            reason: string;
+        };
         /** SongList */
         SongList: {
             /** Songs */
@@ -1028,13 +1045,40 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** UploadResponse */
+        /**
+         * UploadRefused
+         * @description No file was stored (400): `skipped` says why for each one.
+         */
+        UploadRefused: {
+            /**
+             * Message
+             * @example No MP3 files found. notes.txt: not an MP3 file (an MP3 starts with an ID3 tag or an MPEG audio frame).
+             */
+            message: string;
+            /** Skipped */
+            skipped: components["schemas"]["SkippedFileRead"][];
+            /**
+             * Status
+             * @default error
+             * @constant
+             */
+            status: "error";
+        };
+        /**
+         * UploadResponse
+         * @description At least one file was stored; `skipped` says which others were not, and why.
+         */
         UploadResponse: {
             /**
              * Message
              * @example Uploaded 2 song(s).
              */
             message: string;
+            /**
+             * Skipped
+             * @description the files not stored, each with why
+             */
+            skipped: components["schemas"]["SkippedFileRead"][];
             /**
              * Songs
              * @description the stored names, to use as `song` in a request
@@ -2130,13 +2174,13 @@ export interface operations {
                     "application/json": components["schemas"]["UploadResponse"];
                 };
             };
-            /** @description Bad input; the message names the field */
+            /** @description No file was stored (`skipped` says why for each), or no files came */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UploadRefused"] | components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description API key missing or wrong (when one is set) */
@@ -2148,7 +2192,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A file or the request is too large */
+            /** @description The request is too large */
             413: {
                 headers: {
                     [name: string]: unknown;

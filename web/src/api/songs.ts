@@ -1,17 +1,40 @@
 /** The music library: list, upload, play and delete songs. */
-import { deleteJson, getJson, request } from "./client";
-import type { MessageResponse, SongList, UploadResponse } from "./types";
+import { ApiError, authHeaders, deleteJson, errorMessage, getJson } from "./client";
+import type { MessageResponse, SkippedFile, SongList, UploadRefused, UploadResponse } from "./types";
 
 /** A song's address: it plays from there, and DELETE removes it. */
 export const songUrl = (name: string) => `/api/songs/${encodeURIComponent(name)}`;
 
 export const listSongs = () => getJson<SongList>("/api/songs");
 
-/** Upload one MP3 (the page sends one request per file, so each gets its own answer). */
-export function uploadSong(file: File): Promise<UploadResponse> {
+/** What the server did with an upload's files: the names it stored them under, and each file it
+ * skipped with the reason. */
+export interface UploadOutcome {
+  stored: string[];
+  skipped: SkippedFile[];
+}
+
+/** Upload one file (the page sends one request per file, so each gets its own answer). A 400
+ * that says why the file was skipped is that file's answer, so it is returned, not thrown; any
+ * other failure (the key, the size of the request, the network) throws ApiError. */
+export async function uploadSong(file: File): Promise<UploadOutcome> {
   const body = new FormData();
   body.append("songs", file, file.name);
-  return request<UploadResponse>("/api/upload-songs", { method: "POST", body });
+  let response: Response;
+  try {
+    response = await fetch("/api/upload-songs", {
+      method: "POST",
+      body,
+      headers: { Accept: "application/json", ...authHeaders() },
+    });
+  } catch {
+    throw new ApiError(errorMessage(0, null), 0);
+  }
+  const answer = (await response.json().catch(() => null)) as UploadResponse | UploadRefused | null;
+  if (answer && Array.isArray(answer.skipped) && (response.ok || response.status === 400)) {
+    return { stored: "songs" in answer ? answer.songs : [], skipped: answer.skipped };
+  }
+  throw new ApiError(errorMessage(response.status, answer, response.statusText), response.status);
 }
 
 export const deleteSong = (name: string) => deleteJson<MessageResponse>(songUrl(name));

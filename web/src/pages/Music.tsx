@@ -1,8 +1,9 @@
-/** Music: upload MP3s (drop or pick; one request per file, so each file gets its own answer),
- * list, play and delete the library's songs. */
+/** Music: upload MP3s (drop them, pick files or a whole folder; one request per file, so each
+ * file gets its own answer: stored, or skipped and why), list, play and delete the library's
+ * songs. */
 import { useRef, useState } from "preact/hooks";
 import { describeError } from "../api/client";
-import { deleteSong, listSongs, songUrl, uploadSong } from "../api/songs";
+import { deleteSong, listSongs, songUrl, type UploadOutcome, uploadSong } from "../api/songs";
 import { Loading, Notice } from "../components/Notice";
 import { useApi } from "../hooks/useApi";
 import { formatBytes, formatTime } from "../lib/format";
@@ -16,6 +17,13 @@ interface Upload {
 
 let uploadKey = 0;
 
+/** A file's line in the list: where the server stored it, or why it skipped it. */
+function describeOutcome(outcome: UploadOutcome): Pick<Upload, "state" | "message"> {
+  if (outcome.stored.length > 0) return { state: "done", message: `Stored as ${outcome.stored.join(", ")}.` };
+  const reasons = outcome.skipped.map((file) => file.reason).join("; ");
+  return { state: "failed", message: `Skipped: ${reasons}.` };
+}
+
 export function MusicPage() {
   const songs = useApi("songs", listSongs);
   const [uploads, setUploads] = useState<Upload[]>([]);
@@ -23,6 +31,7 @@ export function MusicPage() {
   const [message, setMessage] = useState<{ kind: "error" | "success"; text: string } | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const picker = useRef<HTMLInputElement>(null);
+  const folderPicker = useRef<HTMLInputElement>(null);
 
   const update = (key: number, change: Partial<Upload>) =>
     setUploads((list) => list.map((upload) => (upload.key === key ? { ...upload, ...change } : upload)));
@@ -33,14 +42,19 @@ export function MusicPage() {
     await Promise.all(
       files.map(async (file, index) => {
         try {
-          const answer = await uploadSong(file);
-          update(started[index].key, { state: "done", message: `Stored as ${answer.songs.join(", ")}.` });
+          update(started[index].key, describeOutcome(await uploadSong(file)));
         } catch (caught) {
           update(started[index].key, { state: "failed", message: describeError(caught) });
         }
       }),
     );
     await songs.reload();
+  };
+
+  const pick = (input: HTMLInputElement) => {
+    const files = [...(input.files ?? [])];
+    input.value = "";
+    if (files.length) void upload(files);
   };
 
   const remove = async (name: string) => {
@@ -74,14 +88,16 @@ export function MusicPage() {
           }}
         >
           <p>Drop MP3 files here, or</p>
-          <button type="button" class="primary" onClick={() => picker.current?.click()}>Choose files…</button>
+          <span class="row">
+            <button type="button" class="primary" onClick={() => picker.current?.click()}>Choose files…</button>
+            <button type="button" onClick={() => folderPicker.current?.click()}>Choose a folder…</button>
+          </span>
           <input ref={picker} id="song-files" type="file" accept=".mp3,audio/mpeg" multiple hidden
-            aria-label="MP3 files to upload"
-            onChange={(event) => {
-              const files = [...(event.currentTarget.files ?? [])];
-              event.currentTarget.value = "";
-              if (files.length) void upload(files);
-            }} />
+            aria-label="MP3 files to upload" onChange={(event) => pick(event.currentTarget)} />
+          {/* A folder's other files (covers, notes) go up too: the server says why it skips each. */}
+          <input ref={(input) => { folderPicker.current = input; if (input) input.webkitdirectory = true; }}
+            id="song-folder" type="file" multiple hidden aria-label="A folder of MP3 files to upload"
+            onChange={(event) => pick(event.currentTarget)} />
         </div>
         {uploads.length > 0 && (
           <ul class="uploads" aria-live="polite" data-testid="uploads">
