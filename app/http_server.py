@@ -1,13 +1,15 @@
-"""uvicorn as the server commands run it: the settings' timeouts and concurrency limit, and a
-protocol that closes a connection whose request head does not arrive in time or does not end."""
+"""uvicorn as the server commands run it: a protocol that bounds each request head (time, size)
+and the requests running at once, and the settings' keep-alive timeout."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from app.settings import Settings
 
@@ -17,18 +19,28 @@ HTTP_SHUTDOWN_TIMEOUT_S = 5
 # and httptools itself has no limit (a client could fill the memory within the head timeout).
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_TOO_LARGE = b'{"status":"error","message":"Request headers too large."}'
+BUSY = json.dumps(
+    {"status": "error", "message": "The server is busy (too many requests at once); try again."}
+).encode()
 
 
-class HeadLimitsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline and a size limit on each request head. The
-    deadline runs from the connection's start for its first request, from the first byte of each
-    next one (the idle time between requests is uvicorn's keep-alive timeout). uvicorn has
-    neither: a client that never finishes its headers holds the connection, and a slot of the
-    concurrency limit, for ever. A head pipelined behind a running request is not watched."""
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with three limits uvicorn lacks or counts otherwise.
 
-    def __init__(self, *args: Any, head_timeout_s: float, **kwargs: Any) -> None:
+    - A deadline on each request head, from the connection's start for its first request, from
+      the first byte of each next one (the idle time between requests is uvicorn's keep-alive
+      timeout). Without it a client that never finishes its headers holds the connection for
+      ever. A head pipelined behind a running request is not watched.
+    - A size limit on the head (431).
+    - At most `max_requests` requests running at once, server-wide; more get 503 at once.
+      uvicorn's own `limit_concurrency` also counts open connections, so slow or idle clients,
+      which cost no work, would fill it and turn every real request away.
+    """
+
+    def __init__(self, *args: Any, head_timeout_s: float, max_requests: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timeout_s = head_timeout_s
+        self._max_requests = max_requests
         self._head_deadline: asyncio.TimerHandle | None = None
         self._head_bytes = 0
 
@@ -60,6 +72,11 @@ class HeadLimitsProtocol(HttpToolsProtocol):
         self._cancel_head_deadline()
         super().connection_lost(exc)
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # Where uvicorn starts each request, pipelined ones included; `tasks` is server-wide.
+        busy = len(self.tasks) >= self._max_requests
+        super()._start_asgi_task(cycle, _busy if busy else app)
+
     def _start_head_deadline(self) -> None:
         self._head_bytes = 0
         self._head_deadline = self.loop.call_later(self._head_timeout_s, self.transport.close)
@@ -70,15 +87,25 @@ class HeadLimitsProtocol(HttpToolsProtocol):
             self._head_deadline = None
 
 
+async def _busy(_scope: Scope, _receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BUSY)).encode()),
+        (b"retry-after", b"1"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": BUSY, "more_body": False})
+
+
 def http_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's keyword arguments for the HTTP server of `api` and `serve`. The protocol is a
     partial of a module-level class, so that `api --workers` can hand it to its processes."""
     return {
         "http": functools.partial(
-            HeadLimitsProtocol, head_timeout_s=settings.http_header_timeout_s
+            GuardedProtocol,
+            head_timeout_s=settings.http_header_timeout_s,
+            max_requests=settings.http_max_concurrency,
         ),
         "timeout_keep_alive": settings.http_keep_alive_s,
-        # Beyond it, new requests get 503 at once instead of queueing for the database.
-        "limit_concurrency": settings.http_max_concurrency,
         "timeout_graceful_shutdown": HTTP_SHUTDOWN_TIMEOUT_S,
     }

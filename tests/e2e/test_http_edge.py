@@ -5,6 +5,7 @@ the app built by each command sees the address given with `--host` (CORS and Hos
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -214,27 +215,34 @@ def test_a_stream_outlives_the_head_timeout(api_port: int) -> None:
 
 
 def test_past_the_concurrency_limit_requests_get_503(tmp_path: Path, sqlite_template: Path) -> None:
-    env = environment(
-        tmp_path,
-        sqlite_template,
-        MONEYPRINTER_HTTP_MAX_CONCURRENCY="3",
-        MONEYPRINTER_HTTP_HEADER_TIMEOUT_S="600",
-    )
-    with moneyprinter_server("api", cwd=tmp_path, env=env, log_path=tmp_path / "api.log") as (
-        process,
-        port,
+    """Running requests count (three streams followed), waiting or idle connections do not."""
+    env = environment(tmp_path, sqlite_template, MONEYPRINTER_HTTP_MAX_CONCURRENCY="3")
+    log_path = tmp_path / "api.log"
+    with (
+        moneyprinter_server("api", cwd=tmp_path, env=env, log_path=log_path) as (process, port),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
     ):
-        url = f"http://127.0.0.1:{port}/api/health"
-        held = [connect(port, PARTIAL_HEAD) for _ in range(3)]
-        try:
-            refused = httpx.get(url, timeout=10)
-        finally:
-            for connection in held:
-                connection.close()
-        # Once they are closed, the server answers again.
-        wait_until_healthy(process, f"http://127.0.0.1:{port}", tmp_path / "api.log", timeout_s=30)
+        slow = [connect(port, PARTIAL_HEAD) for _ in range(10)]
+        with_slow_ones = client.get("/api/health")
+        body = {"videoSubject": "Octopuses", "script": SCRIPT}
+        job_id = client.post("/api/generate", json=body).json()["jobId"]
+        with contextlib.ExitStack() as streams:
+            followed = []
+            for _ in range(3):
+                url = f"http://127.0.0.1:{port}/api/jobs/{job_id}/stream"
+                lines = streams.enter_context(httpx.stream("GET", url)).iter_lines()
+                followed.append((lines, next(lines)))  # it runs (and keeps its reader)
+            refused = client.get("/api/health")
+        # The streams' clients left: their requests end, and the server answers again.
+        wait_until_healthy(process, f"http://127.0.0.1:{port}", log_path, timeout_s=30)
+        for connection in slow:
+            connection.close()
 
+    assert with_slow_ones.status_code == 200
     assert refused.status_code == 503
+    assert refused.json()["message"] == (
+        "The server is busy (too many requests at once); try again."
+    )
 
 
 def test_api_workers_build_their_apps_for_the_address_given_with_host(
