@@ -3,6 +3,7 @@ rebinding) and the browser origins CORS lets in."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -88,6 +89,7 @@ class HostPolicy:
         return True
 
 
+@functools.lru_cache(maxsize=1024)  # a server sees a few Host values; parsing one costs ~10 µs
 def _host_name(host_header: str) -> str | None:
     """The name of a Host header (`name[:port]`, `[v6]:port`), normalised; None if malformed."""
     match = HOST_HEADER.fullmatch(host_header.strip())
