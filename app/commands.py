@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from typing import Any, TypeAlias
 
 import uvicorn
 
+from app.http_server import http_options
 from app.settings import Settings
 
 logger = logging.getLogger("moneyprinter")
 
-# How long the HTTP side waits for open requests (a client following a stream) at shutdown.
-HTTP_SHUTDOWN_TIMEOUT_S = 5
 WORKER_HEALTHCHECK_TIMEOUT_S = 30
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
@@ -58,27 +58,29 @@ def api_command(args: argparse.Namespace, settings: Settings) -> int:
 
     host, port = args.host or settings.host, args.port or settings.port
     if args.workers > 1:
-        # Each worker is a fresh (spawned) process: it builds its own app from the same
-        # environment, and sets up logging from this dict (it inherits no handlers from here).
+        # Each worker is a fresh (spawned) process: it builds its own app from the environment
+        # (so the environment must name the address --host chose: the app's Host and CORS
+        # defaults depend on it), and sets up logging from this dict (it inherits no handlers).
+        os.environ["MONEYPRINTER_HOST"] = host
         uvicorn.run(
             "app.main:create_app",
             factory=True,
             workers=args.workers,
             host=host,
             port=port,
-            timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
             # A worker answers the supervisor's health check only once it has imported the app:
             # on a busy host that takes longer than uvicorn's 5 s, and it would be restarted.
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
             log_config=logging_config(args.log_level),
+            **http_options(settings),
         )
         return 0
     uvicorn.run(
-        create_app(settings),
+        create_app(settings.model_copy(update={"host": host})),
         host=host,
         port=port,
-        timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
         log_config=None,  # uvicorn's records go through the root logger, in our format
+        **http_options(settings),
     )
     return 0
 

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.edge import HostPolicy, TrustedHosts, cors_origins
 from app.api.limits import UploadSizeLimit
 from app.api.routes import artifacts, events, health, jobs, metrics, models, songs, voices
 from app.api.validation import describe_validation_error
@@ -68,24 +69,40 @@ def create_app(
     app.add_middleware(
         UploadSizeLimit, path="/api/upload-songs", max_bytes=settings.max_upload_bytes
     )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=[
-                "Authorization",
-                "X-API-Key",
-                "Content-Type",
-                "Idempotency-Key",
-                "Last-Event-ID",
-            ],
-        )
+    _add_cors(app, settings)
+    _add_host_check(app, settings)
     _add_error_handlers(app)
     for module in (jobs, events, artifacts, songs, models, voices, health, metrics):
         app.include_router(module.router)
     _mount_web(app, web_dist)
     return app
+
+
+def _add_cors(app: FastAPI, settings: Settings) -> None:
+    """CORS for pages served elsewhere (the original MoneyPrinter's page on :3000, a dev server):
+    the configured origins, else the loopback ones when the server listens on loopback."""
+    origins, pattern = cors_origins(settings)
+    if not origins and pattern is None:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_origin_regex=pattern,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "X-API-Key",
+            "Content-Type",
+            "Idempotency-Key",
+            "Last-Event-ID",
+        ],
+    )
+
+
+def _add_host_check(app: FastAPI, settings: Settings) -> None:
+    """Only the Host names the server answers to (against DNS rebinding). Added last, so it runs
+    first: a refused request reaches nothing else."""
+    app.add_middleware(TrustedHosts, policy=HostPolicy.from_settings(settings))
 
 
 def _job_queued_hook(

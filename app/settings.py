@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import shutil
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +13,9 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORT = 8080
+# An origin as browsers send it: scheme and host, maybe a port, never a path.
+ORIGIN = re.compile(r"https?://[^/\s]+")
+HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
 
 
 class Settings(BaseSettings):
@@ -34,7 +39,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     api_key: str = ""
+    # Empty: the loopback origins when listening on loopback, else none (app/api/edge.py).
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Host names the API answers to besides the loopback ones; empty: from `host` (app/api/edge.py).
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    http_header_timeout_s: float = Field(10.0, gt=0)
+    http_keep_alive_s: int = Field(5, ge=1)  # uvicorn takes whole seconds
+    http_max_concurrency: int = Field(1000, ge=1)  # requests running at once, per process
 
     ollama_base_url: str = Field(
         "http://127.0.0.1:11434",
@@ -97,12 +108,37 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(3600.0, gt=0)
     ffmpeg: str = ""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_on_commas(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], with no path or "
+                    "trailing slash (e.g. http://localhost:3000), or *"
+                )
+        return origins
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        checked = []
+        for host in hosts:
+            name = "*" if host == "*" else normal_host(host)
+            if name is None:
+                raise ValueError(
+                    f"{host!r} is not a host name or address: give it without scheme, port or "
+                    "path (e.g. mp.example.org, 192.168.1.20, [fd00::1]), or *"
+                )
+            checked.append(name)
+        return checked
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -130,6 +166,18 @@ class Settings(BaseSettings):
     @cached_property
     def ffmpeg_exe(self) -> str:
         return find_ffmpeg(self.ffmpeg)
+
+
+def normal_host(name: str) -> str | None:
+    """A host name as the Host check compares it: lower case, without a final dot, an IP address
+    in its standard spelling (IPv6 without brackets); None when `name` cannot name a host."""
+    name = name.lower().removesuffix(".")
+    unbracketed = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    try:
+        return str(ipaddress.ip_address(unbracketed))
+    except ValueError:
+        pass
+    return name if HOST_NAME.fullmatch(name) else None
 
 
 def find_ffmpeg(configured: str = "") -> str:

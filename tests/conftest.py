@@ -88,6 +88,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         tts_provider="espeak",  # fast; Piper has its own tests (test_tts_providers)
         poll_interval_s=0.05,
         cancel_check_interval_s=0.1,
+        allowed_hosts=["testserver"],  # the ASGI clients' base_url
     )
 
 

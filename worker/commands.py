@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
-from app.commands import HTTP_SHUTDOWN_TIMEOUT_S, Subparsers, add_http_options
+from app.commands import Subparsers, add_http_options
+from app.http_server import http_options
 from app.settings import Settings
 
 logger = logging.getLogger("moneyprinter")
@@ -126,13 +127,14 @@ async def serve(settings: Settings, *, host: str, port: int, concurrency: int | 
     from worker.main import Worker
 
     wake = asyncio.Event()
-    app = create_app(settings, on_job_queued=wake.set)
+    # The app's Host and CORS defaults depend on the address it listens on: --host's, if given.
+    app = create_app(settings.model_copy(update={"host": host}), on_job_queued=wake.set)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        timeout_graceful_shutdown=HTTP_SHUTDOWN_TIMEOUT_S,
         log_config=None,  # uvicorn's records go through the root logger, in our format
+        **http_options(settings),
     )
     server = _Server(config)
     engine = create_engine(settings.resolved_database_url)
