@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     api_key: str = ""
+    # With a key: reads (GET, HEAD) stay open to anyone, as before keys covered them.
+    public_reads: bool = False
+    url_token_ttl_s: int = Field(600, ge=10, le=86_400)
     cors_origins: Annotated[list[str], NoDecode] = []
 
     ollama_base_url: str = Field(
@@ -77,6 +80,7 @@ class Settings(BaseSettings):
 
     max_song_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    max_json_bytes: int = Field(1024 * 1024, gt=0)
 
     worker_concurrency: int = Field(1, ge=1, le=64)
     poll_interval_s: float = Field(1.0, gt=0)

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import FileResponse
 
-from app.api.deps import ApiKeyDep, SongLibraryDep
-from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
+from app.api.deps import SongLibraryDep
+from app.api.routes import ERRORS, NOT_FOUND
 from app.schemas import ErrorResponse, MessageResponse, SongList, SongRead, UploadResponse
 from app.songs import IncomingSong
 
@@ -20,10 +20,9 @@ router = APIRouter(prefix="/api", tags=["songs"])
     "/upload-songs",
     response_model=UploadResponse,
     responses={
-        **MUTATION_ERRORS,
+        **ERRORS,
         413: {"model": ErrorResponse, "description": "A file or the request is too large"},
     },
-    dependencies=[ApiKeyDep],
     summary="Upload songs (MP3)",
 )
 async def upload_songs(
@@ -68,8 +67,7 @@ async def get_song(name: str, library: SongLibraryDep) -> FileResponse:
 @router.delete(
     "/songs/{name}",
     response_model=MessageResponse,
-    responses={**MUTATION_ERRORS, **NOT_FOUND},
-    dependencies=[ApiKeyDep],
+    responses={**ERRORS, **NOT_FOUND},
     summary="Delete a song",
 )
 async def delete_song(name: str, library: SongLibraryDep) -> MessageResponse:
