@@ -321,6 +321,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A URL token
+         * @description A token that lets GET and HEAD requests under `scope` through without the key, as
+         *     `?token=`, for `expiresInSeconds`: for `<video src>`, `<img>`, download links and
+         *     EventSource, which cannot send headers. Asking needs the key itself; a token cannot ask.
+         */
+        post: operations["issue_token_api_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/upload-songs": {
         parameters: {
             query?: never;
@@ -1018,6 +1040,37 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** TokenRequest */
+        TokenRequest: {
+            /**
+             * Scope
+             * @description the path the token opens to GET, with everything below it
+             * @example /api/jobs/3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10
+             */
+            scope: string;
+        };
+        /** TokenResponse */
+        TokenResponse: {
+            /**
+             * Expiresinseconds
+             * @description null with no token
+             * @example 600
+             */
+            expiresInSeconds: number | null;
+            /** Scope */
+            scope: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+            /**
+             * Token
+             * @description add as `?token=` to a GET under the scope; null: the server has no API key, so no URL needs one
+             */
+            token: string | null;
+        };
         /** UploadResponse */
         UploadResponse: {
             /**
@@ -1144,7 +1197,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1206,7 +1259,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1316,6 +1369,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1358,6 +1420,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1416,6 +1487,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1489,6 +1569,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1547,7 +1636,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1627,6 +1716,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1685,7 +1783,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1767,6 +1865,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1832,6 +1939,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1888,6 +2004,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -1926,6 +2051,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -1957,6 +2091,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2004,6 +2147,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2069,7 +2221,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2080,6 +2232,66 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    issue_token_api_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2138,7 +2350,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2203,6 +2415,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -2236,6 +2457,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2307,6 +2537,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4; charset=utf-8": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
