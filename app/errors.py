@@ -17,10 +17,6 @@ class BadRequest(AppError):
     status_code = 400
 
 
-class Unauthorized(AppError):
-    status_code = 401
-
-
 class NotFound(AppError):
     status_code = 404
 

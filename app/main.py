@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,9 +15,20 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.auth import ApiKeyGuard, UrlTokens
 from app.api.edge import HostPolicy, TrustedHosts, cors_origins
-from app.api.limits import UploadSizeLimit
-from app.api.routes import artifacts, events, health, jobs, metrics, models, songs, voices
+from app.api.limits import BodySizeLimit
+from app.api.routes import (
+    artifacts,
+    events,
+    health,
+    jobs,
+    metrics,
+    models,
+    songs,
+    tokens,
+    voices,
+)
 from app.api.validation import describe_validation_error
 from app.db.dialect import Dialect
 from app.db.enqueuer import Enqueuer
@@ -66,13 +78,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(
-        UploadSizeLimit, path="/api/upload-songs", max_bytes=settings.max_upload_bytes
-    )
+    _guard_requests(app, settings)
+    _declare_api_key(app)
+    # Added after the guards, so they wrap them: a 401 or 413 carries CORS headers, and the Host
+    # check runs first of all.
     _add_cors(app, settings)
     _add_host_check(app, settings)
     _add_error_handlers(app)
-    for module in (jobs, events, artifacts, songs, models, voices, health, metrics):
+    for module in (jobs, events, artifacts, songs, models, voices, health, metrics, tokens):
         app.include_router(module.router)
     _mount_web(app, web_dist)
     return app
@@ -105,6 +118,57 @@ def _add_host_check(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(TrustedHosts, policy=HostPolicy.from_settings(settings))
 
 
+def _guard_requests(app: FastAPI, settings: Settings) -> None:
+    """The API key, then the body's size, both before the app reads a byte of the body. Added
+    first, so that middleware added later (CORS) wraps them and answers preflights itself."""
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_json_bytes,
+        max_bytes_by_path={"/api/upload-songs": settings.max_upload_bytes},
+    )
+    if not settings.api_key:
+        return
+    # Open without the key: the health check (load balancers, Docker), the page and its files,
+    # which hold no data, and the API's description.
+    public_paths = {"/", "/api/health"}
+    public_paths |= {url for url in (app.docs_url, app.openapi_url, app.redoc_url) if url}
+    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
+        public_paths.add(app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        ApiKeyGuard,
+        api_key=settings.api_key,
+        tokens=UrlTokens(settings.api_key, ttl_s=settings.url_token_ttl_s),
+        public_paths=public_paths,
+        public_prefixes=["/assets/"],
+        public_reads=settings.public_reads,
+    )
+
+
+def _declare_api_key(app: FastAPI) -> None:
+    """Name the key and the URL token in the OpenAPI document, optional as they are on a server
+    without a key, so that the docs page's Authorize button sends the key with "Try it out"."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()  # cached by FastAPI as app.openapi_schema: completed in place
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "urlToken": {
+                "type": "apiKey",
+                "in": "query",
+                "name": "token",
+                "description": "from POST /api/tokens; GET and HEAD under its scope only",
+            },
+        }
+        schema["security"] = [{"apiKey": []}, {"bearer": []}, {"urlToken": []}, {}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _job_queued_hook(
     in_process: Callable[[], None] | None, notifier: JobNotifier | None
 ) -> Callable[[], Awaitable[None]]:
@@ -123,8 +187,7 @@ def _job_queued_hook(
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(exc.status_code, exc.message, headers=headers)
+        return _error(exc.status_code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

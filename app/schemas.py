@@ -342,3 +342,21 @@ class MetricsResponse(ReadModel):
     busy_slots: int
     total_slots: int
     recent: RecentOutcomes
+
+
+class TokenRequest(CamelModel):
+    scope: str = Field(
+        max_length=1024,
+        examples=[f"/api/jobs/{EXAMPLE_JOB_ID}"],
+        description="the path the token opens to GET, with everything below it",
+    )
+
+
+class TokenResponse(CamelModel):
+    status: Literal["success"] = "success"
+    token: str | None = Field(
+        description="add as `?token=` to a GET under the scope; null: the server has no API key, "
+        "so no URL needs one"
+    )
+    scope: str
+    expires_in_seconds: int | None = Field(examples=[600], description="null with no token")

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     api_key: str = ""
+    # With a key: reads (GET, HEAD) stay open to anyone, as before keys covered them.
+    public_reads: bool = False
+    url_token_ttl_s: int = Field(600, ge=10, le=86_400)
     # Empty: the loopback origins when listening on loopback, else none (app/api/edge.py).
     cors_origins: Annotated[list[str], NoDecode] = []
     # Host names the API answers to besides the loopback ones; empty: from `host` (app/api/edge.py).
@@ -90,6 +93,7 @@ class Settings(BaseSettings):
     max_script_words: int = Field(1500, ge=50, le=20_000)
     max_song_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    max_json_bytes: int = Field(1024 * 1024, gt=0)
 
     worker_concurrency: int = Field(1, ge=1, le=64)
     poll_interval_s: float = Field(1.0, gt=0)

@@ -1,8 +1,7 @@
-"""Dependencies of the routes: settings, the request's session and repositories, the API key."""
+"""Dependencies of the routes: settings, the session, the repositories, the song library."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -11,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.repositories import ArtifactRepository, EventRepository, JobRepository
-from app.errors import JobNotFound, Unauthorized
+from app.errors import JobNotFound
 from app.settings import Settings
 from app.songs import SongLibrary
 
@@ -88,22 +87,3 @@ async def get_song_library(settings: SettingsDep) -> SongLibrary:
 
 
 SongLibraryDep = Annotated[SongLibrary, Depends(get_song_library)]
-
-
-async def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """Refuse a mutating request without the API key, when one is configured.
-
-    The key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
-    if not settings.api_key:
-        return
-    given = request.headers.get("x-api-key", "")
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if not given and scheme.lower() == "bearer":
-        given = credentials.strip()
-    if not given:
-        raise Unauthorized("API key required: send 'Authorization: Bearer <key>' or 'X-API-Key'.")
-    if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
-        raise Unauthorized("Invalid API key.")
-
-
-ApiKeyDep = Depends(require_api_key)

@@ -59,9 +59,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the server (default: http://MONEYPRINTER_HOST:MONEYPRINTER_PORT, "
         "http://127.0.0.1:8080)",
     )
-    server.add_argument(
-        "--api-key", help="for queueing and cancelling (default: MONEYPRINTER_API_KEY)"
-    )
+    server.add_argument("--api-key", help="sent with every request (default: MONEYPRINTER_API_KEY)")
 
     generate = commands.add_parser(
         "generate",

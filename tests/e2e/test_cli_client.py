@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -46,7 +47,9 @@ class Server:
         return self.log_path.read_text("utf-8", "replace")
 
 
-def start_server(tmp_path: Path, database_url: str, command: str) -> Iterator[Server]:
+def start_server(
+    tmp_path: Path, database_url: str, command: str, **settings: str
+) -> Iterator[Server]:
     env = {
         **os.environ,
         "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
@@ -56,6 +59,7 @@ def start_server(tmp_path: Path, database_url: str, command: str) -> Iterator[Se
         "MONEYPRINTER_TTS_PROVIDER": "espeak",
         "MONEYPRINTER_POLL_INTERVAL_S": "0.2",
         "MONEYPRINTER_STREAM_POLL_INTERVAL_S": "0.1",
+        **settings,
     }
     log_path = tmp_path / f"{command}.log"
     with moneyprinter_server(
@@ -131,6 +135,35 @@ def test_generate_follows_a_draft_job_and_downloads_the_video(
     assert listing.returncode == 0, listing.stderr
     assert re.search(rf"^{job_id}\s+completed\s+metadata\s+100%", listing.stdout, re.M)
     assert listing.stdout.splitlines()[-1] == "1-1 of 1 job(s)"
+
+
+def test_generate_with_an_api_key_follows_the_stream_and_downloads(
+    tmp_path: Path, database_url: str, workdir: Path
+) -> None:
+    """With a key, reads need it too: the client sends it with every request, the stream and the
+    download included."""
+    key = "cli-test-key"
+    keyed = contextmanager(start_server)
+    with keyed(tmp_path, database_url, "serve", MONEYPRINTER_API_KEY=key) as server:
+        refused = run_cli(workdir, "jobs", "--url", server.url)
+        result = run_cli(
+            workdir, "generate", "octopuses", "--script", SCRIPT, "--quality", "draft",
+            "-o", "keyed.mp4", "--url", server.url, env=cli_env(MONEYPRINTER_API_KEY=key),
+        )  # fmt: skip
+        listing = run_cli(workdir, "jobs", "--url", server.url, "--api-key", key)
+
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "moneyprinter jobs: API key required: send 'Authorization: Bearer <key>' or "
+        "'X-API-Key'. (HTTP 401)\n"
+    )
+    assert result.returncode == 0, result.stderr + server.log()
+    for stage in STAGES:
+        assert re.search(rf"^\[\s*\d+%\] {stage} ", result.stderr, re.M), result.stderr
+    assert "[100%] done      Job completed." in result.stderr
+    assert "video" in ffprobe_streams(workdir / "keyed.mp4")
+    job_id = queued_job_id(result.stderr)
+    assert re.search(rf"^{job_id}\s+completed\s", listing.stdout, re.M), listing.stderr
 
 
 def test_a_video_that_cannot_be_saved_is_one_clear_line(server: Server, workdir: Path) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.deps import SessionDep
-from app.api.routes import ERRORS
+from app.api.routes import PUBLIC_ERRORS
 from app.errors import ServiceUnavailable
 from app.schemas import ErrorResponse, HealthResponse
 
@@ -17,7 +17,10 @@ router = APIRouter(prefix="/api", tags=["health"])
 @router.get(
     "/health",
     response_model=HealthResponse,
-    responses={**ERRORS, 503: {"model": ErrorResponse, "description": "Database unreachable"}},
+    responses={
+        **PUBLIC_ERRORS,
+        503: {"model": ErrorResponse, "description": "Database unreachable"},
+    },
     summary="Health",
 )
 async def health(request: Request, session: SessionDep) -> HealthResponse:

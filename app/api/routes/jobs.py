@@ -8,8 +8,8 @@ from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import ApiKeyDep, JobIdDep, JobsDep, SettingsDep, song_library
-from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
+from app.api.deps import JobIdDep, JobsDep, SettingsDep, song_library
+from app.api.routes import ERRORS, NOT_FOUND
 from app.db.enqueuer import Enqueuer
 from app.db.repositories import JobRepository, ProjectRepository
 from app.db.statements import new_job_row
@@ -32,8 +32,7 @@ router = APIRouter(prefix="/api", tags=["jobs"])
 @router.post(
     "/generate",
     response_model=GenerateResponse,
-    responses={**MUTATION_ERRORS},
-    dependencies=[ApiKeyDep],
+    responses={**ERRORS},
     summary="Queue a video",
 )
 async def generate(
@@ -137,8 +136,7 @@ async def get_job(job_id: JobIdDep, jobs: JobsDep) -> JobResponse:
 @router.post(
     "/jobs/{job_id}/cancel",
     response_model=CancelResponse,
-    responses={**MUTATION_ERRORS, **NOT_FOUND},
-    dependencies=[ApiKeyDep],
+    responses={**ERRORS, **NOT_FOUND},
     summary="Cancel a job",
 )
 async def cancel_job(job_id: JobIdDep, jobs: JobsDep) -> CancelResponse:
@@ -151,8 +149,7 @@ async def cancel_job(job_id: JobIdDep, jobs: JobsDep) -> CancelResponse:
 @router.post(
     "/cancel",
     response_model=CancelResponse,
-    responses={**MUTATION_ERRORS, **NOT_FOUND},
-    dependencies=[ApiKeyDep],
+    responses={**ERRORS, **NOT_FOUND},
     summary="Cancel the active job",
 )
 async def cancel_active(jobs: JobsDep) -> CancelResponse:
@@ -167,8 +164,7 @@ async def cancel_active(jobs: JobsDep) -> CancelResponse:
 @router.post(
     "/jobs/{job_id}/retry",
     response_model=RetryResponse,
-    responses={**MUTATION_ERRORS, **NOT_FOUND, 409: ERRORS[400] | {"description": "Not ended"}},
-    dependencies=[ApiKeyDep],
+    responses={**ERRORS, **NOT_FOUND, 409: ERRORS[400] | {"description": "Not ended"}},
     summary="Retry a failed or cancelled job",
 )
 async def retry_job(

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
-from app.api.deps import ApiKeyDep, SettingsDep, SongLibraryDep
-from app.api.routes import ERRORS, MUTATION_ERRORS, NOT_FOUND
+from app.api.deps import SettingsDep, SongLibraryDep
+from app.api.routes import ERRORS, NOT_FOUND
 from app.schemas import (
     ErrorResponse,
     MessageResponse,
@@ -28,14 +28,13 @@ router = APIRouter(prefix="/api", tags=["songs"])
     "/upload-songs",
     response_model=UploadResponse,
     responses={
-        **MUTATION_ERRORS,
+        **ERRORS,
         400: {
             "model": UploadRefused | ErrorResponse,
             "description": "No file was stored (`skipped` says why for each), or no files came",
         },
         413: {"model": ErrorResponse, "description": "The request is too large"},
     },
-    dependencies=[ApiKeyDep],
     summary="Upload songs (MP3)",
 )
 async def upload_songs(
@@ -88,8 +87,7 @@ async def get_song(name: str, library: SongLibraryDep) -> FileResponse:
 @router.delete(
     "/songs/{name}",
     response_model=MessageResponse,
-    responses={**MUTATION_ERRORS, **NOT_FOUND},
-    dependencies=[ApiKeyDep],
+    responses={**ERRORS, **NOT_FOUND},
     summary="Delete a song",
 )
 async def delete_song(name: str, library: SongLibraryDep) -> MessageResponse:

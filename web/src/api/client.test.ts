@@ -1,5 +1,15 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ApiError, authHeaders, describeError, errorMessage, getJson, loadApiKey, postJson } from "./client";
+import {
+  ApiError,
+  authHeaders,
+  describeError,
+  errorMessage,
+  getJson,
+  loadApiKey,
+  onApiKeyChange,
+  postJson,
+  saveApiKey,
+} from "./client";
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -55,6 +65,23 @@ describe("api key", () => {
     expect(authHeaders("")).toEqual({});
     expect(authHeaders("k")).toEqual({ "X-API-Key": "k" });
     expect(loadApiKey({ getItem: () => null })).toBe("");
+  });
+
+  it("tells who listens when it is saved, until they stop", () => {
+    const stored = new Map<string, string>();
+    const storage = {
+      getItem: (name: string) => stored.get(name) ?? null,
+      setItem: (name: string, value: string) => void stored.set(name, value),
+      removeItem: (name: string) => void stored.delete(name),
+    } as unknown as Storage;
+    const heard: string[] = [];
+    const stop = onApiKeyChange(() => heard.push(loadApiKey(storage)));
+    saveApiKey(" k1 ", storage);
+    saveApiKey("", storage);
+    stop();
+    saveApiKey("k2", storage);
+    expect(heard).toEqual(["k1", ""]);
+    expect(loadApiKey(storage)).toBe("k2");
   });
 });
 

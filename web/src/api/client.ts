@@ -1,5 +1,6 @@
 /** What every API call shares: the fetch of a JSON envelope ("status", "message"), ApiError and
- * the messages to show, and the optional API key kept in the browser. */
+ * the messages to show, and the optional API key kept in the browser (with who to tell when it
+ * changes). */
 
 export const API_KEY_STORAGE = "moneyprinter.apiKey";
 
@@ -38,14 +39,24 @@ export function loadApiKey(storage: Pick<Storage, "getItem"> | undefined = safeS
   return storage?.getItem(API_KEY_STORAGE) ?? "";
 }
 
+const keyListeners = new Set<() => void>();
+
 export function saveApiKey(key: string, storage: Storage | undefined = safeStorage()): void {
   if (!storage) return;
   if (key.trim()) storage.setItem(API_KEY_STORAGE, key.trim());
   else storage.removeItem(API_KEY_STORAGE);
+  for (const listener of keyListeners) listener();
 }
 
-/** The headers every request carries: the key as `X-API-Key` when one is set (the server asks
- * for it on mutating requests only, and ignores it elsewhere). */
+/** Call `listener` after each saveApiKey (what was refused may work now); returns the function
+ * that stops. */
+export function onApiKeyChange(listener: () => void): () => void {
+  keyListeners.add(listener);
+  return () => keyListeners.delete(listener);
+}
+
+/** The headers every request carries: the key as `X-API-Key` when one is set (a server with a
+ * key wants it on every route but the health check and the page's own files). */
 export function authHeaders(key: string = loadApiKey()): Record<string, string> {
   return key ? { "X-API-Key": key } : {};
 }

@@ -322,6 +322,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A URL token
+         * @description A token that lets GET and HEAD requests under `scope` through without the key, as
+         *     `?token=`, for `expiresInSeconds`: for `<video src>`, `<img>`, download links and
+         *     EventSource, which cannot send headers. Asking needs the key itself; a token cannot ask.
+         */
+        post: operations["issue_token_api_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/upload-songs": {
         parameters: {
             query?: never;
@@ -1045,6 +1067,37 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** TokenRequest */
+        TokenRequest: {
+            /**
+             * Scope
+             * @description the path the token opens to GET, with everything below it
+             * @example /api/jobs/3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10
+             */
+            scope: string;
+        };
+        /** TokenResponse */
+        TokenResponse: {
+            /**
+             * Expiresinseconds
+             * @description null with no token
+             * @example 600
+             */
+            expiresInSeconds: number | null;
+            /** Scope */
+            scope: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+            /**
+             * Token
+             * @description add as `?token=` to a GET under the scope; null: the server has no API key, so no URL needs one
+             */
+            token: string | null;
+        };
         /**
          * UploadRefused
          * @description No file was stored (400): `skipped` says why for each one.
@@ -1198,7 +1251,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1260,7 +1313,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1370,6 +1423,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1412,6 +1474,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1470,6 +1541,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1543,6 +1623,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1601,7 +1690,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1672,6 +1761,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1730,7 +1828,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1812,6 +1910,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1877,6 +1984,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1933,6 +2049,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -1971,6 +2096,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -2002,6 +2136,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2049,6 +2192,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2114,7 +2266,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2125,6 +2277,66 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    issue_token_api_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2183,7 +2395,7 @@ export interface operations {
                     "application/json": components["schemas"]["UploadRefused"] | components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description API key missing or wrong (when one is set) */
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2248,6 +2460,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -2281,6 +2502,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2352,6 +2582,15 @@ export interface operations {
             };
             /** @description Bad input; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4; charset=utf-8": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

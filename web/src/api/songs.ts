@@ -2,10 +2,13 @@
 import { ApiError, authHeaders, deleteJson, errorMessage, getJson } from "./client";
 import type { MessageResponse, SkippedFile, SongList, UploadRefused, UploadResponse } from "./types";
 
-/** A song's address: it plays from there, and DELETE removes it. */
-export const songUrl = (name: string) => `/api/songs/${encodeURIComponent(name)}`;
+/** The library's path: the scope of the URL tokens its songs play with. */
+export const SONGS_PATH = "/api/songs";
 
-export const listSongs = () => getJson<SongList>("/api/songs");
+/** A song's address: it plays from there, and DELETE removes it. */
+export const songUrl = (name: string) => `${SONGS_PATH}/${encodeURIComponent(name)}`;
+
+export const listSongs = () => getJson<SongList>(SONGS_PATH);
 
 /** What the server did with an upload's files: the names it stored them under, and each file it
  * skipped with the reason. */

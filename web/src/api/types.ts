@@ -27,6 +27,7 @@ export type SkippedFile = Schemas["SkippedFileRead"];
 export type MessageResponse = Schemas["MessageResponse"];
 export type VoiceList = Schemas["VoiceList"];
 export type ModelsResponse = Schemas["ModelsResponse"];
+export type TokenResponse = Schemas["TokenResponse"];
 
 /** The POST /api/generate body. The generator marks every field with a default as required (true
  * of answers, which always carry them); in a request a field left out takes the server's default,

@@ -1,6 +1,7 @@
-/** Load an API answer into a component: data, the API's error message, and reload. */
+/** Load an API answer into a component: data, the API's error message, and reload (also when
+ * the API key changes: what it refused may work now). */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { describeError } from "../api/client";
+import { describeError, onApiKeyChange } from "../api/client";
 
 export interface Loaded<T> {
   data: T | null;
@@ -34,9 +35,17 @@ export function useApi<T>(key: string, load: () => Promise<T>): Loaded<T> {
     }
   }, [key]);
 
+  const keyVersion = useApiKeyVersion();
   useEffect(() => {
     void reload();
-  }, [reload]);
+  }, [reload, keyVersion]);
 
   return { data, error, loading, reload };
+}
+
+/** A number that grows each time the API key is saved: a dependency for effects that load. */
+export function useApiKeyVersion(): number {
+  const [version, setVersion] = useState(0);
+  useEffect(() => onApiKeyChange(() => setVersion((count) => count + 1)), []);
+  return version;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { followJob } from "./follow";
 import type { JobEvent } from "../api/types";
 
@@ -14,6 +14,7 @@ class FakeSource {
   static last: FakeSource | null = null;
   readyState = FakeSource.OPEN;
   onerror: (() => void) | null = null;
+  onopen: (() => void) | null = null;
   listeners = new Map<string, ((message: { data: string }) => void)[]>();
   constructor(readonly url: string) {
     FakeSource.last = this;
@@ -31,13 +32,23 @@ class FakeSource {
 
 const asEventSource = FakeSource as unknown as typeof EventSource;
 
+/** The stream followJob opens next (its address is asked for first, asynchronously). */
+async function nextSource(previous: FakeSource | null = null): Promise<FakeSource> {
+  await vi.waitFor(() => expect(FakeSource.last).not.toBe(previous));
+  return FakeSource.last!;
+}
+
+beforeEach(() => {
+  FakeSource.last = null;
+});
+
 describe("followJob", () => {
-  it("streams from the last event seen and ends on `end`", () => {
+  it("streams from the last event seen and ends on `end`", async () => {
     const seen: number[] = [];
     const ended: string[] = [];
     followJob("job-1", { onEvents: (events) => seen.push(...events.map((e) => e.id)), onEnd: (s) => ended.push(s) },
       { after: 4, EventSourceImpl: asEventSource });
-    const source = FakeSource.last!;
+    const source = await nextSource();
     expect(source.url).toBe("/api/jobs/job-1/stream?after=4");
     source.emit("stage", event(5, "stage"));
     source.emit("stage", event(5, "stage")); // a resumed stream repeats nothing twice
@@ -62,7 +73,7 @@ describe("followJob", () => {
     const fetchJob = vi.fn(async () => ({ state: states.shift() ?? "completed" }) as { state: "running" });
     followJob("job-2", { onEvents: (events) => seen.push(...events.map((e) => e.id)), onEnd: (s) => ended.push(s), onMode: (m) => modes.push(m) },
       { EventSourceImpl: asEventSource, fetchEvents, fetchJob, pollIntervalMs: 10 });
-    const source = FakeSource.last!;
+    const source = await nextSource();
     source.readyState = FakeSource.CLOSED; // an HTTP error: the browser gives up
     source.onerror?.();
     await vi.runAllTimersAsync();
@@ -71,6 +82,33 @@ describe("followJob", () => {
     expect(seen).toEqual([1, 2, 3]);
     expect(ended).toEqual(["completed"]);
     expect(fetchEvents.mock.calls.map((call) => call[1])).toEqual([0, 2, 2, 3, 3]); // the last: events that came with the final state
+  });
+
+  it("opens a fresh stream (a new URL token) when a stream that worked is refused", async () => {
+    const modes: string[] = [];
+    const seen: number[] = [];
+    let tokens = 0;
+    const streamUrl = vi.fn(async (jobId: string, after: number) => `/api/jobs/${jobId}/stream?after=${after}&token=t${++tokens}`);
+    const fetchEvents = vi.fn(async (_id: string, after: number) => ({ events: [], lastEventId: after }));
+    const fetchJob = vi.fn(async () => ({ state: "running" }) as { state: "running" });
+    const stop = followJob("job-4", { onEvents: (events) => seen.push(...events.map((e) => e.id)), onEnd: () => {}, onMode: (m) => modes.push(m) },
+      { EventSourceImpl: asEventSource, streamUrl, fetchEvents, fetchJob, pollIntervalMs: 10 });
+    const first = await nextSource();
+    first.onopen?.();
+    first.emit("log", event(7));
+    first.readyState = FakeSource.CLOSED; // the browser's reconnect was refused: the token expired
+    first.onerror?.();
+    const second = await nextSource(first);
+    expect(second.url).toBe("/api/jobs/job-4/stream?after=7&token=t2");
+    second.emit("log", event(8));
+    // Refused before it ever opened: no stream will do; poll instead.
+    second.readyState = FakeSource.CLOSED;
+    second.onerror?.();
+    expect(seen).toEqual([7, 8]);
+    expect(modes).toEqual(["stream", "stream", "polling"]);
+    expect(streamUrl).toHaveBeenCalledTimes(2);
+    await vi.waitFor(() => expect(fetchEvents).toHaveBeenCalledWith("job-4", 8));
+    stop();
   });
 
   it("neither delivers nor ends when stopped while the final events are being fetched", async () => {

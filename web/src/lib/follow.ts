@@ -28,6 +28,7 @@ export interface FollowOptions {
   pollIntervalMs?: number;
   fetchEvents?: (jobId: string, after: number) => Promise<Pick<EventList, "events" | "lastEventId">>;
   fetchJob?: (jobId: string) => Promise<Pick<Job, "state">>;
+  streamUrl?: (jobId: string, after: number) => Promise<string>;
 }
 
 /** Start following; returns the function that stops. */
@@ -90,11 +91,20 @@ export function followJob(jobId: string, handlers: FollowHandlers, options: Foll
     void poll();
   };
 
-  const startStream = (EventSourceClass: typeof EventSource) => {
-    let errors = 0;
-    const stream = new EventSourceClass(eventStreamUrl(jobId, after));
-    source = stream;
+  // Errors in a row without a message, across the streams opened for one follow.
+  let errors = 0;
+  const startStream = async (EventSourceClass: typeof EventSource) => {
     handlers.onMode?.("stream");
+    const url = await (options.streamUrl ?? eventStreamUrl)(jobId, after);
+    if (stopped) return;
+    const stream = new EventSourceClass(url);
+    source = stream;
+    // Whether this stream was ever answered: a reconnect refused afterwards is most likely its
+    // URL token expired (EventSource reconnects to the same address), so a fresh URL may work.
+    let opened = false;
+    stream.onopen = () => {
+      opened = true;
+    };
     const onMessage = (message: MessageEvent<string>) => {
       errors = 0;
       try {
@@ -114,10 +124,18 @@ export function followJob(jobId: string, handlers: FollowHandlers, options: Foll
       finish(state);
     }) as EventListener);
     stream.onerror = () => {
+      if (stopped || source !== stream) return;
       errors += 1;
       // CLOSED: the browser gave up (an error status, not an event stream); it retries by itself
       // otherwise, sending Last-Event-ID, unless the errors keep coming.
-      if (stream.readyState === EventSourceClass.CLOSED || errors >= MAX_STREAM_ERRORS) startPolling();
+      if (errors >= MAX_STREAM_ERRORS) startPolling();
+      else if (stream.readyState === EventSourceClass.CLOSED) {
+        if (!opened) startPolling();
+        else {
+          stream.close();
+          void startStream(EventSourceClass);
+        }
+      }
     };
   };
 
@@ -128,7 +146,7 @@ export function followJob(jobId: string, handlers: FollowHandlers, options: Foll
     if (timer !== null) clearTimeout(timer);
   }
 
-  if (Source) startStream(Source);
+  if (Source) void startStream(Source);
   else startPolling();
   return stop;
 }

@@ -1,12 +1,15 @@
 /** Follow one job: a bar per stage from its events (stream or polling), the log, cancel and
  * retry, and once done the video, thumbnail, metadata and downloads. Everything comes from the
- * API, so a reload or a second tab shows the same. */
+ * API, so a reload or a second tab shows the same. What the browser loads by address carries a
+ * URL token of the job when the server has a key (hooks/useToken). */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { describeError } from "../api/client";
-import { cancelJob, getJob, listArtifacts, retryJob, videoUrl } from "../api/jobs";
+import { authHeaders, describeError } from "../api/client";
+import { cancelJob, getJob, jobPath, listArtifacts, retryJob, videoUrl } from "../api/jobs";
 import type { Artifact, Job, JobEvent } from "../api/types";
 import { CopyButton } from "../components/CopyButton";
 import { Loading, Notice } from "../components/Notice";
+import { useApiKeyVersion } from "../hooks/useApi";
+import { useScopeToken, useSignedMedia } from "../hooks/useToken";
 import { followJob, type FollowMode } from "../lib/follow";
 import { formatBytes, formatTime, percent } from "../lib/format";
 import { computeProgress, lastEventId, mergeEvents } from "../lib/progress";
@@ -30,6 +33,7 @@ export function JobPage(props: { id: string }) {
   // The job shown now: an answer about an earlier one (navigated away meanwhile) is dropped.
   const currentId = useRef(id);
   currentId.current = id;
+  const keyVersion = useApiKeyVersion();
 
   const refreshJob = async () => {
     const asked = id;
@@ -51,6 +55,13 @@ export function JobPage(props: { id: string }) {
     setActionMessage(null);
     void refreshJob();
   }, [id]);
+
+  // A new API key: read the job again and follow it afresh (the key may have been refused).
+  useEffect(() => {
+    if (keyVersion === 0) return;
+    void refreshJob();
+    setFollowCount((count) => count + 1);
+  }, [keyVersion]);
 
   useEffect(() => {
     const stop = followJob(
@@ -195,6 +206,9 @@ function Result(props: { job: Job }) {
   const [artifacts, setArtifacts] = useState<Artifact[] | null>(null);
   const [metadata, setMetadata] = useState<Metadata | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const keyVersion = useApiKeyVersion();
+  const files = useScopeToken(jobPath(job.id));
+  const video = useSignedMedia(videoUrl(job.id), jobPath(job.id));
 
   useEffect(() => {
     let live = true;
@@ -205,7 +219,7 @@ function Result(props: { job: Job }) {
         setArtifacts(list);
         const file = list.find((artifact) => artifact.kind === "metadata" || artifact.mime === "application/json");
         if (file) {
-          const response = await fetch(file.url);
+          const response = await fetch(file.url, { headers: authHeaders() });
           if (response.ok && live) setMetadata((await response.json()) as Metadata);
         }
       } catch (caught) {
@@ -215,7 +229,7 @@ function Result(props: { job: Job }) {
     return () => {
       live = false;
     };
-  }, [job.id, job.completedAt]);
+  }, [job.id, job.completedAt, keyVersion]);
 
   const thumbnail = artifacts?.find((artifact) => artifact.kind === "thumbnail");
   const tags = metadata?.tags ?? [];
@@ -223,8 +237,8 @@ function Result(props: { job: Job }) {
     <section class="panel result">
       <h2>Video</h2>
       <div class="result-grid">
-        <video class="player" controls playsInline preload="metadata" src={videoUrl(job.id)}
-          poster={thumbnail?.url} data-testid="video" />
+        <video class="player" controls playsInline preload="metadata" {...video}
+          poster={thumbnail && files.ready ? files.sign(thumbnail.url) : undefined} data-testid="video" />
         <div class="result-info">
           {error && <Notice kind="error">{error}</Notice>}
           {metadata && (
@@ -234,9 +248,9 @@ function Result(props: { job: Job }) {
               <MetaItem label="Tags" value={tags.join(", ")} />
             </dl>
           )}
-          {thumbnail && (
+          {thumbnail && files.ready && (
             <figure class="thumbnail">
-              <img src={thumbnail.url} alt="Thumbnail" loading="lazy" />
+              <img src={files.sign(thumbnail.url)} alt="Thumbnail" loading="lazy" />
               <figcaption class="muted">Thumbnail</figcaption>
             </figure>
           )}
@@ -248,7 +262,7 @@ function Result(props: { job: Job }) {
         <ul class="downloads">
           {artifacts.map((artifact) => (
             <li key={artifact.id}>
-              <a href={artifact.url} download={artifact.path.split("/").pop()}>
+              <a href={files.sign(artifact.url)} download={artifact.path.split("/").pop()}>
                 {artifact.kind}: {artifact.path.split("/").pop()}
               </a>
               <span class="muted"> {formatBytes(artifact.bytes)}</span>

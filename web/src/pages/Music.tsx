@@ -3,9 +3,17 @@
  * songs. */
 import { useRef, useState } from "preact/hooks";
 import { describeError } from "../api/client";
-import { deleteSong, listSongs, songUrl, type UploadOutcome, uploadSong } from "../api/songs";
+import {
+  SONGS_PATH,
+  deleteSong,
+  listSongs,
+  songUrl,
+  type UploadOutcome,
+  uploadSong,
+} from "../api/songs";
 import { Loading, Notice } from "../components/Notice";
 import { useApi } from "../hooks/useApi";
+import { useSignedMedia } from "../hooks/useToken";
 import { formatBytes, formatTime } from "../lib/format";
 
 interface Upload {
@@ -124,8 +132,7 @@ export function MusicPage() {
                   <span class="muted">{formatBytes(song.bytes)} · {formatTime(song.modifiedAt)}</span>
                 </div>
                 <div class="song-controls">
-                  <audio controls preload="none" src={songUrl(song.name)}
-                    aria-label={`Play ${song.name}`} />
+                  <SongPlayer name={song.name} />
                   {confirming === song.name ? (
                     <span class="row">
                       <button type="button" class="danger" onClick={() => remove(song.name)}>Delete {song.name}</button>
@@ -142,4 +149,10 @@ export function MusicPage() {
       </section>
     </div>
   );
+}
+
+/** A song's player; its address carries a URL token of the songs when the server has a key. */
+function SongPlayer(props: { name: string }) {
+  const media = useSignedMedia(songUrl(props.name), SONGS_PATH);
+  return <audio controls preload="none" {...media} aria-label={`Play ${props.name}`} />;
 }
