@@ -16,7 +16,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import ApiKeyGuard, UrlTokens
-from app.api.edge import HostPolicy, TrustedHosts, cors_origins
+from app.api.edge import (
+    CrossSiteWrites,
+    HostPolicy,
+    OriginPolicy,
+    TrustedHosts,
+    cors_origins,
+)
 from app.api.limits import BodySizeLimit
 from app.api.routes import (
     artifacts,
@@ -113,8 +119,10 @@ def _add_cors(app: FastAPI, settings: Settings) -> None:
 
 
 def _add_host_check(app: FastAPI, settings: Settings) -> None:
-    """Only the Host names the server answers to (against DNS rebinding). Added last, so it runs
-    first: a refused request reaches nothing else."""
+    """Only the Host names the server answers to (against DNS rebinding), then only writes from
+    the pages that may send them (against cross-site requests). Added last, so they run first: a
+    refused request reaches nothing else."""
+    app.add_middleware(CrossSiteWrites, policy=OriginPolicy.from_settings(settings))
     app.add_middleware(TrustedHosts, policy=HostPolicy.from_settings(settings))
 
 

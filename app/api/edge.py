@@ -1,5 +1,5 @@
 """What the API accepts at its edge, from the address it listens on: the Host headers (against DNS
-rebinding) and the browser origins CORS lets in."""
+rebinding), the browser origins CORS lets in, and the pages that may send it writes."""
 
 from __future__ import annotations
 
@@ -111,6 +111,59 @@ class TrustedHosts:
             refusal = self.policy.refusal(Headers(scope=scope).get("host"))
             if refusal is not None:
                 response = JSONResponse({"status": "error", "message": refusal}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+@dataclass(frozen=True)
+class OriginPolicy:
+    """Which browser pages may send the API a write (POST, DELETE, …): its own, and those CORS
+    lets in. A form or multipart POST is a "simple" request that a browser sends cross-origin
+    without asking (no preflight): any web site could otherwise make a visitor's browser upload
+    songs to, or queue jobs on, a server on their machine that has no key."""
+
+    origins: frozenset[str]
+    pattern: re.Pattern[str] | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OriginPolicy:
+        origins, pattern = cors_origins(settings)
+        return cls(frozenset(origins), re.compile(pattern) if pattern else None)
+
+    def refusal(self, origin: str | None, *, host_header: str | None) -> str | None:
+        """Why a write from a page at `origin` is refused, or None when it may be sent. No
+        Origin header (curl, scripts, an old browser's same-origin request): allowed."""
+        if origin is None or "*" in self.origins or origin in self.origins:
+            return None
+        if self.pattern is not None and self.pattern.fullmatch(origin):
+            return None
+        # The page the server itself serves. Only the host and port count: behind a TLS proxy the
+        # page is https while the request reaches the app as http.
+        if host_header is not None and origin.partition("://")[2] == host_header:
+            return None
+        return (
+            f"A page at {origin[:MAX_ECHOED_HOST]!r} may not send this server writes; "
+            "MONEYPRINTER_CORS_ORIGINS lists the origins that may."
+        )
+
+
+class CrossSiteWrites:
+    """Answers 403 in the error envelope to a write sent by a page of another origin that CORS
+    does not let in, before the app reads its body."""
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, *, policy: OriginPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in self.SAFE_METHODS:
+            headers = Headers(scope=scope)
+            refusal = self.policy.refusal(headers.get("origin"), host_header=headers.get("host"))
+            if refusal is not None:
+                response = JSONResponse({"status": "error", "message": refusal}, status_code=403)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -270,3 +270,71 @@ async def test_the_test_clients_host_is_allowed_by_the_shared_settings(
     client: httpx.AsyncClient,
 ) -> None:
     assert (await client.get("/api/health")).status_code == 200
+
+
+# -- Cross-site writes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "null", "http://localhost.evil.example"]
+)
+async def test_a_page_of_another_site_cannot_upload_songs_or_queue_jobs(
+    settings: Settings, mp3: bytes, origin: str
+) -> None:
+    """A multipart POST is a simple request: a browser sends it cross-site with no preflight, and
+    nothing else stops a page on any site from writing to a keyless server on its visitor's
+    machine."""
+    files = [("songs", ("attack.mp3", mp3, "audio/mpeg"))]
+    async with client_for(settings) as client:
+        upload = await client.post("/api/upload-songs", files=files, headers={"Origin": origin})
+        form = await client.post(
+            "/api/generate",
+            content=b"videoSubject=attack",
+            headers={"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        songs = (await client.get("/api/songs")).json()["songs"]
+        jobs = (await client.get("/api/jobs")).json()["total"]
+
+    for response in (upload, form):
+        assert response.status_code == 403
+        assert response.json()["message"] == (
+            f"A page at {origin!r} may not send this server writes; "
+            "MONEYPRINTER_CORS_ORIGINS lists the origins that may."
+        )
+    assert songs == [] and jobs == 0
+
+
+@pytest.mark.parametrize(
+    ("origin", "base_url"),
+    [
+        (PAGE, SERVER),  # the original page on another loopback port: CORS lets it in
+        ("http://localhost:8080", SERVER),  # our own page, served by the server itself
+        (None, SERVER),  # curl, scripts
+    ],
+)
+async def test_writes_from_pages_the_server_lets_in_go_through(
+    settings: Settings, mp3: bytes, origin: str | None, base_url: str
+) -> None:
+    headers = {"Origin": origin} if origin else {}
+    files = [("songs", ("song.mp3", mp3, "audio/mpeg"))]
+    async with client_for(settings, base_url=base_url) as client:
+        upload = await client.post("/api/upload-songs", files=files, headers=headers)
+
+    assert upload.status_code == 200, upload.text
+
+
+async def test_configured_origins_decide_who_may_write(settings: Settings) -> None:
+    async with client_for(settings, cors_origins=["https://studio.example.org"]) as client:
+        studio = await client.post(
+            "/api/generate",
+            json={"videoSubject": "tides", "script": SCRIPT},
+            headers={"Origin": "https://studio.example.org"},
+        )
+        loopback_page = await client.post(
+            "/api/generate",
+            json={"videoSubject": "tides", "script": SCRIPT},
+            headers={"Origin": PAGE},
+        )
+
+    assert studio.status_code == 200
+    assert loopback_page.status_code == 403
