@@ -297,9 +297,14 @@ class Worker:
             )
             job.log.info("released to the queue" if released else "lease lost before release")
         elif reason == "timeout":
+            # Not retried: a job that used up the limit would most likely use it up again, and
+            # each attempt would hold a slot that long (docs/architecture.md, "Retries").
             limit_s = self.settings.job_timeout_s
-            error = f"The job ran longer than its {limit_s:g} s limit and was stopped."
-            await self._fail_or_retry(job, error, {"retryable": True, "timeout": True})
+            error = (
+                f"The job ran longer than its {limit_s:g} s limit and was stopped; it is not "
+                "retried. A shorter script renders faster; the limit is MONEYPRINTER_JOB_TIMEOUT_S."
+            )
+            await self._fail_or_retry(job, error, {"retryable": False, "timeout": True})
         elif outcome.succeeded and (job.kind != VIDEO or outcome.video() is not None):
             await self._complete(job, outcome)
         else:
