@@ -1,5 +1,5 @@
 """Limits on what one client can ask of the API, on SQLite and Postgres: the cap on queued jobs
-(429 with Retry-After)."""
+(429 with Retry-After), and a search that cannot reach the database as NUL."""
 
 from __future__ import annotations
 
@@ -111,3 +111,16 @@ async def test_the_queue_takes_jobs_again_once_it_has_room(
         await asyncio.sleep(0.1)
     assert response.status_code == 200
     assert_queue_full(await client.post("/api/generate", json=BODY))
+
+
+@pytest.mark.parametrize("q", ["\x00", "octo\x00pus"])
+async def test_a_search_with_a_nul_character_is_refused(client: httpx.AsyncClient, q: str) -> None:
+    await client.post("/api/generate", json=BODY)
+
+    response = await client.get("/api/jobs", params={"q": q})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": "error",
+        "message": "query parameter q: must not contain NUL characters",
+    }

@@ -131,6 +131,10 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobPage:
     """Jobs, newest first."""
+    if q and "\x00" in q:
+        # Postgres refuses NUL in text (a 500) and SQLite's LIKE stops at it (matching every job);
+        # no subject holds one (VideoSpec refuses them).
+        raise BadRequest("query parameter q: must not contain NUL characters")
     page, total = await jobs.page(status=status, subject_contains=q, limit=limit, offset=offset)
     return JobPage(
         jobs=[JobRead.model_validate(job) for job in page], total=total, limit=limit, offset=offset
