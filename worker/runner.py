@@ -198,7 +198,13 @@ class Outcome:
         return self.result is not None and self.exit is not None and self.exit.returncode == 0
 
     def failure(self) -> tuple[str, dict[str, Any]]:
-        """The error message and the failure event's details (`retryable`, `stage`, `exitCode`)."""
+        """The error message and the failure event's details (`retryable`, `stage`, `exitCode`).
+        Paths in the work folder are shown relative to it: the public message tells nothing of
+        the host's layout."""
+        message, details = self._failure()
+        return message.replace(f"{self.work_dir.resolve()}{os.sep}", ""), details
+
+    def _failure(self) -> tuple[str, dict[str, Any]]:
         details: dict[str, Any] = {"retryable": True}
         if self.exit is not None:
             details["exitCode"] = self.exit.returncode
