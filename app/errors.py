@@ -7,6 +7,7 @@ class AppError(Exception):
     """An error the API answers with `{"status": "error", "message": …}` and `status_code`."""
 
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -29,6 +30,10 @@ class PayloadTooLarge(AppError):
     status_code = 413
 
 
+class TooManyRequests(AppError):
+    status_code = 429
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
 
@@ -46,3 +51,12 @@ class JobNotRetryable(Conflict):
 class NoActiveJob(NotFound):
     def __init__(self) -> None:
         super().__init__("No active job found.")
+
+
+class QueueFull(TooManyRequests):
+    def __init__(self, *, limit: int, retry_after_s: int) -> None:
+        super().__init__(
+            f"The queue is full ({limit:,} jobs waiting, the server's limit); "
+            f"try again in {retry_after_s} s."
+        )
+        self.headers = {"Retry-After": str(retry_after_s)}

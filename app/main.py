@@ -24,6 +24,7 @@ from app.api.edge import (
     cors_origins,
 )
 from app.api.limits import BodySizeLimit
+from app.api.queue_cap import QueueCap
 from app.api.routes import (
     artifacts,
     events,
@@ -66,6 +67,7 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.enqueuer = enqueuer = Enqueuer(app.state.sessionmaker)
+        app.state.queue_cap = QueueCap(app.state.sessionmaker, limit=settings.max_queued_jobs)
         notifier = JobNotifier(engine) if Dialect.of(engine).notifies else None
         app.state.wake_workers = _job_queued_hook(on_job_queued, notifier)
         settings.songs_dir.mkdir(parents=True, exist_ok=True)
@@ -195,7 +197,7 @@ def _job_queued_hook(
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return _error(exc.status_code, exc.message)
+        return _error(exc.status_code, exc.message, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +17,8 @@ DEFAULT_PORT = 8080
 # An origin as browsers send it: scheme and host, maybe a port, never a path.
 ORIGIN = re.compile(r"https?://[^/\s]+")
 HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
+# A setting named so holds a credential (Settings.secret_values).
+SECRET_SUFFIXES = ("_key", "_token", "_secret", "_password")
 
 
 class Settings(BaseSettings):
@@ -104,6 +107,8 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(10.0, gt=0)
     lease_s: float = Field(30.0, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0)
+    # POST /api/generate and retry answer 429 while this many jobs are queued; 0: no cap.
+    max_queued_jobs: int = Field(1000, ge=0)
     max_attempts: int = Field(3, ge=1, le=20)
     retry_base_s: float = Field(10.0, gt=0)
     retry_cap_s: float = Field(600.0, gt=0)
@@ -154,6 +159,15 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The async SQLAlchemy URL: the SQLite file in the data folder unless DATABASE_URL says."""
         return async_database_url(self.database_url, data_dir=self.data_dir)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured credential (each `*_key`, `*_token`, `*_secret` or `*_password`
+        setting, the database's password): what the worker scrubs from whatever a job reports."""
+        names = [name for name in type(self).model_fields if name.endswith(SECRET_SUFFIXES)]
+        password = urlsplit(self.database_url).password or ""
+        values = {*(str(getattr(self, name)) for name in names), password, unquote(password)}
+        return tuple(sorted(value for value in values if value))
 
     @property
     def songs_dir(self) -> Path:

@@ -17,7 +17,7 @@ import argparse
 import logging
 import sys
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 from pydantic_settings import BaseSettings
 
 from app import commands as api_commands
@@ -40,10 +40,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = config()
     except ValidationError as exc:
-        print(f"moneyprinter: bad configuration: {exc}", file=sys.stderr)
+        print(describe_config_error(exc, config), file=sys.stderr)
         return EXIT_BAD_CONFIG
     code: int = args.command(args, settings)
     return code
+
+
+def describe_config_error(error: ValidationError, config: type[BaseSettings]) -> str:
+    """Each problem as `VARIABLE: what is wrong`, never the value: a misplaced API key must not
+    end up in a terminal or a log (pydantic's own text repeats every input)."""
+    lines = ["moneyprinter: bad configuration:"]
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        lines.append(f"  {env_names(config, field)}: {message}" if field else f"  {message}")
+    return "\n".join(lines)
+
+
+def env_names(config: type[BaseSettings], field: str) -> str:
+    """The environment variable(s) a settings field is read from, as a user would set them."""
+    info = config.model_fields.get(field)
+    if info is None:  # pydantic names a field by the alias it was read under
+        return field.upper()
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        names = [str(choice) for choice in alias.choices if str(choice).isupper()]
+        if names:
+            return " or ".join(names)
+    prefix = str(config.model_config.get("env_prefix", ""))
+    return f"{prefix}{field}".upper()
 
 
 def build_parser() -> argparse.ArgumentParser:

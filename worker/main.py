@@ -27,6 +27,7 @@ from app.version import app_version
 from worker.completer import Completer
 from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.options import PipelineOptions
+from worker.providers.http import scrub
 from worker.retention import prune_expired
 from worker.retry import retry_delay_s, should_retry
 from worker.runner import ChildExit, JobLog, Outcome, RunningJob, prepare_work_dir, run_child
@@ -72,6 +73,9 @@ class Worker:
         self.concurrency = concurrency or settings.worker_concurrency
         self.worker_id = worker_id or new_worker_id()
         self.options = PipelineOptions.from_settings(settings)
+        # The job boundary: no configured secret reaches an event, an error message or a log
+        # line, whatever a child or a provider behind it reports.
+        self._secrets = settings.secret_values
         # Set by a new job (API in this process), a freed slot, or stop(): claim again now.
         self._wake = wake_event or asyncio.Event()
         self._stop_now = asyncio.Event()
@@ -199,7 +203,7 @@ class Worker:
             job.log.exception("the worker failed while running the job")
             if job.child is not None:
                 job.child.kill()
-            error = f"Worker error: {type(exc).__name__}: {exc}"
+            error = scrub(f"Worker error: {type(exc).__name__}: {exc}", self._secrets)
             # If even this fails, the job stays running until its lease ends and is reaped.
             with contextlib.suppress(DatabaseUnavailable):
                 await self._db(
@@ -234,6 +238,7 @@ class Worker:
             options=self.options,
             on_start=job.started,
             on_progress=lambda line: self._progress(job, line),
+            secrets=self._secrets,
         )
         assert outcome.exit is not None
         job.log.info("child process ended: %s", outcome.exit.describe())
@@ -267,7 +272,7 @@ class Worker:
                 await db.events.add(
                     job.id,
                     update.event_type,
-                    update.message,
+                    scrub(update.message, self._secrets),
                     level=update.level,
                     payload={"stage": stage, "progress": round(progress, 4)},
                 )
@@ -292,9 +297,14 @@ class Worker:
             )
             job.log.info("released to the queue" if released else "lease lost before release")
         elif reason == "timeout":
+            # Not retried: a job that used up the limit would most likely use it up again, and
+            # each attempt would hold a slot that long (docs/architecture.md, "Retries").
             limit_s = self.settings.job_timeout_s
-            error = f"The job ran longer than its {limit_s:g} s limit and was stopped."
-            await self._fail_or_retry(job, error, {"retryable": True, "timeout": True})
+            error = (
+                f"The job ran longer than its {limit_s:g} s limit and was stopped; it is not "
+                "retried. A shorter script renders faster; the limit is MONEYPRINTER_JOB_TIMEOUT_S."
+            )
+            await self._fail_or_retry(job, error, {"retryable": False, "timeout": True})
         elif outcome.succeeded and (job.kind != VIDEO or outcome.video() is not None):
             await self._complete(job, outcome)
         else:
@@ -304,6 +314,7 @@ class Worker:
             await self._fail_or_retry(job, error, details)
 
     async def _fail_or_retry(self, job: RunningJob, error: str, details: dict[str, Any]) -> None:
+        error = scrub(error, self._secrets)
         retryable = bool(details.get("retryable"))
         if should_retry(retryable=retryable, attempt=job.attempt, max_attempts=job.max_attempts):
             delay_s = retry_delay_s(

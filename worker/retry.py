@@ -16,6 +16,6 @@ def retry_delay_s(
 
 def should_retry(*, retryable: bool, attempt: int, max_attempts: int) -> bool:
     """A retryable failure runs again while attempts remain; a permanent one (bad input, a
-    deterministic ffmpeg error) or the last attempt ends the job `failed`, the dead-letter state
-    that `POST /api/jobs/{id}/retry` leaves."""
+    deterministic ffmpeg error, a job that ran past its time limit) or the last attempt ends the
+    job `failed`, the dead-letter state that `POST /api/jobs/{id}/retry` leaves."""
     return retryable and attempt < max_attempts

@@ -11,13 +11,14 @@ import shutil
 import signal
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from app.domain import EventLevel, EventType
 from worker.options import PipelineOptions
+from worker.providers.http import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,33 @@ PROGRESS_MIN_INTERVAL_S = 0.5
 PROGRESS_MIN_STEP = 0.05
 
 StopReason = Literal["cancel", "lost", "shutdown", "timeout"]
+
+# What a child inherits of the worker's environment: what it and its programs (ffmpeg, Piper,
+# espeak-ng, fontconfig, httpx) need to run, never the service's settings: those hold secrets, and
+# the child gets the few it needs over stdin (PipelineOptions).
+CHILD_ENV_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ",
+        "TMPDIR", "TEMP", "TMP", "VIRTUAL_ENV", "LD_LIBRARY_PATH",
+        "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+        "PYTHONIOENCODING", "PYTHONUTF8",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+        "http_proxy", "https_proxy", "all_proxy", "no_proxy",
+        "FONTCONFIG_FILE", "FONTCONFIG_PATH", "ESPEAK_DATA_PATH",
+        "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_DATA_DIRS", "XDG_RUNTIME_DIR",
+    }
+)  # fmt: skip
+CHILD_ENV_PREFIXES = ("LC_",)
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The allowlisted part of `environ` (CHILD_ENV_NAMES, LC_*)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in CHILD_ENV_NAMES or name.startswith(CHILD_ENV_PREFIXES)
+    }
 
 
 @dataclass(frozen=True)
@@ -67,16 +95,21 @@ def prepare_work_dir(work_dir: Path, *, job_id: str, attempt: int, spec: dict[st
 class ChildProcess:
     """A running `python -m worker.child`, leader of its own process group."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, *, secrets: Iterable[str] = ()) -> None:
         self._process = process
+        self._secrets = tuple(secrets)
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 
     @classmethod
-    async def start(cls, job_file: Path, options: PipelineOptions) -> ChildProcess:
+    async def start(
+        cls, job_file: Path, options: PipelineOptions, *, secrets: Iterable[str] = ()
+    ) -> ChildProcess:
         """Start the child on `job_file` (an absolute path: the child runs in its folder).
 
-        The options go to the child's stdin, not into the work folder: they hold API keys."""
+        The options go to the child's stdin, not into the work folder: they hold API keys. Its
+        environment is the allowlisted part of ours (`child_environment`); what it prints on
+        stderr is scrubbed of `secrets` before it is logged or kept."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -90,13 +123,14 @@ class ChildProcess:
             # worker's terminal does not (shutdown decides what happens to running jobs).
             start_new_session=True,
             limit=LINE_LIMIT_BYTES,
+            env=child_environment(os.environ),
         )
         assert process.stdin is not None
         process.stdin.write(options.model_dump_json().encode())
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             await process.stdin.drain()
         process.stdin.close()
-        return cls(process)
+        return cls(process, secrets=secrets)
 
     @property
     def pid(self) -> int:
@@ -144,7 +178,7 @@ class ChildProcess:
         self._keep_stderr_line(pending)
 
     def _keep_stderr_line(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", "replace").rstrip()
+        text = scrub(raw.decode("utf-8", "replace").rstrip(), self._secrets)
         if text:
             self._stderr_tail.append(text[-STDERR_LINE_CHARS:])
             logger.debug("child %d: %s", self._process.pid, text)
@@ -164,7 +198,13 @@ class Outcome:
         return self.result is not None and self.exit is not None and self.exit.returncode == 0
 
     def failure(self) -> tuple[str, dict[str, Any]]:
-        """The error message and the failure event's details (`retryable`, `stage`, `exitCode`)."""
+        """The error message and the failure event's details (`retryable`, `stage`, `exitCode`).
+        Paths in the work folder are shown relative to it: the public message tells nothing of
+        the host's layout."""
+        message, details = self._failure()
+        return message.replace(f"{self.work_dir.resolve()}{os.sep}", ""), details
+
+    def _failure(self) -> tuple[str, dict[str, Any]]:
         details: dict[str, Any] = {"retryable": True}
         if self.exit is not None:
             details["exitCode"] = self.exit.returncode
@@ -218,10 +258,11 @@ async def run_child(
     options: PipelineOptions,
     on_start: Callable[[ChildProcess], None],
     on_progress: Callable[[dict[str, Any]], Awaitable[None]],
+    secrets: Iterable[str] = (),
 ) -> Outcome:
     """Run the child to its end, passing progress lines on; `on_start` gets it (to kill it)."""
     outcome = Outcome(job_file.parent)
-    child = await ChildProcess.start(job_file, options)
+    child = await ChildProcess.start(job_file, options, secrets=secrets)
     on_start(child)
     try:
         async for message in child.messages():

@@ -128,6 +128,9 @@ def free_port() -> int:
 def server_env(database_url: str, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPRINTER_")}
     env.update(DATABASE_URL=database_url, MONEYPRINTER_DATA_DIR=str(data_dir))
+    # A run queues tens of thousands of jobs that no worker takes: a cap far above that still
+    # counts the queue on the way (its cost is part of what is measured) but never refuses.
+    env.update(MONEYPRINTER_MAX_QUEUED_JOBS=str(10**9))
     return env
 
 

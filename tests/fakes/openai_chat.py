@@ -1,5 +1,6 @@
 """An OpenAI-compatible server as OpenAI documents it: `POST /v1/chat/completions`, with its
-error bodies (401 invalid key, 429 rate limit with Retry-After, 500)."""
+error bodies (401 invalid key, 429 rate limit with Retry-After, 500); `echo_authorization`: a
+careless server whose 400 repeats the request's Authorization header and key."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ ERRORS: dict[int, dict[str, object]] = {
 
 class OpenAIChatHandler(BaseHTTPRequestHandler):
     api_key: ClassVar[str] = ""
+    echo_authorization: ClassVar[bool] = False
     replies: ClassVar[list[Reply]] = ["The moon pulls the sea. The sea follows."]
     received: ClassVar[list[dict[str, Any]]] = []
     headers_received: ClassVar[list[dict[str, str]]] = []
@@ -47,6 +49,9 @@ class OpenAIChatHandler(BaseHTTPRequestHandler):
                 "message": "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
                 "type": "invalid_request_error", "param": None, "code": "invalid_api_key",
             })  # fmt: skip
+            return
+        if self.echo_authorization:
+            self._error(400, echoed_authorization(self.headers.get("Authorization", "")))
             return
         request = json.loads(body)
         with self.lock:
@@ -93,13 +98,25 @@ class OpenAIChatHandler(BaseHTTPRequestHandler):
         pass
 
 
-def handler(*, replies: list[Reply] | None = None, api_key: str = "") -> type[OpenAIChatHandler]:
+def echoed_authorization(authorization: str) -> dict[str, object]:
+    """A 400 error that repeats the credentials it was sent, whole and bare."""
+    key = authorization.removeprefix("Bearer ")
+    return {
+        "message": f"Invalid request for key {key} (Authorization: {authorization})",
+        "type": "invalid_request_error",
+    }
+
+
+def handler(
+    *, replies: list[Reply] | None = None, api_key: str = "", echo_authorization: bool = False
+) -> type[OpenAIChatHandler]:
     """A handler class configured for one test; its `received` lists the chat requests."""
     return type(
         "ConfiguredOpenAIChat",
         (OpenAIChatHandler,),
         {
             "api_key": api_key,
+            "echo_authorization": echo_authorization,
             "replies": list(replies if replies is not None else OpenAIChatHandler.replies),
             "received": [],
             "headers_received": [],

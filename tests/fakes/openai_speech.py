@@ -9,6 +9,8 @@ import wave
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
+from tests.fakes.openai_chat import echoed_authorization
+
 SECONDS_PER_CHAR = 0.05
 TONE_HZ = 220.0
 API_KEY = "sk-test-speech"
@@ -31,7 +33,8 @@ def tone_wav(duration_s: float, *, rate_hz: int = 24_000, channels: int = 1) -> 
 
 class SpeechHandler(BaseHTTPRequestHandler):
     """`mode`: "ok", "unauthorized" (401), "busy-once" (429 then ok), "error" (500 always),
-    "empty" (200 with a 0-byte body). `formats` cycle per request: (rate_hz, channels)."""
+    "empty" (200 with a 0-byte body), "echo-authorization" (400 repeating the credentials it was
+    sent). `formats` cycle per request: (rate_hz, channels)."""
 
     mode: ClassVar[str] = "ok"
     formats: ClassVar[list[tuple[int, int]]] = [(24_000, 1)]
@@ -43,6 +46,9 @@ class SpeechHandler(BaseHTTPRequestHandler):
         self.requests.append({"body": body, "authorization": self.headers.get("Authorization")})
         if self.path != "/v1/audio/speech":
             self._json(404, {"error": {"message": "not found"}})
+        elif self.mode == "echo-authorization":
+            authorization = self.headers.get("Authorization", "")
+            self._json(400, {"error": echoed_authorization(authorization)})
         elif (
             self.headers.get("Authorization") != f"Bearer {API_KEY}" or self.mode == "unauthorized"
         ):

@@ -115,7 +115,7 @@ def measure_loudness(plan: AudioPlan, work_dir: Path, *, ffmpeg_exe: str) -> Lou
     _, stderr = process.communicate()
     log = stderr.decode("utf-8", "replace")
     if process.returncode != 0:
-        raise ffmpeg_error(process.returncode, log)
+        raise ffmpeg_error(process.returncode, log, work_dir=work_dir)
     return parse_loudness(log)
 
 

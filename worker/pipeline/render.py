@@ -239,11 +239,11 @@ def render_video(
         feeder.join()
     log_text = log_path.read_text("utf-8", "replace")
     if encoder.returncode != 0:
-        raise ffmpeg_error(encoder.returncode, log_text)
+        raise ffmpeg_error(encoder.returncode, log_text, work_dir=work_dir)
     # The encoder stops at the narration's end, so the last decoder, still writing the slack past
     # it, fails on a closed pipe: that is only an error when frames are missing.
     if feeder.returncode not in (0, None) and frames < plan.duration_s * FPS - 2:
-        raise ffmpeg_error(feeder.returncode, log_text)
+        raise ffmpeg_error(feeder.returncode, log_text, work_dir=work_dir)
     os.replace(partial, final)
     return final
 

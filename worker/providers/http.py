@@ -4,8 +4,9 @@ can help, every failure a ProviderError that names the provider (and never the A
 from __future__ import annotations
 
 import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +23,14 @@ BACKOFF_CAP_S = 8.0
 RETRY_AFTER_CAP_S = 30.0
 CHUNK_BYTES = 1 << 16
 BODY_SNIPPET_CHARS = 300
+REDACTED = "***"
+# What a credential looks like in an upstream's text, whoever it belongs to: a bearer token, an
+# OpenAI-style key (sk-…, sk-proj-…), a key in a query string.
+_CREDENTIALS = (
+    (re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), f"sk-{REDACTED}"),
+    (re.compile(r"(?i)\b(api[_-]?key|key|access_token|token)=[^&\s\"']+"), rf"\1={REDACTED}"),
+)
 
 Sleep = Callable[[float], None]
 
@@ -30,6 +39,17 @@ def redact(url: str | httpx.URL) -> str:
     """The URL without its query string, which may carry an API key (Pixabay's `key=`)."""
     parts = urlsplit(str(url))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every value of `secrets`, and anything that looks like a credential, replaced
+    by `***`: for text an upstream wrote (an error body may echo the Authorization header)."""
+    # Longest first: a secret that contains another is replaced whole.
+    for secret in sorted({secret for secret in secrets if secret}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def backoff_s(attempt: int) -> float:
@@ -42,8 +62,12 @@ def _retry_after_s(response: httpx.Response) -> float | None:
     return min(float(value), RETRY_AFTER_CAP_S) if value.isdigit() else None
 
 
-def status_error(provider: str, response: httpx.Response, *, stage: str) -> ProviderError:
-    """A provider's HTTP error answer as a clear message; a retry only helps 429 and 5xx."""
+def status_error(
+    provider: str, response: httpx.Response, *, stage: str, secrets: Iterable[str] = ()
+) -> ProviderError:
+    """A provider's HTTP error answer as a clear message; a retry only helps 429 and 5xx. The
+    body's snippet is scrubbed of `secrets` (the credentials the request sent) and of anything
+    that looks like one."""
     status = response.status_code
     where = redact(response.request.url)
     if status in (401, 403):
@@ -53,7 +77,7 @@ def status_error(provider: str, response: httpx.Response, *, stage: str) -> Prov
     if status in RETRYABLE_STATUS:
         what = "is rate limiting us" if status == 429 else "is unavailable"
         return ProviderError(provider, f"{what} (HTTP {status})", retryable=True, stage=stage)
-    snippet = " ".join(response.text.split())[:BODY_SNIPPET_CHARS]
+    snippet = scrub(" ".join(response.text.split()), secrets)[:BODY_SNIPPET_CHARS]
     return ProviderError(
         provider,
         f"refused the request to {where} (HTTP {status}){': ' + snippet if snippet else ''}",
@@ -71,9 +95,12 @@ def request_json(
     stage: str,
     attempts: int = DEFAULT_ATTEMPTS,
     sleep: Sleep = time.sleep,
+    secrets: Iterable[str] = (),
     **kwargs: Any,
 ) -> Any:
-    """Send a request and parse its JSON answer, retrying connection errors, 429 and 5xx."""
+    """Send a request and parse its JSON answer, retrying connection errors, 429 and 5xx.
+    `secrets`: the credentials the request sends, never repeated in an error."""
+    secrets = tuple(secrets)
     last_error: ProviderError | None = None
     for attempt in range(1, attempts + 1):
         try:
@@ -84,9 +111,8 @@ def request_json(
             )
             last_error.__cause__ = exc
         except httpx.TransportError as exc:
-            last_error = ProviderError(
-                provider, f"could not connect to {redact(url)}: {exc}", retryable=True, stage=stage
-            )
+            detail = scrub(f"could not connect to {redact(url)}: {exc}", secrets)
+            last_error = ProviderError(provider, detail, retryable=True, stage=stage)
             last_error.__cause__ = exc
         else:
             if response.is_success:
@@ -97,7 +123,7 @@ def request_json(
                         provider, "answered with something that is not JSON", retryable=True,
                         stage=stage,
                     ) from exc  # fmt: skip
-            last_error = status_error(provider, response, stage=stage)
+            last_error = status_error(provider, response, stage=stage, secrets=secrets)
             if not last_error.retryable:
                 raise last_error
             if attempt < attempts:

@@ -68,6 +68,7 @@ class _ChatClient:
                 return request_json(
                     client, "POST", url, provider=self.name, stage=STAGE,
                     attempts=self.attempts, sleep=self.sleep, json=body,
+                    secrets=_credentials(headers),
                 )  # fmt: skip
         except ProviderError as exc:
             if _caused_by(exc, httpx.ConnectError):
@@ -231,6 +232,12 @@ def _json_field(response: httpx.Response, key: str) -> str:
         return ""
     value = body.get(key) if isinstance(body, dict) else None
     return value if isinstance(value, str) else ""
+
+
+def _credentials(headers: dict[str, str]) -> list[str]:
+    """What a request's headers carry that an error must never repeat: the key, bare and whole."""
+    values = [value.strip() for value in headers.values()]
+    return values + [value.removeprefix("Bearer ").strip() for value in values]
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -18,7 +18,7 @@ from app.speech import OnSentence, SpeechError, run_espeak, run_piper
 from app.voices import ORIGINAL_VOICES, PiperVoiceFiles, espeak_voices, find_piper_voice
 from worker.errors import PipelineError, ProviderError
 from worker.options import VoiceOptions
-from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, status_error
+from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, scrub, status_error
 
 STAGE = "voice"
 ESPEAK_WORDS_PER_MIN = 165  # the narration's pace (espeak-ng's own default is 175)
@@ -206,14 +206,14 @@ class OpenAISpeechEngine:
             try:
                 response = client.post(self.url, json=payload)
             except httpx.TransportError as exc:
-                last_error = ProviderError(
-                    self.provider, f"could not reach {redact(self.url)}: {exc}", retryable=True,
-                    stage=STAGE,
-                )  # fmt: skip
+                detail = scrub(f"could not reach {redact(self.url)}: {exc}", [self.api_key])
+                last_error = ProviderError(self.provider, detail, retryable=True, stage=STAGE)
             else:
                 if response.is_success:
                     return response.content
-                last_error = status_error(self.provider, response, stage=STAGE)
+                last_error = status_error(
+                    self.provider, response, stage=STAGE, secrets=[self.api_key]
+                )
                 if not last_error.retryable:
                     raise last_error
             if attempt < self.attempts:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.deps import JobIdDep, JobsDep, SettingsDep, song_library
+from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
 from app.db.enqueuer import Enqueuer
 from app.db.repositories import JobRepository, ProjectRepository
@@ -17,6 +18,7 @@ from app.domain import JobStatus, script_too_long
 from app.errors import BadRequest, JobNotFound, JobNotRetryable, NoActiveJob
 from app.schemas import (
     CancelResponse,
+    ErrorResponse,
     GenerateRequest,
     GenerateResponse,
     JobPage,
@@ -28,11 +30,19 @@ from app.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
+QUEUE_FULL: dict[int | str, dict[str, object]] = {
+    429: {
+        "model": ErrorResponse,
+        "description": "The queue is full (MONEYPRINTER_MAX_QUEUED_JOBS); `Retry-After` says "
+        "when to try again",
+    }
+}
+
 
 @router.post(
     "/generate",
     response_model=GenerateResponse,
-    responses={**ERRORS},
+    responses={**ERRORS, **QUEUE_FULL},
     summary="Queue a video",
 )
 async def generate(
@@ -44,18 +54,21 @@ async def generate(
     """Queue a job and answer once it is stored; follow it with `/api/jobs/{id}/events` or
     `/stream`.
 
-    With an `Idempotency-Key` header, a repeated request returns the job the first one queued."""
+    With an `Idempotency-Key` header, a repeated request returns the job the first one queued.
+    While the queue is full the answer is 429, with `Retry-After`."""
     # The busiest route, so it takes few dependencies (FastAPI's resolving one costs more than this
     # route's own work): no request-wide session, as the job is stored in the enqueuer's
     # transaction, shared with the jobs queued at the same moment; the checks read in short
     # sessions of their own, and only when asked for.
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     enqueuer: Enqueuer = request.app.state.enqueuer
+    queue_cap: QueueCap = request.app.state.queue_cap
     if idempotency_key:
         existing = await _job_with_key(maker, idempotency_key)
         if existing is not None:
             return GenerateResponse(job_id=existing)
     _check_script(body, settings=settings)
+    await queue_cap.check()
     await _check_references(body, maker=maker, settings=settings)
     job = new_job_row(
         payload=body.payload(),
@@ -74,6 +87,7 @@ async def generate(
         if existing is None:
             raise
         return GenerateResponse(job_id=existing)
+    queue_cap.added()
     # Committed already (in the enqueuer's transaction): the workers can be woken now.
     await request.app.state.wake_workers()
     return GenerateResponse(job_id=job_id)
@@ -117,6 +131,10 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobPage:
     """Jobs, newest first."""
+    if q and "\x00" in q:
+        # Postgres refuses NUL in text (a 500) and SQLite's LIKE stops at it (matching every job);
+        # no subject holds one (VideoSpec refuses them).
+        raise BadRequest("query parameter q: must not contain NUL characters")
     page, total = await jobs.page(status=status, subject_contains=q, limit=limit, offset=offset)
     return JobPage(
         jobs=[JobRead.model_validate(job) for job in page], total=total, limit=limit, offset=offset
@@ -164,19 +182,28 @@ async def cancel_active(jobs: JobsDep) -> CancelResponse:
 @router.post(
     "/jobs/{job_id}/retry",
     response_model=RetryResponse,
-    responses={**ERRORS, **NOT_FOUND, 409: ERRORS[400] | {"description": "Not ended"}},
+    responses={
+        **ERRORS,
+        **NOT_FOUND,
+        **QUEUE_FULL,
+        409: ERRORS[400] | {"description": "Not ended"},
+    },
     summary="Retry a failed or cancelled job",
 )
 async def retry_job(
     job_id: JobIdDep, jobs: JobsDep, request: Request, background: BackgroundTasks
 ) -> RetryResponse:
-    """Queue a failed (dead-lettered) or cancelled job again, with its attempts reset."""
+    """Queue a failed (dead-lettered) or cancelled job again, with its attempts reset; 429 with
+    `Retry-After` while the queue is full."""
+    queue_cap: QueueCap = request.app.state.queue_cap
+    await queue_cap.check()
     job = await jobs.requeue(job_id)
     if job is None:
         existing = await jobs.get(job_id)
         if existing is None:
             raise JobNotFound()
         raise JobNotRetryable(existing.status)
+    queue_cap.added()
     # Background tasks run after the response, so after the request's commit.
     background.add_task(request.app.state.wake_workers)
     return RetryResponse(job_id=job.id, state=job.status)

@@ -52,6 +52,11 @@ class JobRepository(Repository):
             select(GenerationJob).where(GenerationJob.idempotency_key == key)
         )
 
+    async def count_queued(self) -> int:
+        """How many jobs are queued, ready or waiting for a retry (the queue cap's count)."""
+        count = select(func.count()).select_from(GenerationJob)
+        return int(await self.session.scalar(count.where(GenerationJob.status == QUEUED)) or 0)
+
     async def page(
         self,
         *,

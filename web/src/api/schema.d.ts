@@ -40,6 +40,7 @@ export interface paths {
          *     `/stream`.
          *
          *     With an `Idempotency-Key` header, a repeated request returns the job the first one queued.
+         *     While the queue is full the answer is 429, with `Retry-After`.
          */
         post: operations["generate_api_generate_post"];
         delete?: never;
@@ -189,7 +190,8 @@ export interface paths {
         put?: never;
         /**
          * Retry a failed or cancelled job
-         * @description Queue a failed (dead-lettered) or cancelled job again, with its attempts reset.
+         * @description Queue a failed (dead-lettered) or cancelled job again, with its attempts reset; 429 with
+         *     `Retry-After` while the queue is full.
          */
         post: operations["retry_job_api_jobs__job_id__retry_post"];
         delete?: never;
@@ -1331,6 +1333,15 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The queue is full (MONEYPRINTER_MAX_QUEUED_JOBS); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -1862,6 +1873,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The queue is full (MONEYPRINTER_MAX_QUEUED_JOBS); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Internal error */
