@@ -66,6 +66,7 @@ def test_the_api_key_is_asked_for_and_sent(server: Server, page: Page) -> None:
     ]
     assert not [r.url for r in responses if "/events?" in r.url]
 
+    expect(page.get_by_test_id("video")).to_be_visible()
     page.evaluate(
         "async () => { const v = document.querySelector('video'); v.muted = true; await v.play(); }"
     )
@@ -100,6 +101,8 @@ def test_songs_play_with_the_key(server: Server, page: Page, tiny_mp3: Path) -> 
 
     page.goto(f"{server.base_url}/#/music")
     expect(page.get_by_test_id("songs").locator("li")).to_have_count(1)
+    # The player appears once its address is signed; one shown earlier could never start.
+    expect(page.locator(".songs audio")).to_have_count(1)
     played = page.evaluate(
         """async () => {
             const audio = document.querySelector('.songs audio');

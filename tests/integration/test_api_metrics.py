@@ -291,14 +291,15 @@ async def test_an_empty_queue_reports_zeros(client: httpx.AsyncClient) -> None:
     assert not any(name.startswith("moneyprinter_worker_") for name, _ in samples)
 
 
-async def test_metrics_need_no_api_key(settings: Settings) -> None:
+async def test_metrics_need_the_api_key_when_one_is_set(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"api_key": "secret"}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            assert (await client.post("/api/cancel")).status_code == 401
-            assert (await client.get("/api/metrics")).status_code == 200
-            assert (await client.get("/metrics")).status_code == 200
+            for path in ("/api/metrics", "/metrics"):
+                assert (await client.get(path)).status_code == 401
+                keyed = await client.get(path, headers={"Authorization": "Bearer secret"})
+                assert keyed.status_code == 200
 
 
 def test_prometheus_label_values_are_escaped() -> None:

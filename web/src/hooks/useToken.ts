@@ -39,14 +39,16 @@ export function useScopeToken(scope: string, options: { pinned?: boolean } = {})
   return { ready: held !== null, sign, renew };
 }
 
-/** Props for a <video> or <audio> playing `path`: a src that stays put while it plays (a new src
- * restarts it), and after a load error (its token expired while the page sat idle) a fresh one,
- * resumed where it was. */
+/** Props for a <video> or <audio> playing `path`, or null until its address can be signed:
+ * render the element only then, since a player given its src after a click on play never starts.
+ * The src stays put while it plays (a new src restarts it); after a load error (its token expired
+ * while the page sat idle) it gets a fresh one and resumes where it was. */
 export function useSignedMedia(path: string, scope: string) {
   const { ready, sign, renew } = useScopeToken(scope, { pinned: true });
   const resume = useRef<{ at: number; playing: boolean } | null>(null);
+  if (!ready) return null;
   return {
-    src: ready ? sign(path) : undefined,
+    src: sign(path),
     onError: (event: Event) => {
       const media = event.currentTarget as HTMLMediaElement;
       resume.current = { at: media.currentTime, playing: !media.paused };

@@ -237,8 +237,12 @@ function Result(props: { job: Job }) {
     <section class="panel result">
       <h2>Video</h2>
       <div class="result-grid">
-        <video class="player" controls playsInline preload="metadata" {...video}
-          poster={thumbnail && files.ready ? files.sign(thumbnail.url) : undefined} data-testid="video" />
+        {video ? (
+          <video class="player" controls playsInline preload="metadata" {...video}
+            poster={thumbnail && files.ready ? files.sign(thumbnail.url) : undefined} data-testid="video" />
+        ) : (
+          <div class="player" aria-busy="true" />
+        )}
         <div class="result-info">
           {error && <Notice kind="error">{error}</Notice>}
           {metadata && (

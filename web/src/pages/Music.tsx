@@ -154,5 +154,6 @@ export function MusicPage() {
 /** A song's player; its address carries a URL token of the songs when the server has a key. */
 function SongPlayer(props: { name: string }) {
   const media = useSignedMedia(songUrl(props.name), SONGS_PATH);
+  if (!media) return <span class="player-pending" aria-busy="true" />;
   return <audio controls preload="none" {...media} aria-label={`Play ${props.name}`} />;
 }
