@@ -23,6 +23,7 @@ from app.api.edge import (
     TrustedHosts,
     cors_origins,
 )
+from app.api.followers import Followers
 from app.api.limits import BodySizeLimit
 from app.api.queue_cap import QueueCap
 from app.api.routes import (
@@ -68,12 +69,18 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.enqueuer = enqueuer = Enqueuer(app.state.sessionmaker)
         app.state.queue_cap = QueueCap(app.state.sessionmaker, limit=settings.max_queued_jobs)
+        app.state.followers = followers = Followers(
+            app.state.sessionmaker,
+            poll_s=settings.stream_poll_interval_s,
+            max_streams=settings.max_event_streams,
+        )
         notifier = JobNotifier(engine) if Dialect.of(engine).notifies else None
         app.state.wake_workers = _job_queued_hook(on_job_queued, notifier)
         settings.songs_dir.mkdir(parents=True, exist_ok=True)
         try:
             yield
         finally:
+            await followers.aclose()
             await enqueuer.aclose()
             if notifier is not None:
                 await notifier.aclose()

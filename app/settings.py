@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = []
     http_header_timeout_s: float = Field(10.0, gt=0)
     http_keep_alive_s: int = Field(5, ge=1)  # uvicorn takes whole seconds
-    http_max_concurrency: int = Field(1000, ge=1)  # requests running at once, per process
+    http_max_concurrency: int = Field(2000, ge=1)  # requests running at once, per process
+    # Event streams open at once, per process; keep it below the above, so followers leave room.
+    max_event_streams: int = Field(1000, ge=1)
 
     ollama_base_url: str = Field(
         "http://127.0.0.1:11434",

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.api.followers import Followers
 from app.db.repositories import ArtifactRepository, EventRepository, JobRepository
 from app.errors import JobNotFound
 from app.settings import Settings
@@ -28,7 +29,13 @@ async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]
     return maker
 
 
+async def get_followers(request: Request) -> Followers:
+    followers: Followers = request.app.state.followers
+    return followers
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+FollowersDep = Annotated[Followers, Depends(get_followers)]
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 
 

@@ -113,4 +113,6 @@ async def test_stream_refuses_a_bad_last_event_id(
     response = await client.get(f"/api/jobs/{job_id}/stream", headers={"Last-Event-ID": "abc"})
 
     assert response.status_code == 400
-    assert response.json()["message"] == "Last-Event-ID must be an event id (a whole number)."
+    assert response.json()["message"] == (
+        "Last-Event-ID must be an event id (a whole number up to 4,611,686,018,427,387,904)."
+    )

@@ -18,6 +18,7 @@ EDGE_VARIABLES = (
     "MONEYPRINTER_HTTP_HEADER_TIMEOUT_S",
     "MONEYPRINTER_HTTP_KEEP_ALIVE_S",
     "MONEYPRINTER_HTTP_MAX_CONCURRENCY",
+    "MONEYPRINTER_MAX_EVENT_STREAMS",
 )
 
 
@@ -74,7 +75,8 @@ def test_the_http_limits_default_to_bounded_values() -> None:
     assert settings.allowed_hosts == []
     assert settings.http_header_timeout_s == 10.0
     assert settings.http_keep_alive_s == 5
-    assert settings.http_max_concurrency == 1000
+    assert settings.http_max_concurrency == 2000
+    assert settings.max_event_streams == 1000
 
 
 @pytest.mark.parametrize(
@@ -83,6 +85,7 @@ def test_the_http_limits_default_to_bounded_values() -> None:
         ("MONEYPRINTER_HTTP_HEADER_TIMEOUT_S", "0"),
         ("MONEYPRINTER_HTTP_KEEP_ALIVE_S", "0"),
         ("MONEYPRINTER_HTTP_MAX_CONCURRENCY", "0"),
+        ("MONEYPRINTER_MAX_EVENT_STREAMS", "0"),
     ],
 )
 def test_http_limits_must_be_positive(

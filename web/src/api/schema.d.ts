@@ -211,7 +211,8 @@ export interface paths {
          * Follow a job (server-sent events)
          * @description Each event as `id:`, `event:` (its type) and `data:` (the event as JSON). After the job's
          *     final event the stream sends `event: end` and closes. A reconnecting browser sends
-         *     `Last-Event-ID` and gets only what it missed.
+         *     `Last-Event-ID` and gets only what it missed. The streams a server holds open are capped:
+         *     past the cap, 503 with `Retry-After`.
          */
         get: operations["stream_events_api_jobs__job_id__stream_get"];
         put?: never;
@@ -1965,6 +1966,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
+            };
+            /** @description Too many streams open; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
