@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(1.0, gt=0)
     listen_notify: bool = True
     job_timeout_s: float = Field(1800.0, gt=0)
+    # Added to each job's child process (and its ffmpegs): renders yield the CPU to the API and
+    # the worker's own loop on a machine they saturate; 0 keeps the worker's priority.
+    render_niceness: int = Field(10, ge=0, le=19)
     stream_poll_interval_s: float = Field(0.5, gt=0)
     cancel_check_interval_s: float = Field(0.5, gt=0)
     heartbeat_interval_s: float = Field(10.0, gt=0)

@@ -239,6 +239,7 @@ class Worker:
             on_start=job.started,
             on_progress=lambda line: self._progress(job, line),
             secrets=self._secrets,
+            niceness=self.settings.render_niceness,
         )
         assert outcome.exit is not None
         job.log.info("child process ended: %s", outcome.exit.describe())

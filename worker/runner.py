@@ -30,6 +30,8 @@ STDERR_CHUNK_BYTES = 1 << 16
 LINE_LIMIT_BYTES = 1 << 20
 PROGRESS_MIN_INTERVAL_S = 0.5
 PROGRESS_MIN_STEP = 0.05
+# The lowest CPU priority Linux has.
+MAX_NICENESS = 19
 
 StopReason = Literal["cancel", "lost", "shutdown", "timeout"]
 
@@ -103,13 +105,19 @@ class ChildProcess:
 
     @classmethod
     async def start(
-        cls, job_file: Path, options: PipelineOptions, *, secrets: Iterable[str] = ()
+        cls,
+        job_file: Path,
+        options: PipelineOptions,
+        *,
+        secrets: Iterable[str] = (),
+        niceness: int = 0,
     ) -> ChildProcess:
         """Start the child on `job_file` (an absolute path: the child runs in its folder).
 
         The options go to the child's stdin, not into the work folder: they hold API keys. Its
         environment is the allowlisted part of ours (`child_environment`); what it prints on
-        stderr is scrubbed of `secrets` before it is logged or kept."""
+        stderr is scrubbed of `secrets` before it is logged or kept. `niceness` lowers its CPU
+        priority (and its ffmpegs', which inherit it) before it starts any."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -125,6 +133,11 @@ class ChildProcess:
             limit=LINE_LIMIT_BYTES,
             env=child_environment(os.environ),
         )
+        if niceness:
+            # Before the options are written: the child reads them before it runs anything.
+            lowered = min(MAX_NICENESS, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.setpriority(os.PRIO_PROCESS, process.pid, lowered)
         assert process.stdin is not None
         process.stdin.write(options.model_dump_json().encode())
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -259,10 +272,11 @@ async def run_child(
     on_start: Callable[[ChildProcess], None],
     on_progress: Callable[[dict[str, Any]], Awaitable[None]],
     secrets: Iterable[str] = (),
+    niceness: int = 0,
 ) -> Outcome:
     """Run the child to its end, passing progress lines on; `on_start` gets it (to kill it)."""
     outcome = Outcome(job_file.parent)
-    child = await ChildProcess.start(job_file, options, secrets=secrets)
+    child = await ChildProcess.start(job_file, options, secrets=secrets, niceness=niceness)
     on_start(child)
     try:
         async for message in child.messages():

@@ -191,7 +191,7 @@ async def test_cancelled_queued_job_is_never_run(settings: Settings, sessionmake
     assert not (settings.jobs_dir / job_id).exists()
 
 
-async def test_cancelling_a_rendering_job_kills_its_process_group(
+async def test_a_rendering_job_runs_niced_and_a_cancel_kills_its_process_group(
     settings: Settings, sessionmaker: Maker
 ) -> None:
     worker, task, job_id = await start_render(settings, sessionmaker)
@@ -202,6 +202,10 @@ async def test_cancelling_a_rendering_job_kills_its_process_group(
         return len(live_group_members(pgid)) >= 2  # the child and its ffmpeg
 
     await wait_for(ffmpeg_running)
+    # The render yields the CPU: the child and its ffmpeg run at the configured niceness.
+    expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + settings.render_niceness)
+    assert settings.render_niceness == 10
+    assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in live_group_members(pgid)} == {expected}
     async with sessionmaker.begin() as session:
         await Repositories(session).jobs.request_cancel(job_id)
 
