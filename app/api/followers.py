@@ -18,10 +18,9 @@ gets 503 with Retry-After, so followers cannot take every request slot of the HT
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import bisect
 import json
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -37,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 KEEPALIVE_S = 15.0
 PAGE_LIMIT = 500
-# Events a feed keeps for followers that join or fall behind; older ones are read from the database.
+# Events a feed keeps (up to twice as many between trims) for followers that join or fall
+# behind; older ones are read from the database.
 FEED_EVENTS = 2000
 STREAMS_RETRY_AFTER_S = 5
 
@@ -76,7 +76,11 @@ class JobFeed:
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
-        self.frames: deque[Frame] = deque(maxlen=FEED_EVENTS)
+        self._ids: list[int] = []
+        self._texts: list[str] = []
+        # What `since` answered for each position, until the next publish: followers mostly
+        # stand at the same position, so a thousand of them cost one join.
+        self._since: dict[int, tuple[str, int]] = {}
         # Event ids are global, so a feed starts from the job's first event, never from a
         # follower's position: a later event of this job may have any id above the job's last.
         self.covered_after = 0
@@ -90,15 +94,26 @@ class JobFeed:
         """Set at the next change: take it before reading, then wait on it."""
         return self._changed
 
-    def frames_after(self, position: int) -> list[Frame]:
-        return [frame for frame in self.frames if frame.event_id > position]
+    def since(self, position: int) -> tuple[str, int]:
+        """The frames after event `position` as one chunk, and the id of the last of them
+        (`position` when there are none)."""
+        answer = self._since.get(position)
+        if answer is None:
+            start = bisect.bisect_right(self._ids, position)
+            last = self._ids[-1] if start < len(self._ids) else position
+            answer = self._since[position] = ("".join(self._texts[start:]), last)
+        return answer
 
     def publish(self, frames: Sequence[Frame], *, ended: str | None) -> None:
-        for frame in frames:
-            if len(self.frames) == self.frames.maxlen:
-                self.covered_after = self.frames[0].event_id
-            self.frames.append(frame)
-            self.last_id = frame.event_id
+        self._ids.extend(frame.event_id for frame in frames)
+        self._texts.extend(frame.text for frame in frames)
+        if len(self._ids) > 2 * FEED_EVENTS:  # trimmed in batches: a list's front is costly
+            dropped = len(self._ids) - FEED_EVENTS
+            self.covered_after = self._ids[dropped - 1]
+            del self._ids[:dropped], self._texts[:dropped]
+        if frames:
+            self.last_id = frames[-1].event_id
+        self._since.clear()
         self.ended = ended
         self._wake()
 
@@ -144,22 +159,24 @@ class Followers:
                 changed = feed.changed()
                 if position < feed.covered_after:
                     gap = await self._read_gap(job_id, after=position, upto=feed)
-                    for frame in gap:
-                        yield frame.text
-                        position = frame.event_id
-                    if not gap:  # the job's events were deleted with it
-                        position = feed.covered_after
+                    if gap:
+                        yield "".join(frame.text for frame in gap)
+                    # Empty only if the job's events were deleted with it.
+                    position = gap[-1].event_id if gap else feed.covered_after
                     continue
-                for frame in feed.frames_after(position):
-                    yield frame.text
-                    position = frame.event_id
+                # One write for all that is new: the fan-out to every follower is one send each
+                # per poll, not one per event.
+                chunk, position = feed.since(position)
                 if feed.ended is not None and position >= feed.last_id:
-                    yield end_frame(feed.ended)
+                    yield chunk + end_frame(feed.ended)
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), KEEPALIVE_S)
-                    continue
-                yield ": keepalive\n\n"
+                if chunk:
+                    yield chunk
+                try:
+                    async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, as wait_for
+                        await changed.wait()
+                except TimeoutError:
+                    yield ": keepalive\n\n"
         finally:
             self.open_streams -= 1
             self._leave(feed)

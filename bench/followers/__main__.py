@@ -76,6 +76,12 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=REPO, help="the code to serve")
     parser.add_argument("--database-url", default="", help="Postgres to create databases next to")
     parser.add_argument("--label", default="", help="names the results files (followers-<label>)")
+    parser.add_argument(
+        "--client-niceness",
+        type=int,
+        default=10,
+        help="the followers' process niceness (they stand for clients on other machines)",
+    )
     args = parser.parse_args()
 
     runs: dict[str, list[dict[str, float]]] = {side: [] for side in SIDES}
@@ -93,16 +99,16 @@ def run_side(args: argparse.Namespace, *, followers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch, database(args.database_url) as database_url:
         server = start_api(Path(scratch), args.source.resolve(), database_url)
         try:
-            return measure(server, args.quality, followers)
+            return measure(server, args.quality, followers, args.client_niceness)
         finally:
             stop(server.api, timeout_s=15)
 
 
-def measure(server: Server, quality: str, followers: int) -> dict[str, float]:
+def measure(server: Server, quality: str, followers: int, client_niceness: int) -> dict[str, float]:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         body = {"videoSubject": "Octopuses", "script": SCRIPT, "quality": quality}
         job_ids = [client.post("/api/generate", json=body).json()["jobId"] for _ in range(2)]
-        crowd = start_followers(server, job_ids, followers) if followers else None
+        crowd = start_followers(server, job_ids, followers, client_niceness) if followers else None
         api_cpu = psutil.Process(server.api.pid).cpu_times()
         worker = spawn(server.folder, server.env, ["worker", "--concurrency", "2"], "worker.log")
         try:
@@ -130,6 +136,7 @@ def measure(server: Server, quality: str, followers: int) -> dict[str, float]:
         "api_cpu_s": (api_cpu_after.user + api_cpu_after.system) - (api_cpu.user + api_cpu.system),
         "followers_opened": float(seen.get("opened", 0)),
         "followers_ended": float(seen.get("ended", 0)),
+        "followers_cpu_s": float(seen.get("cpu_s", 0.0)),
     }
 
 
@@ -161,13 +168,14 @@ class Crowd:
     reader: threading.Thread
 
 
-def start_followers(server: Server, job_ids: list[str], count: int) -> Crowd:
+def start_followers(server: Server, job_ids: list[str], count: int, niceness: int) -> Crowd:
     command = [sys.executable, "-m", "bench.followers.client", str(server.port)]
     process = subprocess.Popen(
         [*command, ",".join(job_ids), str(count)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: os.nice(niceness),  # before the harness starts its reader thread
     )
     assert process.stdout is not None
     ready = process.stdout.readline().split()
@@ -270,6 +278,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]]) ->
         "followers": args.followers,
         "rounds": args.rounds,
         "quality": args.quality,
+        "client_niceness": args.client_niceness,
         "database": "postgres" if args.database_url else "sqlite",
         "source": str(args.source),
         "medians": medians,
@@ -280,18 +289,21 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]]) ->
     stem = f"followers-{args.label}" if args.label else "followers"
     (RESULTS / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n")
     rows = [
-        "| Side | GET /api/jobs/{id} p50 ms | p99 ms | max ms | render s per job | API CPU s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Side | GET /api/jobs/{id} p50 ms | p99 ms | max ms | render s per job | API CPU s "
+        "| followers' CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for side in SIDES:
         m = medians[side]
         rows.append(
             f"| {side} ({int(m['followers'])}) | {m['probe_p50_ms']:.1f} | {m['probe_p99_ms']:.1f}"
-            f" | {m['probe_max_ms']:.0f} | {m['render_s']:.1f} | {m['api_cpu_s']:.1f} |"
+            f" | {m['probe_max_ms']:.0f} | {m['render_s']:.1f} | {m['api_cpu_s']:.1f}"
+            f" | {m['followers_cpu_s']:.1f} |"
         )
     text = "\n".join(
         [
-            f"# Followers ({summary['database']}, medians of {args.rounds} rounds)",
+            f"# Followers ({summary['database']}, medians of {args.rounds} rounds, followers' "
+            f"process at niceness {args.client_niceness})",
             "",
             *rows,
             "",

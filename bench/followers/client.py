@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 
@@ -70,6 +71,7 @@ async def main(port: int, job_ids: list[str], count: int) -> None:
                 "ended": sum(bool(result["ended"]) for result in done),
                 "events_min": min((int(result["events"]) for result in done), default=0),
                 "errors": [repr(r) for r in results if isinstance(r, BaseException)][:5],
+                "cpu_s": sum(os.times()[:2]),
             }
         ),
         flush=True,

@@ -173,7 +173,7 @@ async def test_a_follower_behind_what_the_feed_holds_reads_the_rest_once(
     from the database, then follows; none is lost or repeated."""
     async with live_app(follow_settings) as live:
         job_id = await queue_job(live.client)
-        await add_events(live.sessionmaker, job_id, [f"e{n}" for n in range(FEED_EVENTS + 300)])
+        await add_events(live.sessionmaker, job_id, [f"e{n}" for n in range(2 * FEED_EVENTS + 300)])
         first_opened = asyncio.Event()
         first = asyncio.create_task(read_stream(live.client, job_id, opened=first_opened))
         await asyncio.wait_for(first_opened.wait(), 30)
@@ -184,7 +184,7 @@ async def test_a_follower_behind_what_the_feed_holds_reads_the_rest_once(
         await live.client.post(f"/api/jobs/{job_id}/cancel")
         streams = await asyncio.wait_for(asyncio.gather(first, late), 60)
 
-    expected = ["Job queued.", *(f"e{n}" for n in range(FEED_EVENTS + 300)), "after"]
+    expected = ["Job queued.", *(f"e{n}" for n in range(2 * FEED_EVENTS + 300)), "after"]
     expected.append("Job cancelled.")
     for stream in streams:
         assert messages_of(stream) == expected
