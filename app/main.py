@@ -143,8 +143,11 @@ def _guard_requests(app: FastAPI, settings: Settings) -> None:
         max_bytes=settings.max_json_bytes,
         max_bytes_by_path={"/api/upload-songs": settings.max_upload_bytes},
     )
+    # The guard checks the URL tokens POST /api/tokens issues with the same instance.
+    app.state.url_tokens = None
     if not settings.api_key:
         return
+    app.state.url_tokens = tokens = UrlTokens(settings.api_key, ttl_s=settings.url_token_ttl_s)
     # Open without the key: the health check (load balancers, Docker), the page and its files,
     # which hold no data, and the API's description.
     public_paths = {"/", "/api/health"}
@@ -154,7 +157,7 @@ def _guard_requests(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         ApiKeyGuard,
         api_key=settings.api_key,
-        tokens=UrlTokens(settings.api_key, ttl_s=settings.url_token_ttl_s),
+        tokens=tokens,
         public_paths=public_paths,
         public_prefixes=["/assets/"],
         public_reads=settings.public_reads,

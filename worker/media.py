@@ -88,10 +88,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def probe_media(path: Path, *, ffprobe_exe: str | None) -> dict[str, Any] | None:
+def probe_media(
+    path: Path, *, ffprobe_exe: str | None, container: str | None = None
+) -> dict[str, Any] | None:
     """Duration, size, codecs and frame rate, or None when ffprobe is missing or fails, or the
-    file is in no container `sniff_container` knows."""
-    container = sniff_container(path)
+    file is in no container `sniff_container` knows. `container`: the file's, when the caller
+    has sniffed it already."""
+    container = container or sniff_container(path)
     if ffprobe_exe is None or container is None:
         return None
     command = [

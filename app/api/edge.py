@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.limits import send_error
 from app.settings import Settings, normal_host
 
 # A rebinding page's requests carry its own name in Host, never one of these: always accepted.
@@ -110,8 +110,7 @@ class TrustedHosts:
         if scope["type"] == "http":
             refusal = self.policy.refusal(Headers(scope=scope).get("host"))
             if refusal is not None:
-                response = JSONResponse({"status": "error", "message": refusal}, status_code=400)
-                await response(scope, receive, send)
+                await send_error(send, 400, refusal)
                 return
         await self.app(scope, receive, send)
 
@@ -163,7 +162,6 @@ class CrossSiteWrites:
             headers = Headers(scope=scope)
             refusal = self.policy.refusal(headers.get("origin"), host_header=headers.get("host"))
             if refusal is not None:
-                response = JSONResponse({"status": "error", "message": refusal}, status_code=403)
-                await response(scope, receive, send)
+                await send_error(send, 403, refusal)
                 return
         await self.app(scope, receive, send)

@@ -84,7 +84,10 @@ async def send_error(
 ) -> None:
     """The error envelope, sent straight to the server. `Connection: close`: the request's body
     may be unread, and the connection is not worth saving by reading it."""
-    body = json.dumps({"status": "error", "message": message}).encode()
+    # Encoded as the app's JSONResponse encodes: whoever refuses, the bytes are the same.
+    body = json.dumps(
+        {"status": "error", "message": message}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
     extra = [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send(
         {

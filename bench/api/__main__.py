@@ -6,7 +6,6 @@ Run: `.venv/bin/python -m bench.api [--duration 30] [--databases sqlite,postgres
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -17,16 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg
 import httpx
 import psutil
 
-from bench.common import medians_by_side, stop
+from bench.common import fresh_postgres_database, medians_by_side, stop
 
 HERE = Path(__file__).parent
 LUA_SCRIPT = HERE / "generate.lua"
@@ -93,21 +90,8 @@ def database(kind: str, data_dir: Path, *, postgres_dsn: str) -> Iterator[str]:
     if kind == "sqlite":
         yield ""  # the default: <data dir>/moneyprinter.db
         return
-    name = f"mp_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
-    try:
-        base, _, _ = postgres_dsn.rpartition("/")
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(_postgres_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _postgres_admin(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+    with fresh_postgres_database(postgres_dsn, prefix="mp_bench") as url:
+        yield url
 
 
 # -- the server ----------------------------------------------------------------------------------

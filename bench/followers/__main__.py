@@ -17,7 +17,6 @@ Run: `.venv/bin/python -m bench.followers [--rounds 3] [--followers 1000] [--sou
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import socket
@@ -27,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,12 +33,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import psutil
-import sqlalchemy
 
-from bench.common import median_of, stop
+from bench.common import fresh_postgres_database, median_of, stop
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -243,27 +239,13 @@ def spawn(
 
 
 @contextmanager
-def database(admin_url: str) -> Iterator[str]:
+def database(postgres_dsn: str) -> Iterator[str]:
     """'' for SQLite (the data folder's file); else a fresh Postgres database, dropped after."""
-    if not admin_url:
+    if not postgres_dsn:
         yield ""
         return
-    name = f"bench_followers_{uuid.uuid4().hex[:8]}"
-    url = sqlalchemy.make_url(admin_url)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    asyncio.run(_admin(dsn, f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+    with fresh_postgres_database(postgres_dsn, prefix="bench_followers") as url:
+        yield url
 
 
 def parse_time(value: str) -> datetime:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -14,14 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.auth import UrlTokens
 from app.main import create_app
 from app.settings import Settings
 from tests.integration.test_api_artifacts import VIDEO_BYTES, completed_job
-from tests.support.processes import free_port
+from tests.support.live import serving_in_thread
 
 KEY = "s3cret-key"
 KEYED = {"X-API-Key": KEY}
@@ -449,20 +447,8 @@ async def test_a_json_body_just_over_a_small_limit_queues_nothing(settings: Sett
 @pytest.fixture
 def live_server(keyed: Settings) -> Iterator[int]:
     """The keyed app under a real uvicorn, on a free loopback port."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(keyed), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving_in_thread(create_app(keyed)) as port:
+        yield port
 
 
 def raw_request(port: int, head: str, body: bytes = b"") -> bytes:

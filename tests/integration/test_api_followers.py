@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,7 +22,7 @@ from app.domain import EventType
 from app.main import create_app
 from app.settings import Settings
 from tests.integration.test_api_events import parse_sse
-from tests.support.processes import free_port
+from tests.support.live import serving_in_loop
 
 POLL_S = 0.1
 
@@ -39,20 +38,11 @@ class Live:
 async def live_app(settings: Settings) -> AsyncIterator[Live]:
     """The app under a real uvicorn in this event loop, and a client of it over TCP."""
     app = create_app(settings)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not serving.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            yield Live(app, client, app.state.sessionmaker)
-    finally:
-        server.should_exit = True
-        await serving
+    async with (
+        serving_in_loop(app) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
+        yield Live(app, client, app.state.sessionmaker)
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@ server error, and every response matches what the schema declares (status, type,
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import (
@@ -20,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.main import create_app
 from app.settings import Settings
-from tests.support.processes import free_port
+from tests.support.live import serving_in_thread
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,
@@ -32,20 +29,8 @@ CHECKS = [
 
 @pytest.fixture
 def live_url(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving_in_thread(create_app(settings)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_api_keeps_its_declared_contract(live_url: str) -> None:

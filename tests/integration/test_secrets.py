@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.repositories import Repositories
-from app.domain import VideoSpec
 from app.settings import Settings
 from tests.fakes import openai_chat, openai_speech
 from tests.fakes.server import serving
+from tests.integration.test_worker import queue_job
 from worker.errors import ProviderError
 from worker.kinds import in_loop_kind
 from worker.main import Worker
@@ -82,15 +82,6 @@ def test_a_speech_server_echoing_the_key_gets_an_error_without_it(tmp_path: Path
 
 
 # At the job boundary: a real worker, its child, the API
-
-
-async def queue_job(maker: Maker, **fields: Any) -> str:
-    spec = VideoSpec(video_subject="octopuses", quality="draft", **fields)
-    async with maker.begin() as session:
-        job = await Repositories(session).jobs.create(
-            payload=spec.model_dump(mode="json", by_alias=True)
-        )
-    return job.id
 
 
 async def run_until_idle(settings: Settings, maker: Maker) -> None:

@@ -135,13 +135,13 @@ class LocalFootage:
         """ffprobe's facts, else ffmpeg's banner (the imageio-ffmpeg wheel ships no ffprobe);
         None, with a warning, for a file that is not in a video container."""
         container = sniff_container(path)
-        if container is None or container not in VIDEO_CONTAINERS:
+        if container not in VIDEO_CONTAINERS:
             self._refused.add(path)
             self._warn(f"local: {path.name} is not an {VIDEO_CONTAINER_NAMES} video; skipped")
             return None
-        facts = probe_media(path, ffprobe_exe=self._ffprobe_exe) if self._ffprobe_exe else None
+        facts = probe_media(path, ffprobe_exe=self._ffprobe_exe, container=container)
         if facts is None:
-            return probe_with_ffmpeg(path, ffmpeg_exe=self._ffmpeg_exe)
+            return probe_with_ffmpeg(path, ffmpeg_exe=self._ffmpeg_exe, container=container)
         duration_s, width_px, height_px = (
             facts.get("durationS"), facts.get("widthPx"), facts.get("heightPx")
         )  # fmt: skip
@@ -150,9 +150,12 @@ class LocalFootage:
         return MediaFacts(float(duration_s), int(width_px), int(height_px), container)
 
 
-def probe_with_ffmpeg(path: Path, *, ffmpeg_exe: str) -> MediaFacts | None:
-    """Duration and size from ffmpeg's banner; None for a file in no video container."""
-    container = sniff_container(path)
+def probe_with_ffmpeg(
+    path: Path, *, ffmpeg_exe: str, container: str | None = None
+) -> MediaFacts | None:
+    """Duration and size from ffmpeg's banner; None for a file in no video container.
+    `container`: the file's, when the caller has sniffed it already."""
+    container = container or sniff_container(path)
     if container is None or container not in VIDEO_CONTAINERS:
         return None
     try:

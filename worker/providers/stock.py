@@ -203,7 +203,7 @@ class StockFootage(ABC):
             max_bytes=self._max_download_bytes, sleep=self._sleep,
         )  # fmt: skip
         container = sniff_container(path)
-        if container is None or container not in VIDEO_CONTAINERS:
+        if container not in VIDEO_CONTAINERS:
             path.unlink(missing_ok=True)
             self._warn(
                 f"{self.name}: video {video.video_id} is not an {VIDEO_CONTAINER_NAMES} file; "
