@@ -243,6 +243,9 @@ def test_ctrl_c_stops_following_and_leaves_the_job_on_the_server(
         [*moneyprinter_command(), "generate", "octopuses", "--script", SCRIPT,
          "--url", api_only.url],
         cwd=workdir, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as a terminal delivers it, even when the suite runs in the background (where
+        # the shell has SIGINT ignored, and a child inherits that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert process.stderr is not None
     first_line = process.stderr.readline()
