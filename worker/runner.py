@@ -94,6 +94,21 @@ def prepare_work_dir(work_dir: Path, *, job_id: str, attempt: int, spec: dict[st
     return job_file
 
 
+def _lower_priority(pid: int, niceness: int) -> None:
+    """Lower the CPU priority of the child `pid`, leader of its own session, by `niceness`.
+
+    Its nice value alone is not enough on Linux: with autogroups on (the default of most
+    distributions), every session is a scheduling group of its own, weighed against the others
+    as equals, and a nice value only counts inside its group, so each render would still take as
+    much CPU as the whole API. The session's group gets the niceness too (`/proc/PID/autogroup`;
+    raising it needs no privilege); where there are no autogroups, the file is absent."""
+    lowered = min(MAX_NICENESS, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.setpriority(os.PRIO_PROCESS, pid, lowered)
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(f"{min(MAX_NICENESS, niceness)}\n")
+
+
 class ChildProcess:
     """A running `python -m worker.child`, leader of its own process group."""
 
@@ -135,9 +150,7 @@ class ChildProcess:
         )
         if niceness:
             # Before the options are written: the child reads them before it runs anything.
-            lowered = min(MAX_NICENESS, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.setpriority(os.PRIO_PROCESS, process.pid, lowered)
+            _lower_priority(process.pid, niceness)
         assert process.stdin is not None
         process.stdin.write(options.model_dump_json().encode())
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
