@@ -10,9 +10,11 @@ import os
 from typing import Any, TypeAlias
 
 import uvicorn
+from pydantic_settings import BaseSettings
 
 from app.http_server import http_options
 from app.settings import Settings
+from app.webhooks import new_secret
 
 logger = logging.getLogger("moneyprinter")
 
@@ -36,6 +38,18 @@ def add_parsers(commands: Subparsers) -> None:
 
     migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
     migrate.set_defaults(command=migrate_command, config=Settings)
+
+    webhooks = commands.add_parser("webhooks", help="webhook tools")
+    webhooks_commands = webhooks.add_subparsers(required=True, metavar="action")
+    secret = webhooks_commands.add_parser(
+        "secret", help="print a new signing secret for MONEYPRINTER_WEBHOOK_SECRET"
+    )
+    # Reads no settings: it is what a user runs while the webhook settings are incomplete.
+    secret.set_defaults(command=webhook_secret_command, config=NoSettings)
+
+
+class NoSettings(BaseSettings):
+    """The settings of a command that needs none."""
 
 
 def add_http_options(parser: argparse.ArgumentParser) -> None:
@@ -109,4 +123,9 @@ def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade_to_head(settings.resolved_database_url)
     logger.info("database is at the newest schema")
+    return 0
+
+
+def webhook_secret_command(_args: argparse.Namespace, _settings: BaseSettings) -> int:
+    print(new_secret())
     return 0

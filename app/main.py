@@ -36,6 +36,7 @@ from app.api.routes import (
     songs,
     tokens,
     voices,
+    webhooks,
 )
 from app.api.validation import describe_validation_error
 from app.db.dialect import Dialect
@@ -66,7 +67,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker = create_sessionmaker(
+            engine, webhook_endpoints=settings.webhook_urls
+        )
         app.state.enqueuer = enqueuer = Enqueuer(app.state.sessionmaker)
         app.state.queue_cap = QueueCap(app.state.sessionmaker, limit=settings.max_queued_jobs)
         app.state.followers = followers = Followers(
@@ -100,7 +103,18 @@ def create_app(
     _add_cors(app, settings)
     _add_host_check(app, settings)
     _add_error_handlers(app)
-    for module in (jobs, events, artifacts, songs, models, voices, health, metrics, tokens):
+    for module in (
+        jobs,
+        events,
+        artifacts,
+        webhooks,
+        songs,
+        models,
+        voices,
+        health,
+        metrics,
+        tokens,
+    ):
         app.include_router(module.router)
     _mount_web(app, web_dist)
     return app

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from app.domain import VideoSpec
+from app.webhooks import shown_endpoint
 
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
 SPEC_FIELDS: set[str] = set(VideoSpec.model_fields)
@@ -197,6 +198,61 @@ class ArtifactRead(ReadModel):
 class ArtifactList(CamelModel):
     status: Literal["success"] = "success"
     artifacts: list[ArtifactRead]
+
+
+class WebhookDeliveryRead(ReadModel):
+    """One message to one endpoint, and how its delivery went."""
+
+    id: int
+    message_id: str = Field(
+        examples=["msg_5f0c1e2d3b4a49d8a7c6b5e4f3a2b1c0"],
+        description="the `webhook-id` header: the same on every attempt and to every endpoint",
+    )
+    type: str = Field(
+        validation_alias=AliasChoices("type", "event_type"),
+        examples=["job.completed"],
+        description="job.completed, job.failed, job.cancelled",
+    )
+    job_id: str
+    endpoint_url: str = Field(
+        validation_alias=AliasChoices("endpointUrl", "endpoint"),
+        exclude=True,
+    )
+    status: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: to be sent (again) at `nextAttemptAt`; failed: given up"
+    )
+    attempts: int = Field(validation_alias=AliasChoices("attempts", "attempt_count"))
+    next_attempt_at: datetime | None = Field(
+        validation_alias=AliasChoices("nextAttemptAt", "next_attempt_at")
+    )
+    last_status_code: int | None = Field(description="the endpoint's HTTP answer, if any")
+    last_error: str | None = Field(description="why the latest attempt failed")
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+    @computed_field(examples=["https://hooks.example.org/moneyprinter"])  # type: ignore[prop-decorator]
+    @property
+    def endpoint(self) -> str:
+        """The endpoint, without a password or query (either may hold a token)."""
+        return shown_endpoint(self.endpoint_url)
+
+
+class WebhookDeliveryList(CamelModel):
+    status: Literal["success"] = "success"
+    deliveries: list[WebhookDeliveryRead]
+
+
+class WebhookDeliveryPage(WebhookDeliveryList):
+    total: int
+    limit: int
+    offset: int
+
+
+class WebhookDeliveryResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str
+    delivery: WebhookDeliveryRead
 
 
 class ModelsResponse(CamelModel):

@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.webhooks import secret_key
+
 DEFAULT_PORT = 8080
 # An origin as browsers send it: scheme and host, maybe a port, never a path.
 ORIGIN = re.compile(r"https?://[^/\s]+")
@@ -122,7 +124,28 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(3600.0, gt=0)
     ffmpeg: str = ""
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    # Webhooks (app/webhooks.py): every job's end is announced to each of these URLs. Only ever
+    # from the settings, never from a request: the service cannot be made to call other hosts.
+    webhook_urls: Annotated[list[str], NoDecode] = []
+    # `whsec_` + base64 of 24–64 random bytes (`moneyprinter webhooks secret` makes one); several,
+    # space-separated, while a secret is rotated: each signs every message.
+    webhook_secret: str = ""
+    webhook_timeout_s: float = Field(15.0, gt=0, le=60)
+    # The waits after each failed attempt; when they are used up, the delivery has failed.
+    webhook_retry_schedule_s: Annotated[list[float], NoDecode] = [
+        5,
+        300,
+        1800,
+        7200,
+        18_000,
+        36_000,
+        50_400,
+        72_000,
+        86_400,
+    ]
+    webhook_poll_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("cors_origins", "allowed_hosts", "webhook_urls", mode="before")
     @classmethod
     def _split_on_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -139,6 +162,32 @@ class Settings(BaseSettings):
                     "trailing slash (e.g. http://localhost:3000), or *"
                 )
         return origins
+
+    @field_validator("webhook_retry_schedule_s", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule_s")
+    @classmethod
+    def _check_schedule(cls, waits: list[float]) -> list[float]:
+        if any(not 0 <= wait <= 7 * 86_400 for wait in waits):
+            raise ValueError("each wait is between 0 and 604800 seconds (a week)")
+        return waits
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _check_webhook_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+                raise ValueError(
+                    f"{url!r} is not a webhook endpoint: an http:// or https:// URL with a host "
+                    "and no #fragment"
+                )
+        return list(dict.fromkeys(urls))
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -160,6 +209,25 @@ class Settings(BaseSettings):
             raise ValueError("MONEYPRINTER_API_KEY must be set when MONEYPRINTER_ENV=production")
         return self
 
+    @model_validator(mode="after")
+    def _check_webhook_secret(self) -> Settings:
+        if self.webhook_urls and not self.webhook_secret.split():
+            raise ValueError(
+                "MONEYPRINTER_WEBHOOK_SECRET must be set when MONEYPRINTER_WEBHOOK_URLS is: "
+                "every message is signed (`moneyprinter webhooks secret` prints a new secret)"
+            )
+        for secret in self.webhook_secret.split():
+            try:
+                secret_key(secret)
+            except ValueError as exc:
+                raise ValueError(f"MONEYPRINTER_WEBHOOK_SECRET: {exc}") from None
+        return self
+
+    @property
+    def webhook_keys(self) -> list[bytes]:
+        """The HMAC keys of MONEYPRINTER_WEBHOOK_SECRET, one per secret."""
+        return [secret_key(secret) for secret in self.webhook_secret.split()]
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The async SQLAlchemy URL: the SQLite file in the data folder unless DATABASE_URL says."""
@@ -172,6 +240,7 @@ class Settings(BaseSettings):
         names = [name for name in type(self).model_fields if name.endswith(SECRET_SUFFIXES)]
         password = urlsplit(self.database_url).password or ""
         values = {*(str(getattr(self, name)) for name in names), password, unquote(password)}
+        values.update(self.webhook_secret.split())  # each of several, as each appears alone
         return tuple(sorted(value for value in values if value))
 
     @property

@@ -101,7 +101,11 @@ async def run_worker(settings: Settings, *, concurrency: int | None) -> None:
 
     engine = create_engine(settings.resolved_database_url)
     try:
-        worker = Worker(settings, create_sessionmaker(engine), concurrency=concurrency)
+        worker = Worker(
+            settings,
+            create_sessionmaker(engine, webhook_endpoints=settings.webhook_urls),
+            concurrency=concurrency,
+        )
         install_stop_handlers(worker.stop, lambda: worker.stop(now=True))
         await worker.run()
     finally:
@@ -138,7 +142,12 @@ async def serve(settings: Settings, *, host: str, port: int, concurrency: int | 
     )
     server = _Server(config)
     engine = create_engine(settings.resolved_database_url)
-    worker = Worker(settings, create_sessionmaker(engine), concurrency=concurrency, wake_event=wake)
+    worker = Worker(
+        settings,
+        create_sessionmaker(engine, webhook_endpoints=settings.webhook_urls),
+        concurrency=concurrency,
+        wake_event=wake,
+    )
 
     def stop() -> None:
         server.should_exit = True

@@ -32,6 +32,7 @@ from worker.retention import prune_expired
 from worker.retry import retry_delay_s, should_retry
 from worker.runner import ChildExit, JobLog, Outcome, RunningJob, prepare_work_dir, run_child
 from worker.wakeup import asyncpg_dsn, listen_for_jobs
+from worker.webhooks import WebhookSender
 
 logger = logging.getLogger("worker")
 
@@ -83,6 +84,7 @@ class Worker:
         self._running: dict[str, RunningJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._completer = Completer(self._db)
+        self._webhooks = WebhookSender(settings, self._db) if settings.webhook_urls else None
 
     def running_child_pid(self, job_id: str) -> int | None:
         """The pid (and process group id) of a running job's child, if it has started."""
@@ -115,6 +117,7 @@ class Worker:
         if settings.retention_days > 0:
             retention = self._every(settings.retention_interval_s, self._prune)
             loops.append(asyncio.create_task(retention))
+        sender = None if self._webhooks is None else asyncio.create_task(self._webhooks.run())
         dsn = asyncpg_dsn(settings.resolved_database_url) if settings.listen_notify else None
         if dsn is not None:
             loops.append(
@@ -127,6 +130,8 @@ class Worker:
             raise
         finally:
             await self._wind_down()
+            if sender is not None:
+                await self._stop_sending(sender)
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
@@ -215,6 +220,8 @@ class Worker:
             timeout.cancel()
             self._running.pop(job.id, None)
             self._wake.set()
+            if self._webhooks is not None:
+                self._webhooks.nudge()  # its end may be announced
 
     async def _execute(self, job: RunningJob) -> Outcome:
         work_dir = self.settings.jobs_dir / job.id / str(job.attempt)
@@ -431,6 +438,17 @@ class Worker:
         """Retention: delete finished jobs past the retention age. Every worker prunes; the
         batches lock with SKIP LOCKED, so workers pruning at once share the work."""
         await prune_expired(self.sessionmaker, self.settings)
+
+    async def _stop_sending(self, sender: asyncio.Task[None]) -> None:
+        """Let the webhook round in flight finish, so its outcomes are recorded rather than
+        sent again later; a round that overruns its timeout is cancelled."""
+        assert self._webhooks is not None
+        self._webhooks.stop()
+        grace_s = 0.0 if self._stop_now.is_set() else self.settings.webhook_timeout_s + 5
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(sender), grace_s)
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
 
     async def _wind_down(self) -> None:
         """Give running jobs the grace period (none when stopping now), then kill and release."""

@@ -172,3 +172,41 @@ class WorkerRecord(Base):
     slots: Mapped[int] = mapped_column(Integer)
     busy: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[str] = mapped_column(String(50))
+
+
+class WebhookDelivery(Base):
+    """One message to one endpoint: the outbox row written with the state change it announces,
+    then its delivery's state (app/webhooks.py, worker/webhooks.py)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        # The sender's claim: only what is still to be delivered.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_webhook_deliveries_job_id", "job_id"),
+        Index("ix_webhook_deliveries_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str] = mapped_column(ForeignKey("generation_jobs.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(Text)
+    # The exact bytes sent (UTF-8): the signature is over them, on every attempt.
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    # When the next attempt is due; while an attempt runs, when its claim runs out.
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]

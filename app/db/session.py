@@ -3,6 +3,7 @@ asyncpg pool for Postgres."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.db.dialect import Dialect
+from app.db.repositories.webhooks import WEBHOOK_ENDPOINTS
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Postgres errors that mean "the connection or the server went away", not "the statement is bad":
@@ -86,8 +88,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, webhook_endpoints: Sequence[str] = ()
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`. `webhook_endpoints` (MONEYPRINTER_WEBHOOK_URLS): the endpoints
+    these sessions announce every job's end to, in the transaction that ends it
+    (app/db/repositories/webhooks.py)."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, info={WEBHOOK_ENDPOINTS: tuple(webhook_endpoints)}
+    )
 
 
 def is_transient_error(exc: BaseException) -> bool:

@@ -22,7 +22,14 @@ from app.db.migrations import alembic_config, downgrade_to_base, upgrade_to_head
 from app.db.models import Base
 from app.db.session import SQLITE_BUSY_TIMEOUT_MS, create_engine
 
-TABLES = {"projects", "generation_jobs", "generation_events", "artifacts", "workers"}
+TABLES = {
+    "projects",
+    "generation_jobs",
+    "generation_events",
+    "artifacts",
+    "workers",
+    "webhook_deliveries",
+}
 READY_INDEX = "ix_generation_jobs_ready"
 
 

@@ -1,6 +1,6 @@
 """One repository per concern, all on the caller's session: jobs as the API changes them, the
-worker's leases, events, artifacts, workers, projects, and the queue's metrics. The statements
-they run are in `app/db/statements.py`."""
+worker's leases, events, artifacts, workers, projects, webhook deliveries, and the queue's
+metrics. The statements they run are in `app/db/statements.py`."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +10,7 @@ from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leases import LeaseRepository
 from app.db.repositories.metrics import MetricsRepository
 from app.db.repositories.projects import ProjectRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.db.repositories.workers import WorkerRepository
 
 
@@ -22,6 +23,7 @@ class Repositories:
         self.events = EventRepository(session)
         self.artifacts = ArtifactRepository(session)
         self.workers = WorkerRepository(session)
+        self.webhooks = WebhookRepository(session)
 
 
 __all__ = [
@@ -32,5 +34,6 @@ __all__ = [
     "MetricsRepository",
     "ProjectRepository",
     "Repositories",
+    "WebhookRepository",
     "WorkerRepository",
 ]

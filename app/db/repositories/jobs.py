@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.db.models import GenerationJob, utcnow
 from app.db.repositories.base import Repository
 from app.db.repositories.events import EventRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.db.statements import (
     QUEUED,
     RUNNING,
@@ -113,6 +114,7 @@ class JobRepository(Repository):
             await events.add(
                 job.id, EventType.STATE, "Job cancelled.", payload={"state": job.status}
             )
+            await WebhookRepository(self.session).announce_ended([job.id])
         else:
             await events.add(job.id, EventType.LOG, "Cancellation requested.")
         return job

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.db.models import GenerationJob, utcnow
 from app.db.repositories.base import Repository, rowcount
 from app.db.repositories.events import EventRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.db.statements import (
     LEASE_EXPIRED_MESSAGE,
     QUEUED,
@@ -35,6 +36,10 @@ class LeaseRepository(Repository):
     @property
     def events(self) -> EventRepository:
         return EventRepository(self.session)
+
+    @property
+    def webhooks(self) -> WebhookRepository:
+        return WebhookRepository(self.session)
 
     async def claim(self, *, worker_id: str, limit: int, lease_s: float) -> list[GenerationJob]:
         """Claim up to `limit` ready jobs, highest priority first, and log each claim. One
@@ -113,6 +118,7 @@ class LeaseRepository(Repository):
             await self.events.add_rows(
                 completed_event(job_id, now=now) for job_id in leases if job_id in completed
             )
+        await self.webhooks.announce_ended(sorted(completed))
         ends = dict.fromkeys(completed, "completed")
         missed = [job_id for job_id in leases if job_id not in completed]
         cancelled = await self.cancel_requested_ids(missed)
@@ -198,6 +204,7 @@ class LeaseRepository(Repository):
                 level=EventLevel.WARNING,
                 payload={"state": job.status, "attempt": job.attempt_count, "rescued": True},
             )
+        await self.webhooks.announce_ended([job.id for job in jobs if job.status != QUEUED])
         return jobs
 
     async def _finish(
@@ -211,8 +218,8 @@ class LeaseRepository(Repository):
         event_payload: dict[str, Any] | None = None,
         **values: Any,
     ) -> bool:
-        """Move a running job to a final state, fenced by its lease token."""
-        return await self._transition(
+        """Move a running job to a final state, fenced by its lease token, and announce it."""
+        finished = await self._transition(
             job_id,
             token,
             {"status": status.value, "completed_at": utcnow(), "leased_until": None, **values},
@@ -221,6 +228,9 @@ class LeaseRepository(Repository):
             level=level,
             payload={**(event_payload or {}), "state": status.value},
         )
+        if finished:
+            await self.webhooks.announce_ended([job_id])
+        return finished
 
     async def _transition(
         self,

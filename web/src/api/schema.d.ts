@@ -243,6 +243,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jobs/{job_id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job's webhook deliveries */
+        get: operations["job_deliveries_api_jobs__job_id__webhooks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/metrics": {
         parameters: {
             query?: never;
@@ -406,6 +423,47 @@ export interface paths {
         get: operations["get_voice_sample_api_voices__voice_id__sample_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook deliveries
+         * @description Deliveries, newest first.
+         */
+        get: operations["list_deliveries_api_webhooks_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a failed delivery again
+         * @description A failed delivery goes back to pending, with a fresh retry schedule; the same message
+         *     (its `webhook-id` included) is sent again by the next worker round, signed anew.
+         */
+        post: operations["redeliver_api_webhooks_deliveries__delivery_id__redeliver_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1202,6 +1260,103 @@ export interface components {
              * @example Joe (en-US)
              */
             name: string;
+        };
+        /** WebhookDeliveryList */
+        WebhookDeliveryList: {
+            /** Deliveries */
+            deliveries: components["schemas"]["WebhookDeliveryRead"][];
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+        };
+        /** WebhookDeliveryPage */
+        WebhookDeliveryPage: {
+            /** Deliveries */
+            deliveries: components["schemas"]["WebhookDeliveryRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+            /** Total */
+            total: number;
+        };
+        /**
+         * WebhookDeliveryRead
+         * @description One message to one endpoint, and how its delivery went.
+         */
+        WebhookDeliveryRead: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Deliveredat */
+            deliveredAt: string | null;
+            /**
+             * Endpoint
+             * @description The endpoint, without a password or query (either may hold a token).
+             * @example https://hooks.example.org/moneyprinter
+             */
+            readonly endpoint: string;
+            /** Id */
+            id: number;
+            /** Jobid */
+            jobId: string;
+            /** Lastattemptat */
+            lastAttemptAt: string | null;
+            /**
+             * Lasterror
+             * @description why the latest attempt failed
+             */
+            lastError: string | null;
+            /**
+             * Laststatuscode
+             * @description the endpoint's HTTP answer, if any
+             */
+            lastStatusCode: number | null;
+            /**
+             * Messageid
+             * @description the `webhook-id` header: the same on every attempt and to every endpoint
+             * @example msg_5f0c1e2d3b4a49d8a7c6b5e4f3a2b1c0
+             */
+            messageId: string;
+            /** Nextattemptat */
+            nextAttemptAt: string | null;
+            /**
+             * Status
+             * @description pending: to be sent (again) at `nextAttemptAt`; failed: given up
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            /**
+             * Type
+             * @description job.completed, job.failed, job.cancelled
+             * @example job.completed
+             */
+            type: string;
+        };
+        /** WebhookDeliveryResponse */
+        WebhookDeliveryResponse: {
+            delivery: components["schemas"]["WebhookDeliveryRead"];
+            /** Message */
+            message: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
         };
         /** WorkerRead */
         WorkerRead: {
@@ -2050,6 +2205,73 @@ export interface operations {
             };
         };
     };
+    job_deliveries_api_jobs__job_id__webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_metrics_api_metrics_get: {
         parameters: {
             query?: never;
@@ -2575,6 +2797,143 @@ export interface operations {
             };
             /** @description The voice's engine failed */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_webhooks_deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description only deliveries in this state */
+                status?: ("pending" | "delivered" | "failed") | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    redeliver_api_webhooks_deliveries__delivery_id__redeliver_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The delivery has not failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
