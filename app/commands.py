@@ -5,16 +5,21 @@ the log format."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import sys
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import uvicorn
 from pydantic_settings import BaseSettings
 
+from app.crypto import new_key
 from app.http_server import http_options
 from app.settings import Settings
 from app.webhooks import new_secret
+from app.youtube import AccountError
 
 logger = logging.getLogger("moneyprinter")
 
@@ -46,6 +51,27 @@ def add_parsers(commands: Subparsers) -> None:
     )
     # Reads no settings: it is what a user runs while the webhook settings are incomplete.
     secret.set_defaults(command=webhook_secret_command, config=NoSettings)
+
+    youtube = commands.add_parser("youtube", help="YouTube accounts")
+    youtube_commands = youtube.add_subparsers(required=True, metavar="action")
+    key = youtube_commands.add_parser(
+        "key", help="print a new MONEYPRINTER_SECRET_KEY (it encrypts stored account tokens)"
+    )
+    key.set_defaults(command=youtube_key_command, config=NoSettings)
+    imported = youtube_commands.add_parser(
+        "import",
+        help="connect the account of the original MoneyPrinter's login files",
+        description="Reads Google's client secrets file and the token file the original "
+        "MoneyPrinter stored after its first upload (oauth2client's format), checks the login "
+        "with Google, and stores it, encrypted with MONEYPRINTER_SECRET_KEY.",
+    )
+    imported.add_argument(
+        "--client-secrets", type=Path, default=Path("client_secret.json"), metavar="FILE"
+    )
+    imported.add_argument("--token", type=Path, default=Path("main.py-oauth2.json"), metavar="FILE")
+    imported.set_defaults(command=youtube_import_command, config=Settings)
+    listed = youtube_commands.add_parser("accounts", help="the connected accounts")
+    listed.set_defaults(command=youtube_accounts_command, config=Settings)
 
 
 class NoSettings(BaseSettings):
@@ -128,4 +154,38 @@ def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
 
 def webhook_secret_command(_args: argparse.Namespace, _settings: BaseSettings) -> int:
     print(new_secret())
+    return 0
+
+
+def youtube_key_command(_args: argparse.Namespace, _settings: BaseSettings) -> int:
+    print(new_key())
+    return 0
+
+
+def youtube_import_command(args: argparse.Namespace, settings: Settings) -> int:
+    from app.youtube_accounts import import_account  # httpx and the database: only here
+
+    try:
+        account = asyncio.run(import_account(settings, args.client_secrets, args.token))
+    except AccountError as exc:
+        print(f"moneyprinter: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Connected the YouTube channel {account.channel_title} ({account.channel_id}) as "
+        f"account {account.id}."
+    )
+    return 0
+
+
+def youtube_accounts_command(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.youtube_accounts import list_accounts
+
+    accounts = asyncio.run(list_accounts(settings))
+    if not accounts:
+        print("No YouTube account is connected.")
+    for account in accounts:
+        why = f": {account.status_message}" if account.status_message else ""
+        print(
+            f"{account.id}\t{account.channel_title} ({account.channel_id})\t{account.status}{why}"
+        )
     return 0

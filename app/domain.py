@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -33,6 +34,9 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# The job kind that uploads a finished video to YouTube (worker/publish.py).
+PUBLISH_KIND = "publish"
 
 
 class EventType(StrEnum):
@@ -70,6 +74,68 @@ Quality = Literal["draft", "standard", "high"]
 FootageSource = Literal["auto", "pexels", "pixabay", "local", "generated"]
 
 
+class PublishOptions(BaseModel):
+    """How a video goes to YouTube. The defaults are the original MoneyPrinter's (private,
+    category 28, not made for kids), plus the altered-or-synthetic disclosure: the voice and the
+    script are generated. Title, description and tags: the video's metadata unless given."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+    account_id: int | None = Field(
+        None, ge=1, description="a connected account (GET /api/accounts); none: the only one"
+    )
+    privacy: Literal["private", "unlisted", "public"] = "private"
+    publish_at: datetime | None = Field(
+        None, description="YouTube makes the private video public then (ISO 8601, in the future)"
+    )
+    category_id: str = Field("28", pattern=r"^[0-9]{1,3}$", description="28: Science & Technology")
+    made_for_kids: bool = False
+    synthetic_media: bool = Field(True, description="YouTube's altered or synthetic content flag")
+    title: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=5000)
+    tags: list[str] | None = Field(None, max_length=100)
+
+    @field_validator("title", "description")
+    @classmethod
+    def _no_angle_brackets(cls, value: str | None) -> str | None:
+        if value is not None and ("<" in value or ">" in value):
+            raise ValueError("YouTube refuses < and > here")
+        if value is not None and len(value.encode()) > 5000:
+            raise ValueError("at most 5000 bytes of UTF-8")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, tags: list[str] | None) -> list[str] | None:
+        if tags is None:
+            return None
+        if youtube_tags_length(tags) > MAX_TAGS_CHARS:
+            raise ValueError(f"at most {MAX_TAGS_CHARS} characters in all, as YouTube counts them")
+        return tags
+
+    @model_validator(mode="after")
+    def _schedule_only_private(self) -> PublishOptions:
+        if self.publish_at is None:
+            return self
+        if self.privacy != "private":
+            raise ValueError("publishAt: only a private video can be scheduled (privacy: private)")
+        if self.publish_at.tzinfo is None:
+            raise ValueError("publishAt: give a time zone (e.g. 2027-01-01T09:00:00Z)")
+        if self.publish_at <= datetime.now(UTC):
+            raise ValueError("publishAt: must be in the future")
+        return self
+
+
+MAX_TAGS_CHARS = 500
+
+
+def youtube_tags_length(tags: list[str]) -> int:
+    """Tags' length as YouTube counts it: commas between them, quotes around one with a space."""
+    return sum(len(tag) + (2 if " " in tag else 0) for tag in tags) + max(len(tags) - 1, 0)
+
+
 class VideoSpec(BaseModel):
     """What to make: the validated generate request, without the queue's options.
 
@@ -98,7 +164,12 @@ class VideoSpec(BaseModel):
     subtitles_position: str = Field("center,bottom", examples=["center,bottom"])
     color: str = Field("#FFFF00", description="subtitle colour: #RGB, #RRGGBB or a CSS name")
     use_music: bool = False
-    automate_youtube_upload: bool = False
+    automate_youtube_upload: bool = Field(
+        False, description="publish to YouTube after the render, with `publish` or its defaults"
+    )
+    publish: PublishOptions | None = Field(
+        None, description="publish to YouTube after the render, so (implies the above)"
+    )
     threads: int = Field(
         2, ge=1, le=MAX_THREADS, description="encoder threads; a hint, capped at the worker's cores"
     )

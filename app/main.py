@@ -37,11 +37,13 @@ from app.api.routes import (
     tokens,
     voices,
     webhooks,
+    youtube,
 )
 from app.api.validation import describe_validation_error
 from app.db.dialect import Dialect
 from app.db.enqueuer import Enqueuer
 from app.db.notify import JobNotifier
+from app.db.repositories.accounts import check_secret_key
 from app.db.session import create_engine, create_sessionmaker
 from app.errors import AppError
 from app.settings import Settings
@@ -70,6 +72,7 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(
             engine, webhook_endpoints=settings.webhook_urls
         )
+        await check_secret_key(app.state.sessionmaker, settings.secret_key)
         app.state.enqueuer = enqueuer = Enqueuer(app.state.sessionmaker)
         app.state.queue_cap = QueueCap(app.state.sessionmaker, limit=settings.max_queued_jobs)
         app.state.followers = followers = Followers(
@@ -107,6 +110,7 @@ def create_app(
         jobs,
         events,
         artifacts,
+        youtube,
         webhooks,
         songs,
         models,

@@ -123,9 +123,56 @@ class JobRead(ReadModel):
         return value if isinstance(value, str) else str(value)
 
 
+class PublicationRead(ReadModel):
+    """A publish job's upload to YouTube (the video job's, or the publish job's own)."""
+
+    job_id: str = Field(description="the publish job")
+    video_job_id: str
+    account_id: int | None
+    video_id: str | None = Field(
+        validation_alias=AliasChoices("videoId", "youtube_video_id"),
+        description="YouTube's id of the video, once uploaded",
+    )
+    bytes_total: int
+    bytes_acknowledged: int = Field(description="what YouTube holds of the upload")
+    thumbnail_set: bool
+    published_at: datetime | None
+
+    @computed_field(examples=["https://youtu.be/dQw4w9WgXcQ"])  # type: ignore[prop-decorator]
+    @property
+    def url(self) -> str | None:
+        return f"https://youtu.be/{self.video_id}" if self.video_id else None
+
+
 class JobResponse(CamelModel):
     status: Literal["success"] = "success"
     job: JobRead
+    publications: list[PublicationRead] = Field(
+        default_factory=list, description="its uploads to YouTube (a publish job: its own)"
+    )
+
+
+class AccountRead(ReadModel):
+    """A connected YouTube channel. Its tokens are never shown."""
+
+    id: int
+    channel_id: str
+    channel_title: str
+    status: Literal["connected", "disconnected"]
+    status_message: str | None = Field(description="why it is disconnected")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountList(CamelModel):
+    status: Literal["success"] = "success"
+    accounts: list[AccountRead]
+
+
+class PublishResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str = "Publishing queued."
+    job_id: str = Field(description="the publish job")
 
 
 class JobPage(CamelModel):

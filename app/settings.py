@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(3600.0, gt=0)
     ffmpeg: str = ""
 
+    # Encrypts stored OAuth tokens (app/crypto.py): a Fernet key, `moneyprinter youtube key`.
+    secret_key: str = ""
+    # The YouTube Data API and its upload endpoint (`/youtube/v3/…`, `/upload/youtube/v3/…`).
+    youtube_api_url: str = "https://www.googleapis.com"
+    # Bytes per upload request: a multiple of 256 KiB, as YouTube's resumable protocol asks.
+    youtube_chunk_bytes: int = Field(8 * 1024 * 1024, ge=256 * 1024)
+
     # Webhooks (app/webhooks.py): every job's end is announced to each of these URLs. Only ever
     # from the settings, never from a request: the service cannot be made to call other hosts.
     webhook_urls: Annotated[list[str], NoDecode] = []
@@ -188,6 +195,13 @@ class Settings(BaseSettings):
                     "and no #fragment"
                 )
         return list(dict.fromkeys(urls))
+
+    @field_validator("youtube_chunk_bytes")
+    @classmethod
+    def _whole_upload_units(cls, size: int) -> int:
+        if size % (256 * 1024):
+            raise ValueError("must be a multiple of 262144 (256 KiB), as YouTube requires")
+        return size
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -30,7 +30,7 @@ SECRET_MAX_BYTES = 64
 
 # The message type each final state of a job is announced as.
 ENDED_TYPES = {"completed": "job.completed", "failed": "job.failed", "cancelled": "job.cancelled"}
-MESSAGE_TYPES = (*ENDED_TYPES.values(), "job.published")
+PUBLISHED = "job.published"  # a publish job completed: the video is on YouTube
 
 
 def new_secret() -> str:
@@ -77,9 +77,11 @@ def job_ended_body(
     error: str | None,
     has_video: bool,
     at: datetime,
-) -> str:
-    """The message announcing that a job ended in `state`. Links are paths on the API (this
-    service does not know the address its clients reach it at)."""
+    youtube: dict[str, Any] | None = None,
+) -> tuple[str, str]:
+    """The type and body of the message announcing that a job ended in `state`: a publish job
+    that completed is `job.published`, with its `youtube` video. Links are paths on the API
+    (this service does not know the address its clients reach it at)."""
     links = {"job": f"/api/jobs/{job_id}", "events": f"/api/jobs/{job_id}/events"}
     if has_video:
         links["video"] = f"/api/jobs/{job_id}/video"
@@ -92,7 +94,11 @@ def job_ended_body(
         "errorMessage": error,
         "links": links,
     }
-    return message_body(ENDED_TYPES[state], data, at=at)
+    message_type = ENDED_TYPES[state]
+    if youtube is not None:
+        data["youtube"] = youtube
+        message_type = PUBLISHED
+    return message_type, message_body(message_type, data, at=at)
 
 
 def message_body(message_type: str, data: dict[str, Any], *, at: datetime) -> str:

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings
 from app import commands as api_commands
 from app.client import commands as client_commands
 from app.commands import LOG_FORMAT
+from app.crypto import SecretKeyError
 from worker import commands as worker_commands
 from worker import render_command
 
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(describe_config_error(exc, config), file=sys.stderr)
         return EXIT_BAD_CONFIG
-    code: int = args.command(args, settings)
+    try:
+        code: int = args.command(args, settings)
+    except SecretKeyError as exc:
+        print(f"moneyprinter: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     return code
 
 

@@ -3,6 +3,8 @@ succeed, and a provider's names the service that failed."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class PipelineError(Exception):
     """A stage failed. `retryable` says whether running the same job again could succeed."""
@@ -21,3 +23,13 @@ class ProviderError(PipelineError):
     def __init__(self, provider: str, message: str, *, retryable: bool, stage: str) -> None:
         super().__init__(f"{provider}: {message}", retryable=retryable, stage=stage)
         self.provider = provider
+
+
+class Deferred(Exception):
+    """The job cannot go on before `until` (a quota to reset): back to the queue until then,
+    without spending an attempt."""
+
+    def __init__(self, until: datetime, message: str) -> None:
+        super().__init__(message)
+        self.until = until
+        self.message = message

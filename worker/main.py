@@ -20,14 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.dialect import Dialect
 from app.db.models import GenerationJob
 from app.db.repositories import Repositories
+from app.db.repositories.accounts import check_secret_key
 from app.db.session import is_transient_error
-from app.domain import EventType
+from app.domain import PUBLISH_KIND, EventType
 from app.settings import Settings
 from app.version import app_version
 from worker.completer import Completer
+from worker.errors import Deferred, PipelineError
 from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.options import PipelineOptions
 from worker.providers.http import scrub
+from worker.publish import Publisher
 from worker.retention import prune_expired
 from worker.retry import retry_delay_s, should_retry
 from worker.runner import ChildExit, JobLog, Outcome, RunningJob, prepare_work_dir, run_child
@@ -85,6 +88,7 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._completer = Completer(self._db)
         self._webhooks = WebhookSender(settings, self._db) if settings.webhook_urls else None
+        self._publisher = Publisher(settings, self._db)
 
     def running_child_pid(self, job_id: str) -> int | None:
         """The pid (and process group id) of a running job's child, if it has started."""
@@ -102,7 +106,9 @@ class Worker:
                 job.stop("shutdown")
 
     async def run(self, *, wait: bool = True) -> None:
-        """Work until stop(); with `wait=False`, return once the queue is empty and all is done."""
+        """Work until stop(); with `wait=False`, return once the queue is empty and all is done.
+        SecretKeyError at once when stored account tokens cannot be opened."""
+        await check_secret_key(self.sessionmaker, self.settings.secret_key)
         await self._db(
             lambda db: db.workers.register(
                 self.worker_id, slots=self.concurrency, version=app_version()
@@ -225,7 +231,7 @@ class Worker:
 
     async def _execute(self, job: RunningJob) -> Outcome:
         work_dir = self.settings.jobs_dir / job.id / str(job.attempt)
-        body = IN_LOOP_KINDS.get(job.kind)
+        body = self._publisher.publish if job.kind == PUBLISH_KIND else IN_LOOP_KINDS.get(job.kind)
         if body is not None:
             return await self._run_in_loop(job, body, work_dir)
         if job.kind != VIDEO:
@@ -264,6 +270,11 @@ class Worker:
             if job.stop_reason is None:  # not ours: the worker itself is being cancelled
                 raise
             return Outcome(work_dir)
+        except Deferred as exc:
+            return Outcome(work_dir, exit=ChildExit(0, ""), deferred=(exc.until, exc.message))
+        except PipelineError as exc:
+            error = {"message": exc.message, "retryable": exc.retryable, "stage": exc.stage}
+            return Outcome(work_dir, exit=ChildExit(1, ""), error=error)
         except Exception as exc:
             error = {"message": f"{type(exc).__name__}: {exc}", "retryable": True}
             return Outcome(work_dir, exit=ChildExit(1, ""), error=error)
@@ -313,6 +324,12 @@ class Worker:
                 "retried. A shorter script renders faster; the limit is MONEYPRINTER_JOB_TIMEOUT_S."
             )
             await self._fail_or_retry(job, error, {"retryable": False, "timeout": True})
+        elif outcome.deferred is not None:
+            until, why = outcome.deferred
+            deferred = await self._db(
+                lambda db: db.leases.defer(job.id, job.token, until=until, reason=why)
+            )
+            job.log.info("%s: %s", "deferred" if deferred else "lease lost before deferring", why)
         elif outcome.succeeded and (job.kind != VIDEO or outcome.video() is not None):
             await self._complete(job, outcome)
         else:
@@ -372,6 +389,7 @@ class Worker:
                 )
             if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
+            await self._queue_publish(db, job)
             return "completed"
 
         try:
@@ -382,6 +400,28 @@ class Worker:
             job.log.warning("lease lost before completion: the result is discarded")
         else:
             job.log.info("%s: %s", state, result_path or "no files")
+
+    async def _queue_publish(self, db: Repositories, job: RunningJob) -> None:
+        """A video asked to be published (`automateYoutubeUpload`, `publish`): its publish job,
+        queued in the video's completion (it fails, visibly, when no account can take it)."""
+        options = job.payload.get("publish")
+        if not job.payload.get("automateYoutubeUpload") and options is None:
+            return
+        options = options or {}
+        account, problem = await db.accounts.pick(options.get("accountId"))
+        publish_id = await db.publications.queue(
+            job.id,
+            options,
+            account_id=account.id if account is not None else None,
+            problem=problem,
+            max_attempts=self.settings.max_attempts,
+        )
+        await db.events.add(
+            job.id,
+            EventType.LOG,
+            f"Publishing to YouTube as job {publish_id}.",
+            payload={"publishJobId": publish_id},
+        )
 
     # -- background loops --------------------------------------------------------------------
 

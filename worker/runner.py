@@ -13,6 +13,7 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -218,6 +219,7 @@ class Outcome:
     exit: ChildExit | None = None  # None: the child never started
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    deferred: tuple[datetime, str] | None = None  # (not before, why): back to the queue
 
     @property
     def succeeded(self) -> bool:

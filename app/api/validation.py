@@ -28,6 +28,8 @@ def describe_validation_error(errors: Sequence[Any], *, path: str) -> str:
     if loc == ("body",):
         if kind == "missing":
             return "Request body is required."
+        if kind == "value_error":  # a check across fields, whose message names them
+            return str(error.get("msg", "")).removeprefix("Value error, ")
         return "Request body must be a JSON object."
     field = ".".join(str(part) for part in loc[1:]) if len(loc) > 1 else str(loc[0] if loc else "")
     message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")

@@ -210,3 +210,51 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+
+
+class YouTubeAccount(Base):
+    """A YouTube channel the service may upload to: its OAuth client and refresh token, both
+    secrets sealed with MONEYPRINTER_SECRET_KEY (app/crypto.py); never returned by the API."""
+
+    __tablename__ = "youtube_accounts"
+    __table_args__ = (CheckConstraint("status IN ('connected', 'disconnected')", name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64), unique=True)
+    channel_title: Mapped[str] = mapped_column(String(200), default="")
+    client_id: Mapped[str] = mapped_column(Text)
+    client_secret_sealed: Mapped[str] = mapped_column(Text)
+    refresh_token_sealed: Mapped[str] = mapped_column(Text)
+    token_uri: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="connected")
+    status_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Publication(Base):
+    """A publish job's upload: where it stands with YouTube, so that a worker that dies
+    mid-upload resumes the same upload session and never makes a second video."""
+
+    __tablename__ = "publications"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("generation_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    video_job_id: Mapped[str] = mapped_column(
+        ForeignKey("generation_jobs.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("youtube_accounts.id", ondelete="SET NULL")
+    )
+    # The resumable upload's session URI (a capability: never shown) and what YouTube holds.
+    upload_uri: Mapped[str | None] = mapped_column(Text)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_acknowledged: Mapped[int] = mapped_column(BigInteger, default=0)
+    video_sha256: Mapped[str | None] = mapped_column(String(64))
+    youtube_video_id: Mapped[str | None] = mapped_column(String(32))
+    thumbnail_set: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None]

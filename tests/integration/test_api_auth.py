@@ -100,7 +100,7 @@ ANSWER_WITH_KEY = {"/api/voices/{voice_id}/sample": 404}
 
 
 async def test_every_get_route_needs_the_key(keyed: Settings, library: Library) -> None:
-    assert len(GET_ROUTES) == 16, GET_ROUTES
+    assert len(GET_ROUTES) == 17, GET_ROUTES
     async with serve(keyed) as client:
         for template in GET_ROUTES:
             path = library.path(template)

@@ -29,6 +29,8 @@ TABLES = {
     "artifacts",
     "workers",
     "webhook_deliveries",
+    "youtube_accounts",
+    "publications",
 }
 READY_INDEX = "ix_generation_jobs_ready"
 

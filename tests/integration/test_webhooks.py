@@ -7,24 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.models import WebhookDelivery, utcnow
 from app.db.repositories import Repositories
 from app.db.session import create_sessionmaker
-from app.main import create_app
 from app.settings import Settings
 from app.webhooks import new_secret
 from tests.fakes.webhook_receiver import Receiver, webhook_receiver
 from tests.integration.test_worker import SHORT_SCRIPT, queue_job, read_job, wait_for
-from worker.main import Worker
+from tests.support.running import api_client, running_worker
 
 Maker = async_sessionmaker[AsyncSession]
 SECRET = new_secret()
@@ -52,26 +48,6 @@ def with_webhooks(settings: Settings, *endpoints: str, **more: object) -> Settin
 
 def announcing(engine: AsyncEngine, settings: Settings) -> Maker:
     return create_sessionmaker(engine, webhook_endpoints=settings.webhook_urls)
-
-
-@asynccontextmanager
-async def running_worker(settings: Settings, maker: Maker) -> AsyncIterator[Worker]:
-    worker = Worker(settings, maker)
-    task = asyncio.create_task(worker.run())
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, RUN_TIMEOUT_S)
-
-
-@asynccontextmanager
-async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 async def queue_noop(maker: Maker) -> str:

@@ -1,15 +1,17 @@
 """One repository per concern, all on the caller's session: jobs as the API changes them, the
-worker's leases, events, artifacts, workers, projects, webhook deliveries, and the queue's
-metrics. The statements they run are in `app/db/statements.py`."""
+worker's leases, events, artifacts, workers, projects, webhook deliveries, YouTube accounts and
+publications, and the queue's metrics. The statements they run are in `app/db/statements.py`."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.repositories.accounts import AccountRepository
 from app.db.repositories.artifacts import ArtifactRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leases import LeaseRepository
 from app.db.repositories.metrics import MetricsRepository
 from app.db.repositories.projects import ProjectRepository
+from app.db.repositories.publications import PublicationRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.db.repositories.workers import WorkerRepository
 
@@ -24,15 +26,19 @@ class Repositories:
         self.artifacts = ArtifactRepository(session)
         self.workers = WorkerRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.accounts = AccountRepository(session)
+        self.publications = PublicationRepository(session)
 
 
 __all__ = [
+    "AccountRepository",
     "ArtifactRepository",
     "EventRepository",
     "JobRepository",
     "LeaseRepository",
     "MetricsRepository",
     "ProjectRepository",
+    "PublicationRepository",
     "Repositories",
     "WebhookRepository",
     "WorkerRepository",

@@ -7,7 +7,7 @@ Every change after the claim is fenced by the claim's lease token: an update tha
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -189,6 +189,25 @@ class LeaseRepository(Repository):
             EventType.STATE,
             f"Job released to the queue: {reason}",
             payload={"state": QUEUED},
+        )
+
+    async def defer(self, job_id: str, token: str, *, until: datetime, reason: str) -> bool:
+        """Put a running job back in the queue until `until`, without spending an attempt (it
+        waits for something outside, such as a quota's reset)."""
+        values = {
+            **UNLEASED,
+            "status": QUEUED,
+            "attempt_count": GenerationJob.attempt_count - 1,
+            "run_at": until,
+        }
+        return await self._transition(
+            job_id,
+            token,
+            values,
+            EventType.RETRY,
+            reason,
+            level=EventLevel.WARNING,
+            payload={"state": QUEUED, "runAt": until.isoformat(), "deferred": True},
         )
 
     async def reap_expired(self) -> list[GenerationJob]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from app.db.models import GenerationJob, WebhookDelivery, utcnow
+from app.db.models import GenerationJob, Publication, WebhookDelivery, utcnow
 from app.db.repositories.base import Repository, rowcount
+from app.domain import PUBLISH_KIND
 from app.webhooks import ENDED_TYPES, job_ended_body, new_message_id
 
 PENDING = "pending"
@@ -52,7 +54,10 @@ class WebhookRepository(Repository):
         now = utcnow()
         rows = []
         for job in jobs:
-            body = job_ended_body(
+            youtube = None
+            if job.kind == PUBLISH_KIND and job.status == "completed":
+                youtube = await self._published(job.id)
+            message_type, body = job_ended_body(
                 state=job.status,
                 job_id=job.id,
                 kind=job.kind,
@@ -61,12 +66,13 @@ class WebhookRepository(Repository):
                 error=job.error_message,
                 has_video=job.result_path is not None,
                 at=job.completed_at or now,
+                youtube=youtube,
             )
             message_id = new_message_id()
             rows += [
                 {
                     "message_id": message_id,
-                    "event_type": ENDED_TYPES[job.status],
+                    "event_type": message_type,
                     "job_id": job.id,
                     "endpoint": endpoint,
                     "body": body,
@@ -79,6 +85,17 @@ class WebhookRepository(Repository):
             ]
         if rows:
             await self.session.execute(insert(WebhookDelivery), rows)
+
+    async def _published(self, job_id: str) -> dict[str, Any] | None:
+        publication = await self.session.get(Publication, job_id)
+        if publication is None or publication.youtube_video_id is None:
+            return None
+        return {
+            "videoId": publication.youtube_video_id,
+            "url": f"https://youtu.be/{publication.youtube_video_id}",
+            "accountId": publication.account_id,
+            "videoJobId": publication.video_job_id,
+        }
 
     async def claim(
         self, *, endpoints: Sequence[str], limit: int, hold_s: float

@@ -4,6 +4,44 @@
  */
 
 export interface paths {
+    "/api/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** YouTube accounts */
+        get: operations["list_accounts_api_accounts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/accounts/{account_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect a YouTube account
+         * @description Revokes its token at Google (which ends the app's access to the channel) and forgets it.
+         *     When Google cannot be reached, it is forgotten all the same, and the answer says so.
+         */
+        delete: operations["disconnect_account_api_accounts__account_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cancel": {
         parameters: {
             query?: never;
@@ -93,7 +131,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job */
+        /**
+         * A job
+         * @description The job, and its uploads to YouTube: a video job's publications, a publish job's own.
+         */
         get: operations["get_job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -173,6 +214,27 @@ export interface paths {
         get: operations["list_events_api_jobs__job_id__events_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish a finished video to YouTube
+         * @description Queues a `publish` job: its own attempts, events, retry and cancel. Publishing a video
+         *     again to an account that already has it gives that video, without a second upload.
+         */
+        post: operations["publish_api_jobs__job_id__publish_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -494,6 +556,49 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccountList */
+        AccountList: {
+            /** Accounts */
+            accounts: components["schemas"]["AccountRead"][];
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+        };
+        /**
+         * AccountRead
+         * @description A connected YouTube channel. Its tokens are never shown.
+         */
+        AccountRead: {
+            /** Channelid */
+            channelId: string;
+            /** Channeltitle */
+            channelTitle: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Id */
+            id: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "connected" | "disconnected";
+            /**
+             * Statusmessage
+             * @description why it is disconnected
+             */
+            statusMessage: string | null;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+        };
         /** ArtifactList */
         ArtifactList: {
             /** Artifacts */
@@ -666,6 +771,7 @@ export interface components {
             aspect: "9:16" | "16:9" | "1:1";
             /**
              * Automateyoutubeupload
+             * @description publish to YouTube after the render, with `publish` or its defaults
              * @default false
              */
             automateYoutubeUpload: boolean;
@@ -725,6 +831,8 @@ export interface components {
             priority: number;
             /** Projectid */
             projectId?: number | null;
+            /** @description publish to YouTube after the render, so (implies the above) */
+            publish?: components["schemas"]["PublishOptions"] | null;
             /**
              * Quality
              * @default standard
@@ -957,6 +1065,11 @@ export interface components {
         JobResponse: {
             job: components["schemas"]["JobRead"];
             /**
+             * Publications
+             * @description its uploads to YouTube (a publish job: its own)
+             */
+            publications?: components["schemas"]["PublicationRead"][];
+            /**
              * Status
              * @default success
              * @constant
@@ -1036,6 +1149,108 @@ export interface components {
              * @enum {string}
              */
             status: "success" | "error";
+        };
+        /**
+         * PublicationRead
+         * @description A publish job's upload to YouTube (the video job's, or the publish job's own).
+         */
+        PublicationRead: {
+            /** Accountid */
+            accountId: number | null;
+            /**
+             * Bytesacknowledged
+             * @description what YouTube holds of the upload
+             */
+            bytesAcknowledged: number;
+            /** Bytestotal */
+            bytesTotal: number;
+            /**
+             * Jobid
+             * @description the publish job
+             */
+            jobId: string;
+            /** Publishedat */
+            publishedAt: string | null;
+            /** Thumbnailset */
+            thumbnailSet: boolean;
+            /**
+             * Url
+             * @example https://youtu.be/dQw4w9WgXcQ
+             */
+            readonly url: string | null;
+            /**
+             * Videoid
+             * @description YouTube's id of the video, once uploaded
+             */
+            videoId: string | null;
+            /** Videojobid */
+            videoJobId: string;
+        };
+        /**
+         * PublishOptions
+         * @description How a video goes to YouTube. The defaults are the original MoneyPrinter's (private,
+         *     category 28, not made for kids), plus the altered-or-synthetic disclosure: the voice and the
+         *     script are generated. Title, description and tags: the video's metadata unless given.
+         */
+        PublishOptions: {
+            /**
+             * Accountid
+             * @description a connected account (GET /api/accounts); none: the only one
+             */
+            accountId?: number | null;
+            /**
+             * Categoryid
+             * @description 28: Science & Technology
+             * @default 28
+             */
+            categoryId: string;
+            /** Description */
+            description?: string | null;
+            /**
+             * Madeforkids
+             * @default false
+             */
+            madeForKids: boolean;
+            /**
+             * Privacy
+             * @default private
+             * @enum {string}
+             */
+            privacy: "private" | "unlisted" | "public";
+            /**
+             * Publishat
+             * @description YouTube makes the private video public then (ISO 8601, in the future)
+             */
+            publishAt?: string | null;
+            /**
+             * Syntheticmedia
+             * @description YouTube's altered or synthetic content flag
+             * @default true
+             */
+            syntheticMedia: boolean;
+            /** Tags */
+            tags?: string[] | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** PublishResponse */
+        PublishResponse: {
+            /**
+             * Jobid
+             * @description the publish job
+             */
+            jobId: string;
+            /**
+             * Message
+             * @default Publishing queued.
+             */
+            message: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
         };
         /** QueuedJobs */
         QueuedJobs: {
@@ -1382,6 +1597,120 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_accounts_api_accounts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountList"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    disconnect_account_api_accounts__account_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     cancel_active_api_cancel_post: {
         parameters: {
             query?: never;
@@ -1939,6 +2268,86 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    publish_api_jobs__job_id__publish_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishOptions"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has no finished video */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

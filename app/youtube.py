@@ -1,0 +1,208 @@
+"""YouTube accounts: Google's OAuth 2.0 files and token endpoint, and the channel a token is for.
+
+What the API and the worker share about an account: reading the original MoneyPrinter's files
+(Google's client secrets, oauth2client's token file), refreshing an access token, revoking, and
+asking which channel a token belongs to. The upload itself is the worker's (worker/publish.py).
+
+Endpoints come from the files, as Google's libraries take them: `token_uri` from the client
+secrets (or the token file), and the revoke endpoint beside it (its last path segment `token`
+becomes `revoke`: `https://oauth2.googleapis.com/revoke`). The Data API is at
+MONEYPRINTER_YOUTUBE_API_URL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Uploading needs `youtube.upload`; the device flow cannot grant it, and `youtube` covers it.
+UPLOAD_SCOPES = (
+    "https://www.googleapis.com/auth/youtube.upload",
+    "https://www.googleapis.com/auth/youtube",
+)
+DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+TIMEOUT_S = 30.0
+# Refresh this long before Google's stated expiry, so a token never lapses mid-request.
+EXPIRY_MARGIN_S = 60.0
+
+
+class AccountError(Exception):
+    """An account cannot be connected or used; the message says why."""
+
+
+class AccountFileError(AccountError):
+    """A client secrets or token file that cannot be used."""
+
+
+class InvalidGrant(AccountError):
+    """Google refused the refresh token (revoked, expired, or the app's access removed)."""
+
+
+class OAuthError(AccountError):
+    """The token endpoint failed otherwise (down, refused the client): worth trying later."""
+
+
+@dataclass(frozen=True)
+class ClientSecrets:
+    client_id: str
+    client_secret: str
+    token_uri: str
+    auth_uri: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an account needs to get access tokens: the client and its refresh token."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    token_uri: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_at: float  # time.monotonic()
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() < self.expires_at - EXPIRY_MARGIN_S
+
+
+def read_client_secrets(path: Path) -> ClientSecrets:
+    """Google's client secrets file (`client_secret.json`): one key, `installed` or `web`."""
+    document = _read_json(path, "client secrets")
+    if not isinstance(document, dict) or len(document) != 1:
+        raise AccountFileError(
+            f"{path.name}: a client secrets file holds one object, `installed` or `web`"
+        )
+    kind, client = next(iter(document.items()))
+    if kind not in ("installed", "web") or not isinstance(client, dict):
+        raise AccountFileError(f"{path.name}: expected `installed` or `web`, found {kind!r}")
+    values = {}
+    for name in ("client_id", "client_secret"):
+        value = client.get(name)
+        if not isinstance(value, str) or not value or value.startswith("[["):
+            raise AccountFileError(f"{path.name}: `{kind}.{name}` is missing or a placeholder")
+        values[name] = value
+    return ClientSecrets(
+        client_id=values["client_id"],
+        client_secret=values["client_secret"],
+        token_uri=str(client.get("token_uri") or DEFAULT_TOKEN_URI),
+        auth_uri=str(client.get("auth_uri") or "https://accounts.google.com/o/oauth2/auth"),
+    )
+
+
+def read_oauth2client_token(path: Path, client: ClientSecrets) -> Grant:
+    """The original's stored login (`main.py-oauth2.json`, oauth2client's `Storage` format): its
+    refresh token, for the client of `client`. The token URI is the client secrets' (as
+    oauth2client took it from there), else the file's."""
+    document = _read_json(path, "token")
+    if not isinstance(document, dict):
+        raise AccountFileError(f"{path.name}: not an oauth2client token file")
+    if document.get("invalid"):
+        raise AccountFileError(
+            f"{path.name}: oauth2client marked this login invalid; connect the account again"
+        )
+    refresh_token = document.get("refresh_token")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        raise AccountFileError(f"{path.name}: holds no refresh token")
+    if document.get("client_id") not in (None, client.client_id):
+        raise AccountFileError(
+            f"{path.name}: the login belongs to another OAuth client than the client secrets"
+        )
+    scopes = document.get("scopes") or UPLOAD_SCOPES
+    return Grant(
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        refresh_token=refresh_token,
+        token_uri=client.token_uri or str(document.get("token_uri") or DEFAULT_TOKEN_URI),
+        scopes=tuple(str(scope) for scope in scopes),
+    )
+
+
+def revoke_uri(token_uri: str) -> str:
+    base, _, last = token_uri.rstrip("/").rpartition("/")
+    return f"{base}/revoke" if last == "token" else f"{token_uri.rstrip('/')}/revoke"
+
+
+async def refresh(client: httpx.AsyncClient, grant: Grant) -> AccessToken:
+    """A new access token for `grant`. InvalidGrant when Google refuses the refresh token."""
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": grant.refresh_token,
+        "client_id": grant.client_id,
+        "client_secret": grant.client_secret,
+    }
+    try:
+        response = await client.post(grant.token_uri, data=form, timeout=TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise OAuthError(f"the token endpoint did not answer: {type(exc).__name__}") from None
+    body = _json(response)
+    if response.status_code == 400 and body.get("error") == "invalid_grant":
+        raise InvalidGrant(str(body.get("error_description") or "invalid_grant"))
+    if response.status_code != 200 or not isinstance(body.get("access_token"), str):
+        raise OAuthError(f"the token endpoint answered {response.status_code} {body.get('error')}")
+    expires_in = float(body.get("expires_in") or 3600)
+    return AccessToken(body["access_token"], time.monotonic() + expires_in)
+
+
+async def revoke(client: httpx.AsyncClient, grant: Grant) -> None:
+    """Revoke the refresh token at Google (and with it the app's access to the channel). An
+    already invalid token is no error."""
+    try:
+        await client.post(
+            revoke_uri(grant.token_uri), data={"token": grant.refresh_token}, timeout=TIMEOUT_S
+        )
+    except httpx.HTTPError as exc:
+        raise OAuthError(f"the revoke endpoint did not answer: {type(exc).__name__}") from None
+
+
+async def own_channel(
+    client: httpx.AsyncClient, api_url: str, token: AccessToken
+) -> tuple[str, str]:
+    """The id and title of the channel the token is for."""
+    response = await client.get(
+        f"{api_url.rstrip('/')}/youtube/v3/channels",
+        params={"part": "snippet", "mine": "true"},
+        headers={"authorization": f"Bearer {token.token}"},
+        timeout=TIMEOUT_S,
+    )
+    items = _json(response).get("items") if response.status_code == 200 else None
+    if not items:
+        raise OAuthError(f"YouTube did not name the channel (HTTP {response.status_code})")
+    return str(items[0]["id"]), str(items[0].get("snippet", {}).get("title", ""))
+
+
+def google_error(response: httpx.Response) -> tuple[str, str]:
+    """The `reason` and `message` of a Google API error answer (empty when it has none)."""
+    error = _json(response).get("error")
+    if not isinstance(error, dict):
+        return "", ""
+    errors = error.get("errors") or [{}]
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    return str(first.get("reason") or ""), str(error.get("message") or first.get("message") or "")
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AccountFileError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise AccountFileError(f"{path.name}: not a JSON {what} file") from None
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
