@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import uvicorn
 from pydantic_settings import BaseSettings
@@ -19,7 +19,10 @@ from app.crypto import new_key
 from app.http_server import http_options
 from app.settings import Settings
 from app.webhooks import new_secret
-from app.youtube import AccountError
+from app.youtube import AccountError, DeviceCode
+
+if TYPE_CHECKING:
+    from app.db.models import YouTubeAccount
 
 logger = logging.getLogger("moneyprinter")
 
@@ -70,6 +73,22 @@ def add_parsers(commands: Subparsers) -> None:
     )
     imported.add_argument("--token", type=Path, default=Path("main.py-oauth2.json"), metavar="FILE")
     imported.set_defaults(command=youtube_import_command, config=Settings)
+    connect = youtube_commands.add_parser(
+        "connect",
+        help="connect an account from a terminal, no browser needed here",
+        description="Prints where to sign in and a code to enter there, on any device, and waits "
+        "(the device flow: an OAuth client of the type 'TVs and Limited Input devices'). With "
+        "--paste, for a 'Desktop app' client: prints the sign-in address; after signing in, the "
+        "browser goes to an address that does not load: paste that address here.",
+    )
+    connect.add_argument(
+        "--client-secrets",
+        type=Path,
+        metavar="FILE",
+        help="the OAuth client (default: MONEYPRINTER_YOUTUBE_CLIENT_SECRETS)",
+    )
+    connect.add_argument("--paste", action="store_true", help="paste the code back instead")
+    connect.set_defaults(command=youtube_connect_command, config=Settings)
     listed = youtube_commands.add_parser("accounts", help="the connected accounts")
     listed.set_defaults(command=youtube_accounts_command, config=Settings)
 
@@ -170,11 +189,30 @@ def youtube_import_command(args: argparse.Namespace, settings: Settings) -> int:
     except AccountError as exc:
         print(f"moneyprinter: {exc}", file=sys.stderr)
         return 1
-    print(
-        f"Connected the YouTube channel {account.channel_title} ({account.channel_id}) as "
-        f"account {account.id}."
-    )
-    return 0
+    return _connected(account)
+
+
+def youtube_connect_command(args: argparse.Namespace, settings: Settings) -> int:
+    from app.youtube_accounts import client_secrets, connect_by_device, connect_by_paste
+
+    def announce(device: DeviceCode) -> None:
+        print(f"Open {device.verification_url} on any device and enter the code {device.user_code}")
+        print("Waiting for the sign-in…", flush=True)
+
+    async def ask(url: str) -> str:
+        print(f"Open this address in a browser and allow access:\n\n  {url}\n")
+        print("The browser then goes to an address starting with http://127.0.0.1:1/ that does")
+        prompt = "not load. Paste that whole address here: "
+        return await asyncio.to_thread(input, prompt)
+
+    try:
+        client = client_secrets(settings, args.client_secrets)
+        connect = connect_by_paste(settings, client, ask) if args.paste else None
+        account = asyncio.run(connect or connect_by_device(settings, client, announce))
+    except AccountError as exc:
+        print(f"moneyprinter: {exc}", file=sys.stderr)
+        return 1
+    return _connected(account)
 
 
 def youtube_accounts_command(_args: argparse.Namespace, settings: Settings) -> int:
@@ -188,4 +226,12 @@ def youtube_accounts_command(_args: argparse.Namespace, settings: Settings) -> i
         print(
             f"{account.id}\t{account.channel_title} ({account.channel_id})\t{account.status}{why}"
         )
+    return 0
+
+
+def _connected(account: YouTubeAccount) -> int:
+    print(
+        f"Connected the YouTube channel {account.channel_title} ({account.channel_id}) as "
+        f"account {account.id}."
+    )
     return 0

@@ -49,3 +49,11 @@ class SecretBox:
                 "MONEYPRINTER_SECRET_KEY is not the key the account tokens were stored with: "
                 "set that key, or connect the accounts again"
             ) from None
+
+    def open_recent(self, sealed: str, *, max_age_s: int) -> str | None:
+        """What `seal` sealed at most `max_age_s` ago with this key; None for anything else
+        (older, altered, or sealed with another key)."""
+        try:
+            return self._fernet.decrypt(sealed.encode(), ttl=max_age_s).decode()
+        except InvalidToken:
+            return None

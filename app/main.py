@@ -168,7 +168,8 @@ def _guard_requests(app: FastAPI, settings: Settings) -> None:
     app.state.url_tokens = tokens = UrlTokens(settings.api_key, ttl_s=settings.url_token_ttl_s)
     # Open without the key: the health check (load balancers, Docker), the page and its files,
     # which hold no data, and the API's description.
-    public_paths = {"/", "/api/health"}
+    # The OAuth callback: Google's redirect carries no key; its sealed `state` is the check.
+    public_paths = {"/", "/api/health", "/api/accounts/oauth/callback"}
     public_paths |= {url for url in (app.docs_url, app.openapi_url, app.redoc_url) if url}
     if app.docs_url and app.swagger_ui_oauth2_redirect_url:
         public_paths.add(app.swagger_ui_oauth2_redirect_url)

@@ -169,6 +169,12 @@ class AccountList(CamelModel):
     accounts: list[AccountRead]
 
 
+class ConnectResponse(CamelModel):
+    status: Literal["success"] = "success"
+    authorization_url: str = Field(description="Google's consent page: open it in the browser")
+    expires_in_seconds: int = Field(description="how long the sign-in may take")
+
+
 class PublishResponse(CamelModel):
     status: Literal["success"] = "success"
     message: str = "Publishing queued."

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # The YouTube Data API and its upload endpoint (`/youtube/v3/…`, `/upload/youtube/v3/…`).
     youtube_api_url: str = "https://www.googleapis.com"
+    # The OAuth client (Google's client_secret.json) that connects accounts from the web page and
+    # `moneyprinter youtube connect`.
+    youtube_client_secrets: Path | None = None
     # Bytes per upload request: a multiple of 256 KiB, as YouTube's resumable protocol asks.
     youtube_chunk_bytes: int = Field(8 * 1024 * 1024, ge=256 * 1024)
 

@@ -12,11 +12,16 @@ MONEYPRINTER_YOUTUBE_API_URL.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import json
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -53,6 +58,7 @@ class ClientSecrets:
     client_secret: str
     token_uri: str
     auth_uri: str
+    redirect_uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ def read_client_secrets(path: Path) -> ClientSecrets:
         client_secret=values["client_secret"],
         token_uri=str(client.get("token_uri") or DEFAULT_TOKEN_URI),
         auth_uri=str(client.get("auth_uri") or "https://accounts.google.com/o/oauth2/auth"),
+        redirect_uris=tuple(str(uri) for uri in client.get("redirect_uris") or ()),
     )
 
 
@@ -129,8 +136,161 @@ def read_oauth2client_token(path: Path, client: ClientSecrets) -> Grant:
 
 
 def revoke_uri(token_uri: str) -> str:
+    return _beside_token_uri(token_uri, "revoke")
+
+
+def device_uri(token_uri: str) -> str:
+    """The device flow's endpoint, beside the token endpoint (`…/device/code`)."""
+    return _beside_token_uri(token_uri, "device/code")
+
+
+def _beside_token_uri(token_uri: str, name: str) -> str:
     base, _, last = token_uri.rstrip("/").rpartition("/")
-    return f"{base}/revoke" if last == "token" else f"{token_uri.rstrip('/')}/revoke"
+    return f"{base}/{name}" if last == "token" else f"{token_uri.rstrip('/')}/{name}"
+
+
+# -- connecting: the authorization code flow with PKCE, and the device flow --------------------
+
+
+def new_verifier() -> str:
+    """A PKCE code verifier: 64 characters of the unreserved set."""
+    return secrets.token_urlsafe(48)
+
+
+def authorization_url(
+    client: ClientSecrets, *, redirect_uri: str, state: str, verifier: str
+) -> str:
+    """Google's consent page for uploading to a channel: the code comes back to `redirect_uri`
+    with `state`; `access_type=offline` and `prompt=consent` make Google send a refresh token
+    even to a client the user had allowed before."""
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    query = {
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": " ".join(UPLOAD_SCOPES),
+        "access_type": "offline",
+        "prompt": "consent",
+        "state": state,
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    return f"{client.auth_uri}?{urlencode(query)}"
+
+
+async def exchange_code(
+    http: httpx.AsyncClient, client: ClientSecrets, *, code: str, verifier: str, redirect_uri: str
+) -> tuple[Grant, AccessToken]:
+    """The login that the consent page's `code` stands for."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": verifier,
+        "redirect_uri": redirect_uri,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+    }
+    body = await _token_request(http, client.token_uri, form)
+    if "error" in body:
+        raise AccountError(f"Google refused the sign-in: {_describe(body)}")
+    return _login(client, body)
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    device_code: str
+    user_code: str
+    verification_url: str
+    interval_s: float
+    expires_in_s: float
+
+
+async def start_device(http: httpx.AsyncClient, client: ClientSecrets) -> DeviceCode:
+    """Ask for a device code: the user enters `user_code` at `verification_url` on any device.
+    The device flow cannot ask for `youtube.upload`; `youtube` covers uploads."""
+    form = {"client_id": client.client_id, "scope": UPLOAD_SCOPES[1]}
+    try:
+        response = await http.post(device_uri(client.token_uri), data=form, timeout=TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise OAuthError(f"Google's device endpoint did not answer: {type(exc).__name__}") from None
+    body = _json(response)
+    if response.status_code != 200 or "device_code" not in body:
+        raise AccountError(
+            f"Google refused a device code ({_describe(body)}): the device flow needs an OAuth "
+            "client of the type 'TVs and Limited Input devices'"
+        )
+    return DeviceCode(
+        device_code=str(body["device_code"]),
+        user_code=str(body["user_code"]),
+        verification_url=str(body.get("verification_url") or body.get("verification_uri")),
+        interval_s=float(body.get("interval") or 5),
+        expires_in_s=float(body.get("expires_in") or 1800),
+    )
+
+
+async def wait_for_device(
+    http: httpx.AsyncClient, client: ClientSecrets, device: DeviceCode
+) -> tuple[Grant, AccessToken]:
+    """Poll until the user has approved (or refused) the device, at the pace Google asks."""
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": device.device_code,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+    }
+    interval_s, deadline = device.interval_s, time.monotonic() + device.expires_in_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(interval_s)
+        body = await _token_request(http, client.token_uri, form)
+        error = body.get("error")
+        if error is None:
+            return _login(client, body)
+        if error == "slow_down":
+            interval_s += 5
+        elif error != "authorization_pending":
+            raise AccountError(f"The device was not approved: {_describe(body)}")
+    raise AccountError("The device code expired before it was approved: run the command again")
+
+
+async def _token_request(
+    http: httpx.AsyncClient, token_uri: str, form: dict[str, str]
+) -> dict[str, Any]:
+    try:
+        response = await http.post(token_uri, data=form, timeout=TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise OAuthError(f"the token endpoint did not answer: {type(exc).__name__}") from None
+    body = _json(response)
+    if response.status_code >= 500 or not body:
+        raise OAuthError(f"the token endpoint answered {response.status_code}")
+    return body
+
+
+def _login(client: ClientSecrets, body: dict[str, Any]) -> tuple[Grant, AccessToken]:
+    refresh_token = body.get("refresh_token")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        raise AccountError(
+            "Google sent no refresh token: remove this app's access at "
+            "https://myaccount.google.com/permissions, then connect again"
+        )
+    grant = Grant(
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        refresh_token=refresh_token,
+        token_uri=client.token_uri,
+        scopes=tuple(str(body.get("scope") or " ".join(UPLOAD_SCOPES)).split()),
+    )
+    access = AccessToken(
+        str(body["access_token"]), time.monotonic() + float(body.get("expires_in") or 3600)
+    )
+    return grant, access
+
+
+def _describe(body: dict[str, Any]) -> str:
+    error = body.get("error")
+    if isinstance(error, dict):  # an API error, not an OAuth one
+        return str(error.get("message") or error.get("status") or "error")
+    detail = body.get("error_description")
+    return f"{error}: {detail}" if detail else str(error or "no reason given")
 
 
 async def refresh(client: httpx.AsyncClient, grant: Grant) -> AccessToken:

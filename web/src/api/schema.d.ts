@@ -21,6 +21,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/accounts/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start connecting a YouTube account
+         * @description The address of Google's consent page for the OAuth client of
+         *     MONEYPRINTER_YOUTUBE_CLIENT_SECRETS (authorization code flow with PKCE). Open it in the
+         *     browser: Google sends the browser back to `/api/accounts/oauth/callback`, which stores the
+         *     account and goes on to the web page's Accounts page. That address (as this request reached
+         *     the server) must be among the client's authorised redirect URIs.
+         */
+        post: operations["start_connect_api_accounts_connect_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/accounts/{account_id}": {
         parameters: {
             query?: never;
@@ -671,6 +695,25 @@ export interface components {
             message: string;
             /** State */
             state: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+        };
+        /** ConnectResponse */
+        ConnectResponse: {
+            /**
+             * Authorizationurl
+             * @description Google's consent page: open it in the browser
+             */
+            authorizationUrl: string;
+            /**
+             * Expiresinseconds
+             * @description how long the sign-in may take
+             */
+            expiresInSeconds: number;
             /**
              * Status
              * @default success
@@ -1613,6 +1656,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountList"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    start_connect_api_accounts_connect_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectResponse"];
                 };
             };
             /** @description Bad input; the message names the field */
