@@ -96,6 +96,9 @@ class PublishOptions(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=5000)
     tags: list[str] | None = Field(None, max_length=100)
+    playlist_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{2,64}$", description="add the video to this playlist"
+    )
 
     @field_validator("title", "description")
     @classmethod

@@ -12,7 +12,9 @@ upload stands). It runs in the worker's event loop (network only, nothing to ren
 3. With a session, it first asks YouTube how much it holds (`Content-Range: bytes */<size>`),
    then sends the rest in chunks of MONEYPRINTER_YOUTUBE_CHUNK_BYTES, storing what YouTube
    acknowledged after each. The final answer carries the video's id: stored, the job's result.
-4. The thumbnail goes up with `thumbnails.set`; a refusal (an unverified channel) is a warning.
+4. The thumbnail goes up with `thumbnails.set`, and the video into the request's playlist with
+   `playlistItems.insert`; a refusal of either (an unverified channel, an unknown playlist) is a
+   warning: the video is published.
 
 Errors: 5xx and lost connections are retried with backoff, resuming from what YouTube says it
 holds; a 401 refreshes the access token once; `quotaExceeded` and `uploadLimitExceeded` put the
@@ -119,6 +121,8 @@ class Publisher:
                 video_id = await self._upload(client, upload)
             if upload.thumbnail is not None and not upload.publication.thumbnail_set:
                 await self._set_thumbnail(client, upload, video_id)
+            if upload.options.playlist_id and not upload.publication.playlist_done:
+                await self._add_to_playlist(client, upload, video_id, upload.options.playlist_id)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -402,6 +406,36 @@ class Publisher:
             )
             return
         await self._save(upload.job, "Thumbnail set.", thumbnail_set=True)
+
+    async def _add_to_playlist(
+        self, client: httpx.AsyncClient, upload: Upload, video_id: str, playlist_id: str
+    ) -> None:
+        item = {
+            "snippet": {
+                "playlistId": playlist_id,
+                "resourceId": {"kind": "youtube#video", "videoId": video_id},
+            }
+        }
+
+        async def send() -> httpx.Response:
+            return await client.post(
+                f"{self._api}/youtube/v3/playlistItems",
+                params={"part": "snippet"},
+                json=item,
+                headers=await self._auth(client, upload),
+            )
+
+        try:
+            await self._with_retries(client, upload, lambda: self._checked(send))
+        except PipelineError as exc:
+            await self._save(
+                upload.job,
+                f"The video is published but not in the playlist {playlist_id}: {exc.message}",
+                level=EventLevel.WARNING,
+                playlist_done=True,
+            )
+            return
+        await self._save(upload.job, f"Added to the playlist {playlist_id}.", playlist_done=True)
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("video_sha256", sa.String(length=64), nullable=True),
         sa.Column("youtube_video_id", sa.String(length=32), nullable=True),
         sa.Column("thumbnail_set", sa.Boolean(), nullable=False),
+        sa.Column("playlist_done", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),

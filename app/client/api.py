@@ -145,6 +145,10 @@ class MoneyPrinterClient:
     def get_job(self, job_id: str) -> dict[str, Any]:
         return dict(self._json("GET", _job_path(job_id))["job"])
 
+    def get_publications(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's uploads to YouTube (`publications` of `GET /api/jobs/{id}`)."""
+        return list(self._json("GET", _job_path(job_id)).get("publications") or [])
+
     def list_jobs(
         self, *, status: str | None = None, limit: int = 20, offset: int = 0
     ) -> dict[str, Any]:

@@ -30,6 +30,7 @@ FOOTAGE_SOURCES = ("auto", "pexels", "pixabay", "local", "generated")
 
 # Options of `generate` that are request fields as they are: (option's dest, the API's name).
 # Unset options are not sent, so the server's defaults apply.
+PRIVACIES = ("private", "unlisted", "public")
 REQUEST_FIELDS = (
     ("voice", "voice"),
     ("language", "language"),
@@ -120,6 +121,12 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
         "(default: ./<job id>.mp4)",
     )
     parser.add_argument(
+        "--youtube",
+        choices=PRIVACIES,
+        help="then publish it to the server's YouTube account with this privacy, follow the "
+        "upload, and print the video's address",
+    )
+    parser.add_argument(
         "--detach", action="store_true", help="print the job id once queued, and exit"
     )
 
@@ -162,8 +169,33 @@ def generate_command(args: argparse.Namespace, settings: ClientSettings) -> int:
             display.close()
             print(_interrupted(job_id, done=done), file=sys.stderr)
             return EXIT_INTERRUPTED
-    print(f"Saved {output} ({size:,} bytes).", file=sys.stderr)
-    print(output)
+        print(f"Saved {output} ({size:,} bytes).", file=sys.stderr)
+        print(output, flush=True)
+        return publish_outcome(client, job_id, display) if args.youtube else 0
+
+
+def publish_outcome(client: MoneyPrinterClient, job_id: str, display: ProgressDisplay) -> int:
+    """Follow the video's publish job to its end; print the YouTube address it made."""
+    publish_id: str | None = None
+    try:
+        publications = client.get_publications(job_id)
+        if not publications:
+            return _fail("generate", "the server queued no publish job for the video")
+        publish_id = str(publications[0]["jobId"])
+        print(f"Publishing to YouTube as job {publish_id}", file=sys.stderr)
+        state = follow_job(client, publish_id, display)
+        if state != "completed":
+            return _fail("generate", _ending(client.get_job(publish_id), state))
+        (published,) = client.get_publications(publish_id)
+    except ApiError as exc:
+        display.close()
+        return _fail("generate", str(exc))
+    except KeyboardInterrupt:
+        display.close()
+        print(_interrupted(publish_id, done=False), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"Published on YouTube: {published['url']}", file=sys.stderr)
+    print(published["url"])
     return 0
 
 
@@ -229,6 +261,9 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         request["useMusic"] = True
     if args.word_highlight:
         request["wordHighlight"] = True
+    if args.youtube:
+        request["automateYoutubeUpload"] = True
+        request["publish"] = {"privacy": args.youtube}
     return request
 
 

@@ -255,6 +255,8 @@ class Publication(Base):
     video_sha256: Mapped[str | None] = mapped_column(String(64))
     youtube_video_id: Mapped[str | None] = mapped_column(String(32))
     thumbnail_set: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Added to the playlist the request named (or no playlist named).
+    playlist_done: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]

@@ -18,6 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.crypto import new_key
+from tests.fakes.google import google_server
+from tests.integration.test_publish import login_files
 from tests.support.processes import free_port, moneyprinter_command, moneyprinter_server
 
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
@@ -373,3 +376,45 @@ def test_the_httpx_example_makes_a_video(server: Server, workdir: Path) -> None:
     assert result.returncode == 0, result.stderr + server.log()
     assert result.stdout.splitlines()[-1] == f"saved {output}"
     assert "video" in ffprobe_streams(output)
+
+
+def test_generate_with_youtube_publishes_and_prints_the_address(
+    tmp_path: Path, database_url: str, workdir: Path
+) -> None:
+    key = new_key()
+    with google_server() as google:
+        youtube = {
+            "MONEYPRINTER_SECRET_KEY": key,
+            "MONEYPRINTER_YOUTUBE_API_URL": google.url,
+            "MONEYPRINTER_YOUTUBE_CHUNK_BYTES": str(256 * 1024),
+        }
+        # The original's login, imported as its users would (before the server starts).
+        secrets_file, token_file = login_files(
+            workdir / "Backend", google, google.add_refresh_token()
+        )
+        server_env = {
+            **cli_env(**youtube),
+            "DATABASE_URL": database_url,
+            "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
+        }
+        run_cli(workdir, "migrate", env=server_env)
+        imported = run_cli(
+            workdir, "youtube", "import", "--client-secrets", str(secrets_file),
+            "--token", str(token_file), env=server_env,
+        )  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+        assert "Connected the YouTube channel Test Channel (UC_test_channel)" in imported.stdout
+
+        for server in start_server(tmp_path, database_url, "serve", **youtube):
+            result = run_cli(
+                workdir, "generate", "octopuses", "--script", SCRIPT, "--quality", "draft",
+                "--youtube", "unlisted", "--url", server.url,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr + server.log()
+        with google.lock:
+            (video,) = google.videos.values()
+    job_id = queued_job_id(result.stderr)
+    assert result.stdout.splitlines() == [f"{job_id}.mp4", f"https://youtu.be/{video.id}"]
+    assert video.body == (workdir / f"{job_id}.mp4").read_bytes()
+    assert video.status["privacyStatus"] == "unlisted"
+    assert f"Published on YouTube: https://youtu.be/{video.id}" in result.stderr

@@ -1,10 +1,11 @@
 """Google's OAuth 2.0 server and the YouTube Data API v3 as their documentation describes them:
 the token endpoint (refresh token, authorization code with PKCE, device code), a consent page,
-revocation, `channels.list`, `videos.list`, the resumable upload protocol of `videos.insert`, and
-`thumbnails.set`. Tests read and change the server's state, and queue one-shot faults in
-`Google.faults`, each taken by the next request it applies to: upload PUTs with bytes take
-"503-chunk", "drop-chunk" and "slow-chunk", upload inits "quota-insert" and "upload-limit",
-thumbnails.set "thumbnail-forbidden", and any request with a Bearer token "401-once"."""
+revocation, `channels.list`, `videos.list`, the resumable upload protocol of `videos.insert`,
+`thumbnails.set` and `playlistItems.insert`. Tests read and change the server's state, and queue
+one-shot faults in `Google.faults`, each taken by the next request it applies to: upload PUTs
+with bytes take "503-chunk", "drop-chunk" and "slow-chunk", upload inits "quota-insert" and
+"upload-limit", thumbnails.set "thumbnail-forbidden", and any request with a Bearer token
+"401-once"."""
 
 from __future__ import annotations
 
@@ -104,6 +105,8 @@ class Google:
     devices: dict[str, DeviceGrant] = field(default_factory=dict)  # by device code
     expires_at: dict[str, float] = field(default_factory=dict)  # access token -> monotonic time
     granted_by: dict[str, str] = field(default_factory=dict)  # access token -> refresh token
+    # The channel's playlists: id -> the video ids in it, in order.
+    playlists: dict[str, list[str]] = field(default_factory=lambda: {"PLtest": []})
 
     def add_refresh_token(self, channel_id: str = "UC_test_channel") -> str:
         """Make and register a fresh refresh token for `channel_id`."""
@@ -383,6 +386,31 @@ class GoogleHandler(BaseHTTPRequestHandler):
             items = [video.resource(parts) for video in videos if video is not None]
         self._json(200, {"kind": "youtube#videoListResponse", "items": items})
 
+    def insert_playlist_item(self) -> None:
+        try:
+            snippet = json.loads(self.body)["snippet"]
+            playlist, video = snippet["playlistId"], snippet["resourceId"]["videoId"]
+        except (ValueError, KeyError, TypeError):
+            self._error(
+                400, "invalidValue", "snippet.playlistId and snippet.resourceId are required"
+            )
+            return
+        with self.state.lock:
+            items = self.state.playlists.get(playlist)
+            known = video in self.state.videos
+            if items is not None and known:
+                items.append(video)
+        if items is None:
+            self._error(
+                404, "playlistNotFound", f"Playlist {playlist} not found", "youtube.playlistItem"
+            )
+        elif not known:
+            self._error(404, "videoNotFound", f"Video {video} not found", "youtube.playlistItem")
+        else:
+            item = {"kind": "youtube#playlistItem", "id": secrets.token_urlsafe(12),
+                    "snippet": snippet}  # fmt: skip
+            self._json(200, item)
+
     def upload_init(self) -> None:
         fault = self._take_fault("quota-insert", "upload-limit")
         parts = set(filter(None, self.query.get("part", "").split(",")))
@@ -569,6 +597,7 @@ ROUTES: dict[tuple[str, str], Callable[[GoogleHandler], None]] = {
     ("POST", "/revoke"): GoogleHandler.revoke,
     ("GET", "/youtube/v3/channels"): GoogleHandler.list_channels,
     ("GET", "/youtube/v3/videos"): GoogleHandler.list_videos,
+    ("POST", "/youtube/v3/playlistItems"): GoogleHandler.insert_playlist_item,
     ("POST", "/upload/youtube/v3/videos"): GoogleHandler.upload_init,
     ("PUT", "/upload/youtube/v3/videos"): GoogleHandler.upload_chunk,
     ("POST", "/upload/youtube/v3/thumbnails/set"): GoogleHandler.set_thumbnail,

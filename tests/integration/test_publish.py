@@ -317,9 +317,11 @@ async def test_an_upload_rides_out_5xx_a_dropped_connection_and_an_expired_token
 ) -> None:
     await connect(youtube_settings, google, tmp_path)
     video_id, video = await finished_video(sessionmaker, youtube_settings)
-    google.faults += ["503-chunk", "drop-chunk", "401-once"]
+    google.faults += ["503-chunk", "drop-chunk", "401-once", "thumbnail-forbidden"]
     async with api_client(youtube_settings) as client:
-        publish_id = await publish(client, video_id, privacy="unlisted", tags=["a b", "c"])
+        publish_id = await publish(
+            client, video_id, privacy="unlisted", tags=["a b", "c"], playlistId="PLtest"
+        )
         async with running_worker(youtube_settings, sessionmaker):
             job = await wait_ended(sessionmaker, publish_id)
     assert job.status == "completed", job.error_message
@@ -328,6 +330,12 @@ async def test_an_upload_rides_out_5xx_a_dropped_connection_and_an_expired_token
     assert uploaded.body == video.read_bytes()
     assert uploaded.status["privacyStatus"] == "unlisted"
     assert uploaded.snippet["tags"] == ["a b", "c"]
+    assert google.playlists["PLtest"] == [uploaded.id]
+    assert uploaded.id not in google.thumbnails  # an unverified channel: a warning, not a failure
+    warnings = [
+        e.message for e in await read_events(sessionmaker, publish_id) if e.level == "warning"
+    ]
+    assert any("did not take the thumbnail" in message for message in warnings), warnings
     assert len(google.sessions) == 1
     assert any(method == "PUT" for method, _ in google.requests)
     assert google.faults == []
@@ -471,7 +479,9 @@ async def test_publishing_again_gives_the_same_video_and_bad_requests_say_why(
         assert bad.status_code == 400
         assert "only a private video can be scheduled" in bad.json()["message"]
 
-        first = await publish(client, video_id, publishAt="2099-01-01T09:00:00Z")
+        first = await publish(
+            client, video_id, publishAt="2099-01-01T09:00:00Z", playlistId="PLnone"
+        )
         async with running_worker(youtube_settings, sessionmaker):
             assert (await wait_ended(sessionmaker, first)).status == "completed"
             second = await publish(client, video_id)
@@ -484,3 +494,5 @@ async def test_publishing_again_gives_the_same_video_and_bad_requests_say_why(
     assert [p["videoId"] for p in shown] == [uploaded.id, uploaded.id]
     messages = [event.message for event in await read_events(sessionmaker, second)]
     assert any("not uploaded again" in message for message in messages)
+    warnings = [e.message for e in await read_events(sessionmaker, first) if e.level == "warning"]
+    assert any("not in the playlist PLnone" in message for message in warnings), warnings

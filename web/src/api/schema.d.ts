@@ -1255,6 +1255,11 @@ export interface components {
              */
             madeForKids: boolean;
             /**
+             * Playlistid
+             * @description add the video to this playlist
+             */
+            playlistId?: string | null;
+            /**
              * Privacy
              * @default private
              * @enum {string}
