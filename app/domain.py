@@ -126,9 +126,14 @@ class PublishOptions(BaseModel):
             raise ValueError("publishAt: only a private video can be scheduled (privacy: private)")
         if self.publish_at.tzinfo is None:
             raise ValueError("publishAt: give a time zone (e.g. 2027-01-01T09:00:00Z)")
-        if self.publish_at <= datetime.now(UTC):
-            raise ValueError("publishAt: must be in the future")
         return self
+
+    def schedule_problem(self) -> str | None:
+        """Why `publishAt` cannot be asked for now. Checked where a request arrives, not in the
+        model: a stored request is validated again later, when its time may have come."""
+        if self.publish_at is not None and self.publish_at <= datetime.now(UTC):
+            return "publishAt: must be in the future"
+        return None
 
 
 MAX_TAGS_CHARS = 500

@@ -91,6 +91,9 @@ class JobRead(ReadModel):
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     id: str = Field(examples=[EXAMPLE_JOB_ID])
+    kind: str = Field(
+        "video", examples=["video"], description="video (the pipeline) or publish (to YouTube)"
+    )
     state: str = Field(
         validation_alias=AliasChoices("state", "status"),
         examples=["running"],

@@ -43,7 +43,7 @@ from app.crypto import SecretBox
 from app.db.models import Artifact, Publication, YouTubeAccount, utcnow
 from app.db.repositories import Repositories
 from app.db.repositories.accounts import CONNECTED
-from app.domain import EventLevel, EventType, PublishOptions
+from app.domain import MAX_TAGS_CHARS, EventLevel, EventType, PublishOptions, youtube_tags_length
 from app.settings import Settings
 from app.version import app_version
 from app.youtube import AccessToken, Grant, InvalidGrant, OAuthError, google_error, refresh
@@ -540,9 +540,9 @@ def watch_url(video_id: str | None) -> str:
 
 def video_resource(options: PublishOptions, metadata: dict[str, Any]) -> dict[str, Any]:
     """The `snippet` and `status` of the video: the request's fields, else the metadata's."""
-    title = options.title or str(metadata.get("title") or "MoneyPrinter video")
+    title = options.title or strip_angles(str(metadata.get("title") or "")).strip()
     description = options.description or str(metadata.get("description") or "")
-    tags = options.tags if options.tags is not None else list(metadata.get("tags") or [])
+    tags = options.tags if options.tags is not None else fitting_tags(metadata.get("tags"))
     status: dict[str, Any] = {
         "privacyStatus": options.privacy,
         "selfDeclaredMadeForKids": options.made_for_kids,
@@ -552,13 +552,23 @@ def video_resource(options: PublishOptions, metadata: dict[str, Any]) -> dict[st
         status["publishAt"] = options.publish_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return {
         "snippet": {
-            "title": strip_angles(title)[:100],
+            "title": strip_angles(title)[:100] or "MoneyPrinter video",
             "description": strip_angles(description).encode()[:5000].decode(errors="ignore"),
             "tags": [str(tag) for tag in tags],
             "categoryId": options.category_id,
         },
         "status": status,
     }
+
+
+def fitting_tags(tags: object) -> list[str]:
+    """The metadata's tags (an LLM's) that fit YouTube's 500 characters, in order."""
+    kept: list[str] = []
+    for tag in tags if isinstance(tags, list) else []:
+        text = strip_angles(str(tag)).strip()
+        if text and youtube_tags_length([*kept, text]) <= MAX_TAGS_CHARS:
+            kept.append(text)
+    return kept
 
 
 def strip_angles(text: str) -> str:

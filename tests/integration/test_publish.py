@@ -6,13 +6,14 @@ login, and the API around it."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -496,3 +497,50 @@ async def test_publishing_again_gives_the_same_video_and_bad_requests_say_why(
     assert any("not uploaded again" in message for message in messages)
     warnings = [e.message for e in await read_events(sessionmaker, first) if e.level == "warning"]
     assert any("not in the playlist PLnone" in message for message in warnings), warnings
+
+
+async def test_a_refusal_names_the_field_and_fails_the_publish_for_good(
+    youtube_settings: Settings, google: Google, sessionmaker: Maker, tmp_path: Path
+) -> None:
+    await connect(youtube_settings, google, tmp_path)
+    video_id, _ = await finished_video(sessionmaker, youtube_settings)
+    soon = datetime.now(UTC) + timedelta(seconds=1.5)
+    async with api_client(youtube_settings) as client:
+        publish_id = await publish(client, video_id, publishAt=soon.isoformat())
+    await asyncio.sleep(2.0)  # the schedule passes before any worker runs it
+    async with running_worker(youtube_settings, sessionmaker):
+        job = await wait_ended(sessionmaker, publish_id)
+    assert job.status == "failed"
+    assert job.attempt_count == 1, job.error_message
+    message = job.error_message or ""
+    assert message.startswith("YouTube refused the request (HTTP 400): ")
+    assert "status.publishAt" in message and message.endswith("(invalidPublishAt)")
+    assert not google.videos
+
+
+async def test_a_publish_cancelled_mid_upload_resumes_its_upload_when_retried(
+    youtube_settings: Settings, google: Google, sessionmaker: Maker, tmp_path: Path
+) -> None:
+    await connect(youtube_settings, google, tmp_path)
+    video_id, video = await finished_video(sessionmaker, youtube_settings)
+    google.faults += ["slow-chunk"] * 20
+    async with api_client(youtube_settings) as client:
+        publish_id = await publish(client, video_id)
+        async with running_worker(youtube_settings, sessionmaker):
+
+            async def partly_uploaded() -> bool:
+                async with sessionmaker() as session:
+                    row = await session.get(Publication, publish_id, populate_existing=True)
+                return row is not None and row.bytes_acknowledged >= CHUNK
+
+            await wait_for(partly_uploaded, timeout_s=60)
+            assert (await client.post(f"/api/jobs/{publish_id}/cancel")).status_code == 200
+            cancelled = await wait_ended(sessionmaker, publish_id, timeout_s=10)
+            assert cancelled.status == "cancelled"
+            assert not google.videos
+            google.faults.clear()
+            assert (await client.post(f"/api/jobs/{publish_id}/retry")).status_code == 200
+            job = await wait_ended(sessionmaker, publish_id)
+    assert job.status == "completed", job.error_message
+    assert only_video(google).body == video.read_bytes()
+    assert len(google.sessions) == 1

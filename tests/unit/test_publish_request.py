@@ -31,6 +31,15 @@ def test_the_metadata_fills_what_the_request_leaves_out() -> None:
     }
 
 
+def test_an_llms_tags_are_cut_to_what_youtube_takes_and_a_blank_title_replaced() -> None:
+    tags = [f"tag number {n}" for n in range(60)]  # 14 characters, quoted: 16 each
+    resource = video_resource(PublishOptions(), {"title": " <> ", "tags": tags})
+    kept = resource["snippet"]["tags"]
+    assert kept == tags[: len(kept)]
+    assert youtube_tags_length(kept) <= 500 < youtube_tags_length(tags[: len(kept) + 1])
+    assert resource["snippet"]["title"] == "MoneyPrinter video"
+
+
 def test_the_request_wins_and_a_schedule_is_sent_in_utc() -> None:
     options = PublishOptions.model_validate(
         {
@@ -55,7 +64,6 @@ def test_the_request_wins_and_a_schedule_is_sent_in_utc() -> None:
     [
         ({"title": "a <b>"}, "refuses < and >"),
         ({"tags": ["x" * 300, "y" * 201]}, "at most 500 characters"),
-        ({"publishAt": "2001-01-01T00:00:00Z"}, "must be in the future"),
         ({"publishAt": "2099-01-01T00:00:00"}, "give a time zone"),
         ({"privacy": "unlisted", "publishAt": "2099-01-01T00:00:00Z"}, "only a private video"),
         ({"playlist": "PL1"}, "Extra inputs are not permitted"),
@@ -94,3 +102,9 @@ def test_the_cli_prints_a_secret_key_that_seals_and_opens(
     assert box.open(box.seal("1//refresh")) == "1//refresh"
     with pytest.raises(SecretKeyError, match="not the key"):
         SecretBox(new_key()).open(box.seal("1//refresh"))
+
+
+def test_a_past_schedule_is_refused_where_the_request_arrives_not_when_it_is_read_again() -> None:
+    past = PublishOptions.model_validate({"publishAt": "2001-01-01T00:00:00Z"})
+    assert past.schedule_problem() == "publishAt: must be in the future"
+    assert PublishOptions().schedule_problem() is None

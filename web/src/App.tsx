@@ -4,6 +4,7 @@ import { loadApiKey, saveApiKey } from "./api/client";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { useRoute } from "./hooks/useRoute";
 import type { Route } from "./lib/query";
+import { AccountsPage } from "./pages/Accounts";
 import { CreatePage } from "./pages/Create";
 import { HistoryPage } from "./pages/History";
 import { JobPage } from "./pages/Job";
@@ -14,6 +15,7 @@ const NAV: { href: string; label: string; pages: Route["page"][] }[] = [
   { href: "#/", label: "Create", pages: ["create"] },
   { href: "#/history", label: "History", pages: ["history", "job"] },
   { href: "#/music", label: "Music", pages: ["music"] },
+  { href: "#/accounts", label: "Accounts", pages: ["accounts"] },
   { href: "#/status", label: "Status", pages: ["status"] },
 ];
 
@@ -63,6 +65,8 @@ function Page(props: { route: Route }) {
       return <MusicPage />;
     case "status":
       return <StatusPage />;
+    case "accounts":
+      return <AccountsPage connected={route.connected} error={route.error} />;
     default:
       return (
         <section class="panel">

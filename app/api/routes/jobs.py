@@ -106,6 +106,8 @@ def _check_script(body: GenerateRequest, *, settings: Settings) -> None:
     problem = script_too_long(body.script or "", max_words=settings.max_script_words)
     if problem is not None:
         raise BadRequest(problem)
+    if body.publish is not None and (problem := body.publish.schedule_problem()):
+        raise BadRequest(f"publish.{problem}")
 
 
 async def _check_references(

@@ -188,6 +188,8 @@ async def publish(
 ) -> PublishResponse:
     """Queues a `publish` job: its own attempts, events, retry and cancel. Publishing a video
     again to an account that already has it gives that video, without a second upload."""
+    if problem := options.schedule_problem():
+        raise BadRequest(problem)
     job = await jobs.get(job_id)
     if job is None:
         raise JobNotFound()

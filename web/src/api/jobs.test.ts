@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob, listJobs } from "./jobs";
+import { getJob, getJobDetail, listJobs } from "./jobs";
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -31,5 +31,13 @@ describe("getJob", () => {
     const fetchMock = stubFetch({ status: "success", job: { id: "a/b" } });
     expect(await getJob("a/b")).toEqual({ id: "a/b" });
     expect(calledUrl(fetchMock)).toBe("/api/jobs/a%2Fb");
+  });
+});
+
+describe("getJobDetail", () => {
+  it("answers the job with its publications", async () => {
+    const publications = [{ jobId: "p1", videoJobId: "j1", url: "https://youtu.be/abc" }];
+    stubFetch({ status: "success", job: { id: "j1" }, publications });
+    expect(await getJobDetail("j1")).toMatchObject({ job: { id: "j1" }, publications });
   });
 });

@@ -29,7 +29,10 @@ export function listJobs(query: JobListQuery): Promise<JobPage> {
   return getJson<JobPage>(search ? `/api/jobs?${search}` : "/api/jobs");
 }
 
-export const getJob = async (jobId: string) => (await getJson<JobResponse>(jobPath(jobId))).job;
+/** The job and its uploads to YouTube (`publications`: a video job's, or a publish job's own). */
+export const getJobDetail = (jobId: string) => getJson<JobResponse>(jobPath(jobId));
+
+export const getJob = async (jobId: string) => (await getJobDetail(jobId)).job;
 
 export const cancelJob = (jobId: string) => postJson<CancelResponse>(`${jobPath(jobId)}/cancel`);
 

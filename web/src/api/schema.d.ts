@@ -1059,6 +1059,13 @@ export interface components {
              * @example 3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10
              */
             id: string;
+            /**
+             * Kind
+             * @description video (the pipeline) or publish (to YouTube)
+             * @default video
+             * @example video
+             */
+            kind: string;
             /** Maxattempts */
             maxAttempts: number;
             /** Payload */

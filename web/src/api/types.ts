@@ -28,9 +28,19 @@ export type MessageResponse = Schemas["MessageResponse"];
 export type VoiceList = Schemas["VoiceList"];
 export type ModelsResponse = Schemas["ModelsResponse"];
 export type TokenResponse = Schemas["TokenResponse"];
+export type Account = Schemas["AccountRead"];
+export type AccountList = Schemas["AccountList"];
+export type ConnectResponse = Schemas["ConnectResponse"];
+export type Publication = Schemas["PublicationRead"];
+export type PublishResponse = Schemas["PublishResponse"];
+export type Privacy = Schemas["PublishOptions"]["privacy"];
+
+/** The POST /api/jobs/{id}/publish body (also `publish` in GenerateBody): every field optional,
+ * as a field left out takes the server's default (see GenerateBody). */
+export type PublishBody = Partial<Schemas["PublishOptions"]>;
 
 /** The POST /api/generate body. The generator marks every field with a default as required (true
  * of answers, which always carry them); in a request a field left out takes the server's default,
- * so only the subject is required here. */
+ * so only the subject is required here, and in `publish` nothing. */
 export type GenerateBody = Pick<Schemas["GenerateRequest"], "videoSubject"> &
-  Partial<Schemas["GenerateRequest"]>;
+  Partial<Omit<Schemas["GenerateRequest"], "publish">> & { publish?: PublishBody | null };

@@ -54,6 +54,17 @@ describe("toPayload", () => {
     expect(toPayload({ ...DEFAULT_FORM, subject: "x", song: "calm.mp3" })).not.toHaveProperty("song");
   });
 
+  it("asks to publish to YouTube with the privacy, and the account when one is chosen", () => {
+    expect(toPayload({ ...DEFAULT_FORM, subject: "x", privacy: "public" })).not.toHaveProperty("publish");
+    expect(toPayload({ ...DEFAULT_FORM, subject: "x", privacy: "public" })).not.toHaveProperty("automateYoutubeUpload");
+    expect(toPayload({ ...DEFAULT_FORM, subject: "x", publish: true })).toMatchObject({
+      automateYoutubeUpload: true,
+      publish: { privacy: "private" },
+    });
+    const payload = toPayload({ ...DEFAULT_FORM, subject: "x", publish: true, privacy: "unlisted", account: "4" });
+    expect(payload.publish).toEqual({ privacy: "unlisted", accountId: 4 });
+  });
+
   it("keeps numbers inside the API's bounds", () => {
     const payload = toPayload({ ...DEFAULT_FORM, subject: "x", paragraphs: 40, fontSize: 5, priority: 500, musicVolume: 2 });
     expect(payload).toMatchObject({ paragraphNumber: 10, fontSize: 20, priority: 100, musicVolume: 1 });
@@ -66,6 +77,16 @@ describe("remembered choices", () => {
     expect(choices).not.toHaveProperty("subject");
     expect(choices).not.toHaveProperty("script");
     expect(choices.quality).toBe("draft");
+  });
+
+  it("remembers the privacy but not to publish: each video is published only when asked", () => {
+    const choices = rememberedChoices({ ...DEFAULT_FORM, publish: true, privacy: "unlisted", account: "4" });
+    expect(choices).not.toHaveProperty("publish");
+    expect(choices).not.toHaveProperty("account");
+    const form = restoreForm(JSON.stringify({ ...choices, publish: true }));
+    expect(form.publish).toBe(false);
+    expect(form.privacy).toBe("unlisted");
+    expect(restoreForm(JSON.stringify({ privacy: "secret" })).privacy).toBe("private");
   });
 
   it("restores stored choices over the defaults, dropping what no longer fits", () => {

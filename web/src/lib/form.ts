@@ -1,5 +1,6 @@
 /** The create form: its state, the POST /api/generate body made from it, and what is remembered. */
-import type { GenerateBody } from "../api/types";
+import type { GenerateBody, Privacy } from "../api/types";
+import { DEFAULT_PRIVACY, PRIVACIES, publishOptions } from "./youtube";
 
 export type Aspect = NonNullable<GenerateBody["aspect"]>;
 export type Quality = NonNullable<GenerateBody["quality"]>;
@@ -48,6 +49,9 @@ export interface FormState {
   customPrompt: string;
   maxAttempts: string; // "" = the server's default
   priority: number;
+  publish: boolean; // to YouTube, once the video is done
+  privacy: Privacy;
+  account: string; // a YouTube account's id; "" = the only connected one
 }
 
 /** The server's own defaults (app/domain.py VideoSpec), so an untouched form asks for nothing
@@ -73,18 +77,27 @@ export const DEFAULT_FORM: FormState = {
   customPrompt: "",
   maxAttempts: "",
   priority: 0,
+  publish: false,
+  privacy: DEFAULT_PRIVACY,
+  account: "",
 };
 
 /** What the next visit starts from: every choice, not the content (subject and script are this
- * video's, not a preference). */
+ * video's, not a preference), nor publishing: each video goes to YouTube only when asked to. */
+const NOT_REMEMBERED: ReadonlySet<keyof FormState> = new Set([
+  "subject",
+  "script",
+  "publish",
+  "account",
+]);
 export const REMEMBERED_FIELDS = (Object.keys(DEFAULT_FORM) as (keyof FormState)[]).filter(
-  (field) => field !== "subject" && field !== "script",
+  (field) => !NOT_REMEMBERED.has(field),
 );
 
 const clamp = (value: number, low: number, high: number) => Math.min(Math.max(value, low), high);
 
 /** The POST /api/generate body. Optional fields left at "server default" are omitted rather than
- * sent empty. */
+ * sent empty; publishing, when asked for, with the privacy chosen. */
 export function toPayload(form: FormState): GenerateBody {
   const payload: GenerateBody = {
     videoSubject: form.subject.trim(),
@@ -107,6 +120,10 @@ export function toPayload(form: FormState): GenerateBody {
   if (form.useMusic && form.song !== RANDOM_SONG) payload.song = form.song;
   if (form.customPrompt.trim()) payload.customPrompt = form.customPrompt.trim();
   if (form.maxAttempts.trim()) payload.maxAttempts = clamp(Number(form.maxAttempts), 1, 10);
+  if (form.publish) {
+    payload.automateYoutubeUpload = true;
+    payload.publish = publishOptions(form.privacy, form.account);
+  }
   return payload;
 }
 
@@ -135,6 +152,7 @@ export function restoreForm(stored: string | null): FormState {
     footageSource: FOOTAGE_SOURCES,
     horizontal: HORIZONTAL,
     vertical: VERTICAL,
+    privacy: PRIVACIES,
   };
   for (const field of REMEMBERED_FIELDS) {
     const value = (parsed as Record<string, unknown>)[field];

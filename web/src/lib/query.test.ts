@@ -12,7 +12,18 @@ describe("parseRoute", () => {
       page: "history",
       filter: { status: "failed", q: "bees", page: 3 },
     });
+    expect(parseRoute("#/accounts")).toEqual({ page: "accounts", connected: "", error: "" });
     expect(parseRoute("#/nope/x")).toEqual({ page: "missing", path: "/nope/x" });
+  });
+
+  it("reads where the server sends the browser back from Google's consent page", () => {
+    expect(parseRoute("#/accounts?connected=3")).toEqual({ page: "accounts", connected: "3", error: "" });
+    // urlencode's form: `+` for a space, the rest percent-encoded.
+    expect(parseRoute("#/accounts?error=Google+did+not+connect+the+account+%28access_denied%29.")).toEqual({
+      page: "accounts",
+      connected: "",
+      error: "Google did not connect the account (access_denied).",
+    });
   });
 
   it("keeps a segment that is not valid percent-encoding as written", () => {

@@ -1,4 +1,5 @@
-/** Hash routes (`#/jobs/<id>`, `#/history?status=failed&page=2`) and the history page's query. */
+/** Hash routes (`#/jobs/<id>`, `#/history?status=failed&page=2`, `#/accounts?connected=3`) and
+ * the history page's query. */
 
 import type { JobListQuery, JobState } from "../api/types";
 import { isJobState } from "./states";
@@ -9,6 +10,7 @@ export type Route =
   | { page: "history"; filter: HistoryFilter }
   | { page: "music" }
   | { page: "status" }
+  | { page: "accounts"; connected: string; error: string }
   | { page: "missing"; path: string };
 
 export interface HistoryFilter {
@@ -37,6 +39,12 @@ export function parseRoute(hash: string): Route {
     return { page: "history", filter: parseFilter(search) };
   if (parts.length === 1 && (parts[0] === "music" || parts[0] === "status"))
     return { page: parts[0] };
+  if (parts[0] === "accounts" && parts.length === 1) {
+    // Where the server sends the browser back from Google: `connected=<account id>` or
+    // `error=<message>` (form-encoded, `+` for a space).
+    const params = new URLSearchParams(search);
+    return { page: "accounts", connected: params.get("connected") ?? "", error: params.get("error") ?? "" };
+  }
   return { page: "missing", path: `/${parts.join("/")}` };
 }
 

@@ -1,4 +1,5 @@
-/** Create: the form that queues a video (POST /api/generate), remembering the last choices. */
+/** Create: the form that queues a video (POST /api/generate), remembering the last choices, and
+ * publishing it to YouTube once done when asked to. */
 import { useEffect, useState } from "preact/hooks";
 import { describeError, safeStorage } from "../api/client";
 import { generate } from "../api/jobs";
@@ -6,6 +7,7 @@ import { listSongs } from "../api/songs";
 import { listVoices } from "../api/voices";
 import { CaptionPreview } from "../components/CaptionPreview";
 import { Notice } from "../components/Notice";
+import { PublishChoices } from "../components/PublishChoices";
 import { useApi } from "../hooks/useApi";
 import { useModels } from "../hooks/useModels";
 import { useVoiceSample } from "../hooks/useVoiceSample";
@@ -211,6 +213,17 @@ export function CreatePage() {
               <Notice kind="info">No songs uploaded yet: <a href="#/music">add some on the Music page</a>.</Notice>
             )}
             {songs.error && <Notice kind="error">Songs: {songs.error}</Notice>}
+          </section>
+
+          <section class="panel">
+            <h2>YouTube</h2>
+            <label class="check">
+              <input id="field-publish" type="checkbox" checked={form.publish} onChange={check("publish")} /> Publish to YouTube when done
+            </label>
+            {form.publish && (
+              <PublishChoices idPrefix="field" privacy={form.privacy} onPrivacy={(value) => set("privacy", value)}
+                account={form.account} onAccount={(value) => set("account", value)} />
+            )}
           </section>
 
           <details class="panel advanced">

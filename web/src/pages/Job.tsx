@@ -1,19 +1,35 @@
 /** Follow one job: a bar per stage from its events (stream or polling), the log, cancel and
- * retry, and once done the video, thumbnail, metadata and downloads. Everything comes from the
- * API, so a reload or a second tab shows the same. What the browser loads by address carries a
- * URL token of the job when the server has a key (hooks/useToken). */
+ * retry, and once done the video, thumbnail, metadata and downloads; its uploads to YouTube, and
+ * the button that publishes a finished video. A publish job's page shows its upload instead of
+ * the stages and the video. Everything comes from the API, so a reload or a second tab shows the
+ * same. What the browser loads by address carries a URL token of the job when the server has a
+ * key (hooks/useToken). */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { authHeaders, describeError } from "../api/client";
-import { cancelJob, getJob, jobPath, listArtifacts, retryJob, videoUrl } from "../api/jobs";
-import type { Artifact, Job, JobEvent } from "../api/types";
+import { cancelJob, getJob, getJobDetail, jobPath, listArtifacts, retryJob, videoUrl } from "../api/jobs";
+import type { Artifact, Job, JobEvent, Privacy, Publication } from "../api/types";
+import { publishJob } from "../api/youtube";
 import { CopyButton } from "../components/CopyButton";
 import { Loading, Notice } from "../components/Notice";
+import { PublishChoices } from "../components/PublishChoices";
 import { useApiKeyVersion } from "../hooks/useApi";
 import { useScopeToken, useSignedMedia } from "../hooks/useToken";
 import { followJob, type FollowMode } from "../lib/follow";
 import { formatBytes, formatTime, percent } from "../lib/format";
 import { computeProgress, lastEventId, mergeEvents } from "../lib/progress";
+import { jobHash } from "../lib/query";
 import { TERMINAL_STATES } from "../lib/states";
+import {
+  DEFAULT_PRIVACY,
+  isPending,
+  isPublishJob,
+  publishOptions,
+  uploadFraction,
+  uploadLabel,
+} from "../lib/youtube";
+
+/** How often the YouTube section reads an unfinished upload again. */
+const UPLOAD_POLL_MS = 2000;
 
 interface Metadata {
   title?: string;
@@ -24,6 +40,7 @@ interface Metadata {
 export function JobPage(props: { id: string }) {
   const { id } = props;
   const [job, setJob] = useState<Job | null>(null);
+  const [publications, setPublications] = useState<Publication[]>([]);
   const [events, setEvents] = useState<JobEvent[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [actionMessage, setActionMessage] = useState<{ kind: "error" | "success"; text: string } | null>(null);
@@ -38,9 +55,10 @@ export function JobPage(props: { id: string }) {
   const refreshJob = async () => {
     const asked = id;
     try {
-      const found = await getJob(asked);
+      const found = await getJobDetail(asked);
       if (currentId.current !== asked) return;
-      setJob(found);
+      setJob(found.job);
+      setPublications(found.publications ?? []);
       setLoadError(null);
     } catch (caught) {
       if (currentId.current !== asked) return;
@@ -50,6 +68,7 @@ export function JobPage(props: { id: string }) {
 
   useEffect(() => {
     setJob(null);
+    setPublications([]);
     setEvents([]);
     eventsRef.current = [];
     setActionMessage(null);
@@ -103,6 +122,9 @@ export function JobPage(props: { id: string }) {
   // also when the events end final but the row does not: a retry the stream has not shown yet.
   const state =
     TERMINAL_STATES.has(job.state) || TERMINAL_STATES.has(progress.state) ? job.state : progress.state;
+  // A publish job has one stage, its upload: the overall bar shows how much YouTube holds.
+  const publishing = isPublishJob(job, publications);
+  const overall = publishing && state !== "completed" ? uploadFraction(publications[0]) : progress.overall;
   const act = async (action: "cancel" | "retry") => {
     setActionMessage(null);
     try {
@@ -118,8 +140,14 @@ export function JobPage(props: { id: string }) {
   return (
     <div class="job">
       <section class="panel">
-        <p class="crumbs"><a href="#/history">History</a> / job</p>
-        <h1 tabIndex={-1}>{job.videoSubject || "Untitled"}</h1>
+        {publishing ? (
+          <p class="crumbs">
+            <a href="#/history">History</a> / <a href={jobHash(publications[0].videoJobId)}>video</a> / publish job
+          </p>
+        ) : (
+          <p class="crumbs"><a href="#/history">History</a> / job</p>
+        )}
+        <h1 tabIndex={-1}>{publishing ? "YouTube upload" : job.videoSubject || "Untitled"}</h1>
         <p class="job-meta">
           <span class={`badge state-${state}`} data-testid="job-state">{state}</span>
           {job.cancelRequested && !TERMINAL_STATES.has(job.state) && <span class="badge">cancelling…</span>}
@@ -129,18 +157,20 @@ export function JobPage(props: { id: string }) {
         </p>
         <div class="overall">
           <label for="overall-progress">Overall</label>
-          <progress id="overall-progress" max={1} value={progress.overall} data-testid="overall-progress" />
-          <span data-testid="overall-percent">{percent(progress.overall)}</span>
+          <progress id="overall-progress" max={1} value={overall} data-testid="overall-progress" />
+          <span data-testid="overall-percent">{percent(overall)}</span>
         </div>
-        <ol class="stages" aria-label="Pipeline stages">
-          {progress.stages.map((stage) => (
-            <li key={stage.stage} class={`stage stage-${stage.status}`} data-stage={stage.stage}>
-              <span class="stage-name">{stage.stage}</span>
-              <progress max={1} value={stage.fraction} aria-label={`${stage.stage} ${percent(stage.fraction)}`} />
-              <span class="stage-percent">{stage.status === "failed" ? "failed" : stage.status === "stopped" ? "stopped" : percent(stage.fraction)}</span>
-            </li>
-          ))}
-        </ol>
+        {!publishing && (
+          <ol class="stages" aria-label="Pipeline stages">
+            {progress.stages.map((stage) => (
+              <li key={stage.stage} class={`stage stage-${stage.status}`} data-stage={stage.stage}>
+                <span class="stage-name">{stage.stage}</span>
+                <progress max={1} value={stage.fraction} aria-label={`${stage.stage} ${percent(stage.fraction)}`} />
+                <span class="stage-percent">{stage.status === "failed" ? "failed" : stage.status === "stopped" ? "stopped" : percent(stage.fraction)}</span>
+              </li>
+            ))}
+          </ol>
+        )}
         {job.errorMessage && <Notice kind="error">{job.errorMessage}</Notice>}
         {actionMessage && <Notice kind={actionMessage.kind}>{actionMessage.text}</Notice>}
         {loadError && <Notice kind="error">{loadError}</Notice>}
@@ -157,7 +187,11 @@ export function JobPage(props: { id: string }) {
         </div>
       </section>
 
-      {job.state === "completed" && <Result job={job} />}
+      {job.state === "completed" && !publishing && <Result job={job} />}
+
+      {(publications.length > 0 || (job.state === "completed" && job.resultPath)) && (
+        <YouTubeSection key={job.id} job={job} publications={publications} refresh={refreshJob} />
+      )}
 
       <section class="panel">
         <h2>Log</h2>
@@ -287,5 +321,105 @@ function MetaItem(props: { label: string; value: string }) {
       </dt>
       <dd>{props.value}</dd>
     </div>
+  );
+}
+
+/** The job's uploads to YouTube (a video job's, or a publish job's own), and for a finished video
+ * the form that publishes it. While an upload has no video yet the section reads the job again
+ * every UPLOAD_POLL_MS, and on a video job's page asks each of those publish jobs how it stands
+ * (one that failed or was cancelled will not get a video). */
+function YouTubeSection(props: { job: Job; publications: Publication[]; refresh: () => Promise<void> }) {
+  const { job, publications, refresh } = props;
+  const [states, setStates] = useState<Record<string, string>>({});
+  const [round, setRound] = useState(0);
+  const stateOf = (publication: Publication) =>
+    publication.jobId === job.id ? job.state : states[publication.jobId];
+  const pending = publications.filter((publication) => isPending(publication, stateOf(publication)));
+  const pendingIds = pending.map((publication) => publication.jobId).join(" ");
+
+  useEffect(() => {
+    if (!pendingIds) return;
+    let live = true;
+    const timer = setTimeout(async () => {
+      const others = pendingIds.split(" ").filter((jobId) => jobId !== job.id);
+      const found = await Promise.all(
+        others.map((jobId) => getJob(jobId).then((other) => [jobId, other.state] as const, () => null)),
+      );
+      if (!live) return;
+      setStates((known) => ({ ...known, ...Object.fromEntries(found.filter((entry) => entry !== null)) }));
+      await refresh();
+      if (live) setRound((count) => count + 1);
+    }, round === 0 ? 0 : UPLOAD_POLL_MS);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [pendingIds, round]);
+
+  const own = isPublishJob(job, publications);
+  return (
+    <section class="panel">
+      <h2>YouTube</h2>
+      {publications.length === 0 && <p class="muted">Not published yet.</p>}
+      {publications.length > 0 && (
+        <ul class="publications" data-testid="publications">
+          {publications.map((publication) => (
+            <li key={publication.jobId}>
+              {publication.url ? (
+                <>
+                  <a href={publication.url} target="_blank" rel="noopener">{publication.url}</a>
+                  {publication.publishedAt && (
+                    <span class="muted">published {formatTime(publication.publishedAt)}</span>
+                  )}
+                </>
+              ) : (
+                <>
+                  <progress max={1} value={uploadFraction(publication)}
+                    aria-label={`Uploaded ${percent(uploadFraction(publication))}`} />
+                  {own ? (
+                    <span>{uploadLabel(publication, stateOf(publication))}</span>
+                  ) : (
+                    <a href={jobHash(publication.jobId)}>{uploadLabel(publication, stateOf(publication))}</a>
+                  )}
+                </>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {!own && job.state === "completed" && job.resultPath && <PublishForm jobId={job.id} />}
+    </section>
+  );
+}
+
+/** Publish a finished video: queues a publish job, then goes to its page. */
+function PublishForm(props: { jobId: string }) {
+  const [privacy, setPrivacy] = useState<Privacy>(DEFAULT_PRIVACY);
+  const [account, setAccount] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    setSending(true);
+    try {
+      const answer = await publishJob(props.jobId, publishOptions(privacy, account));
+      location.hash = jobHash(answer.jobId);
+    } catch (caught) {
+      setError(describeError(caught));
+      setSending(false);
+    }
+  };
+
+  return (
+    <form class="publish" onSubmit={submit}>
+      <PublishChoices idPrefix="publish" privacy={privacy} onPrivacy={setPrivacy} account={account}
+        onAccount={setAccount} />
+      {error && <Notice kind="error">{error}</Notice>}
+      <button type="submit" class="primary" disabled={sending}>
+        {sending ? "Queuing…" : "Publish to YouTube"}
+      </button>
+    </form>
   );
 }
