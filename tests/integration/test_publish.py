@@ -33,6 +33,7 @@ from app.youtube import AccountFileError, InvalidGrant
 from app.youtube_accounts import import_account
 from tests.fakes.google import Google, google_server
 from tests.fakes.webhook_receiver import webhook_receiver
+from tests.integration.test_api_songs import make_mp3
 from tests.integration.test_worker import SHORT_SCRIPT, read_events, read_job, wait_for
 from tests.support.processes import moneyprinter_command
 from tests.support.running import api_client, running_worker
@@ -260,14 +261,19 @@ async def test_the_originals_request_publishes_the_final_video_with_its_metadata
         )
         maker = create_sessionmaker(engine, webhook_endpoints=settings.webhook_urls)
         await connect(settings, google, tmp_path)
+        song = make_mp3(tmp_path / "song.mp3")
         async with api_client(settings) as client:
+            stored = await client.post(
+                "/api/upload-songs", files={"songs": ("song.mp3", song, "audio/mpeg")}
+            )
+            (song_name,) = stored.json()["songs"]
             body = {
                 "videoSubject": "Octopuses",
                 "aiModel": "llama3.1:8b",
                 "voice": "en_us_001",
                 "paragraphNumber": "1",
                 "automateYoutubeUpload": True,
-                "useMusic": False,
+                "useMusic": True,
                 "customPrompt": "",
                 "threads": "2",
                 "subtitlesPosition": "center,bottom",
@@ -293,6 +299,8 @@ async def test_the_originals_request_publishes_the_final_video_with_its_metadata
             artifacts = (await client.get(f"/api/jobs/{video_id}/artifacts")).json()["artifacts"]
 
     uploaded = only_video(google)
+    events = [event.message for event in await read_events(maker, video_id)]
+    assert f"Music: {song_name}." in events  # the final cut has the music in it
     final = next(a for a in artifacts if a["kind"] == "video")
     assert hashlib.sha256(uploaded.body).hexdigest() == final["sha256"]  # the final cut, music in
     metadata = json.loads((youtube_settings.data_dir / next(

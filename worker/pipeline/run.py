@@ -58,6 +58,8 @@ def run_pipeline(
     )
     if spec.use_music and song is None:
         report(ProgressEvent("render", START["render"], "No songs uploaded: no music.", "warning"))
+    elif song is not None:
+        report(ProgressEvent("render", START["render"], f"Music: {song.name}."))
     video = _render(spec, clips, track, ass_path, song, work_dir, options=options, report=report)
     described = _metadata(spec, text, video, work_dir, llm=llm, options=options, report=report)
     media = {"durationS": round(track.duration_s, 3), "widthPx": width_px, "heightPx": height_px}
