@@ -109,8 +109,9 @@ def read_client_secrets(path: Path) -> ClientSecrets:
 
 def read_oauth2client_token(path: Path, client: ClientSecrets) -> Grant:
     """The original's stored login (`main.py-oauth2.json`, oauth2client's `Storage` format): its
-    refresh token, for the client of `client`. The token URI is the client secrets' (as
-    oauth2client took it from there), else the file's."""
+    refresh token, for the client of `client`, refreshed where the file says (its `token_uri`,
+    which oauth2client copied from the client secrets when it signed in, and refreshed at
+    since), else where the client secrets say."""
     document = _read_json(path, "token")
     if not isinstance(document, dict):
         raise AccountFileError(f"{path.name}: not an oauth2client token file")
@@ -130,7 +131,7 @@ def read_oauth2client_token(path: Path, client: ClientSecrets) -> Grant:
         client_id=client.client_id,
         client_secret=client.client_secret,
         refresh_token=refresh_token,
-        token_uri=client.token_uri or str(document.get("token_uri") or DEFAULT_TOKEN_URI),
+        token_uri=str(document.get("token_uri") or client.token_uri),
         scopes=tuple(str(scope) for scope in scopes),
     )
 

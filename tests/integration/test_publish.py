@@ -70,7 +70,8 @@ def login_files(folder: Path, google: Google, refresh_token: str) -> tuple[Path,
         "client_id": google.client_id,
         "client_secret": google.client_secret,
         "auth_uri": f"{google.url}/o/oauth2/v2/auth",
-        "token_uri": f"{google.url}/token",
+        # Not reachable from the tests: the token file's own `token_uri` is the one used.
+        "token_uri": "https://oauth2.googleapis.com/token",
         "redirect_uris": ["http://localhost"],
     }
     secrets_file.write_text(json.dumps({"installed": client}))
@@ -81,7 +82,7 @@ def login_files(folder: Path, google: Google, refresh_token: str) -> tuple[Path,
         "client_secret": google.client_secret,
         "refresh_token": refresh_token,
         "token_expiry": "2024-01-01T00:00:00Z",
-        "token_uri": "https://accounts.google.com/o/oauth2/token",
+        "token_uri": f"{google.url}/token",
         "user_agent": None,
         "revoke_uri": "https://oauth2.googleapis.com/revoke",
         "id_token": None,
@@ -194,7 +195,7 @@ async def test_the_originals_login_files_are_imported_and_sealed(
         (account,) = (await session.scalars(select(YouTubeAccount))).all()
     assert account.id == account_id
     assert (account.channel_id, account.channel_title) == ("UC_test_channel", "Test Channel")
-    assert account.token_uri == f"{google.url}/token"  # the client secrets', as oauth2client did
+    assert account.token_uri == f"{google.url}/token"  # the token file's, as oauth2client used
     assert refresh_token not in account.refresh_token_sealed
     assert google.client_secret not in account.client_secret_sealed
 
