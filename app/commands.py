@@ -166,7 +166,7 @@ def logging_config(level: str) -> dict[str, Any]:
 def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
     from app.db.migrations import upgrade_to_head  # Alembic: only the commands that migrate
 
-    upgrade_to_head(settings.resolved_database_url)
+    upgrade_to_head(settings.resolved_direct_database_url)
     logger.info("database is at the newest schema")
     return 0
 

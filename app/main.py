@@ -44,7 +44,7 @@ from app.db.dialect import Dialect
 from app.db.enqueuer import Enqueuer
 from app.db.notify import JobNotifier
 from app.db.repositories.accounts import check_secret_key
-from app.db.session import create_engine, create_sessionmaker
+from app.db.session import create_sessionmaker, settings_engine
 from app.errors import AppError
 from app.settings import Settings
 from app.version import app_version
@@ -67,7 +67,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.resolved_database_url)
+        engine = settings_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(
             engine, webhook_endpoints=settings.webhook_urls
@@ -80,7 +80,11 @@ def create_app(
             poll_s=settings.stream_poll_interval_s,
             max_streams=settings.max_event_streams,
         )
-        notifier = JobNotifier(engine) if Dialect.of(engine).notifies else None
+        notifier = (
+            JobNotifier(engine, autocommit=settings.database_pooler != "transaction")
+            if Dialect.of(engine).notifies
+            else None
+        )
         app.state.wake_workers = _job_queued_hook(on_job_queued, notifier)
         settings.songs_dir.mkdir(parents=True, exist_ok=True)
         try:

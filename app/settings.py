@@ -40,6 +40,14 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     database_url: str = Field("", validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    # Connections one process's engine holds open at most, opened as needed (a worker adds one
+    # for LISTEN). README, "Postgres", adds them up for several hosts.
+    database_pool_size: int = Field(20, ge=1, le=500)
+    # `transaction`: DATABASE_URL is a pooler in transaction mode (PgBouncer): no prepared
+    # statement outlives its transaction, and LISTEN and migrations use the direct URL below.
+    database_pooler: Literal["none", "transaction"] = "none"
+    # Postgres itself, not through a pooler; empty: DATABASE_URL.
+    direct_database_url: str = ""
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
@@ -227,6 +235,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _direct_url_behind_a_pooler(self) -> Settings:
+        if self.database_pooler == "transaction" and not self.direct_database_url:
+            raise ValueError(
+                "MONEYPRINTER_DIRECT_DATABASE_URL must name Postgres itself when "
+                "MONEYPRINTER_DATABASE_POOLER=transaction: LISTEN and migrations cannot go "
+                "through a transaction pooler"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_webhook_secret(self) -> Settings:
         if self.webhook_urls and not self.webhook_secret.split():
             raise ValueError(
@@ -250,13 +268,24 @@ class Settings(BaseSettings):
         """The async SQLAlchemy URL: the SQLite file in the data folder unless DATABASE_URL says."""
         return async_database_url(self.database_url, data_dir=self.data_dir)
 
+    @cached_property
+    def resolved_direct_database_url(self) -> str:
+        """Postgres without a pooler in between (LISTEN, migrations): the direct URL, else the
+        database URL."""
+        return async_database_url(
+            self.direct_database_url or self.database_url, data_dir=self.data_dir
+        )
+
     @property
     def secret_values(self) -> tuple[str, ...]:
         """Every configured credential (each `*_key`, `*_token`, `*_secret` or `*_password`
         setting, the database's password): what the worker scrubs from whatever a job reports."""
         names = [name for name in type(self).model_fields if name.endswith(SECRET_SUFFIXES)]
-        password = urlsplit(self.database_url).password or ""
-        values = {*(str(getattr(self, name)) for name in names), password, unquote(password)}
+        passwords = [
+            urlsplit(url).password or "" for url in (self.database_url, self.direct_database_url)
+        ]
+        values = {*(str(getattr(self, name)) for name in names), *passwords}
+        values.update(unquote(password) for password in passwords)
         values.update(self.webhook_secret.split())  # each of several, as each appears alone
         return tuple(sorted(value for value in values if value))
 

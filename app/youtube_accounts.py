@@ -14,7 +14,7 @@ import httpx
 from app.crypto import SecretBox
 from app.db.models import YouTubeAccount
 from app.db.repositories.accounts import AccountRepository, check_secret_key
-from app.db.session import create_engine, create_sessionmaker
+from app.db.session import create_sessionmaker, settings_engine
 from app.settings import Settings
 from app.youtube import (
     AccessToken,
@@ -131,7 +131,7 @@ async def _connect(
     settings: Settings, sign_in: Callable[[httpx.AsyncClient], Awaitable[tuple[Grant, AccessToken]]]
 ) -> YouTubeAccount:
     box = SecretBox(settings.secret_key)  # before asking anything of the user
-    engine = create_engine(settings.resolved_database_url)
+    engine = settings_engine(settings)
     try:
         maker = create_sessionmaker(engine)
         await check_secret_key(maker, settings.secret_key)  # the accounts stored share one key
@@ -146,7 +146,7 @@ async def _connect(
 
 
 async def list_accounts(settings: Settings) -> Sequence[YouTubeAccount]:
-    engine = create_engine(settings.resolved_database_url)
+    engine = settings_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session:
             return await AccountRepository(session).list()

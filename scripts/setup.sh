@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set this machine up for MoneyPrinter: system tools, uv, the project's virtualenv (.venv) and the
 # web page's build (web/dist). With --tests, also what only the tests need: Debian's Chromium for
-# the browser tests. Safe to run again: each step is skipped when its result is already there.
+# the browser tests, PgBouncer for the pooler test. Safe to run again: each step is skipped when
+# its result is already there.
 # `make setup` runs it; `make test` runs it with --tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,10 @@ node_is_recent || apt_install nodejs npm || true
 # --- Chromium, for the browser tests only ------------------------------------------------------------
 if [ "$for_tests" -eq 1 ] && [ ! -x /usr/bin/chromium ] && ! apt_install chromium; then
     say "the browser tests need Debian's Chromium: sudo apt-get install -y chromium"
+fi
+if [ "$for_tests" -eq 1 ] && ! command -v pgbouncer >/dev/null 2>&1 \
+    && [ ! -x /usr/sbin/pgbouncer ] && ! apt_install pgbouncer; then
+    say "the PgBouncer test needs it: sudo apt-get install -y pgbouncer"
 fi
 
 # --- uv -------------------------------------------------------------------------------------------

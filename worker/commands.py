@@ -65,7 +65,9 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     from app.db.migrations import upgrade_to_head
 
     if not args.no_migrate:
-        upgrade_to_head(settings.resolved_database_url)  # synchronous: runs its own event loop
+        upgrade_to_head(
+            settings.resolved_direct_database_url
+        )  # synchronous: runs its own event loop
     return asyncio.run(
         serve(
             settings,
@@ -96,10 +98,10 @@ def prune_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_worker(settings: Settings, *, concurrency: int | None) -> None:
-    from app.db.session import create_engine, create_sessionmaker
+    from app.db.session import create_sessionmaker, settings_engine
     from worker.main import Worker
 
-    engine = create_engine(settings.resolved_database_url)
+    engine = settings_engine(settings)
     try:
         worker = Worker(
             settings,
@@ -113,10 +115,10 @@ async def run_worker(settings: Settings, *, concurrency: int | None) -> None:
 
 
 async def run_prune(settings: Settings) -> int:
-    from app.db.session import create_engine, create_sessionmaker
+    from app.db.session import create_sessionmaker, settings_engine
     from worker.retention import prune_expired
 
-    engine = create_engine(settings.resolved_database_url)
+    engine = settings_engine(settings)
     try:
         return await prune_expired(create_sessionmaker(engine), settings)
     finally:
@@ -126,7 +128,7 @@ async def run_prune(settings: Settings) -> int:
 async def serve(settings: Settings, *, host: str, port: int, concurrency: int | None) -> int:
     """uvicorn and a Worker in one event loop; a queued job wakes the worker at once. Returns the
     exit code."""
-    from app.db.session import create_engine, create_sessionmaker
+    from app.db.session import create_sessionmaker, settings_engine
     from app.main import create_app
     from worker.main import Worker
 
@@ -141,7 +143,7 @@ async def serve(settings: Settings, *, host: str, port: int, concurrency: int | 
         **http_options(settings),
     )
     server = _Server(config)
-    engine = create_engine(settings.resolved_database_url)
+    engine = settings_engine(settings)
     worker = Worker(
         settings,
         create_sessionmaker(engine, webhook_endpoints=settings.webhook_urls),

@@ -124,7 +124,7 @@ class Worker:
             retention = self._every(settings.retention_interval_s, self._prune)
             loops.append(asyncio.create_task(retention))
         sender = None if self._webhooks is None else asyncio.create_task(self._webhooks.run())
-        dsn = asyncpg_dsn(settings.resolved_database_url) if settings.listen_notify else None
+        dsn = asyncpg_dsn(settings.resolved_direct_database_url) if settings.listen_notify else None
         if dsn is not None:
             loops.append(
                 asyncio.create_task(listen_for_jobs(dsn, self._wake.set, name=self.worker_id))
@@ -545,7 +545,13 @@ class Worker:
         self, operation: Callable[[Repositories], Awaitable[T]], *, one_statement: bool
     ) -> T:
         async with self.sessionmaker() as session:
-            if one_statement and Dialect.of(session).autocommits_one_statement:
+            # Not behind a transaction pooler: it would run the statement's prepare and its
+            # execution on different server connections, with no transaction to hold them.
+            if (
+                one_statement
+                and Dialect.of(session).autocommits_one_statement
+                and self.settings.database_pooler != "transaction"
+            ):
                 # Two round trips fewer on the worker's busiest path.
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 return await operation(Repositories(session))

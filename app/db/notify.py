@@ -24,8 +24,11 @@ CHANNEL = "moneyprinter_jobs"
 class JobNotifier:
     """Sends NOTIFY after jobs are queued, debounced."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, autocommit: bool = True) -> None:
+        """`autocommit`: send NOTIFY without BEGIN and COMMIT (one round trip); not through a
+        transaction pooler, which needs a transaction to keep a statement on one connection."""
         self._engine = engine
+        self._autocommit = autocommit
         self._pending = False
         self._task: asyncio.Task[None] | None = None
 
@@ -44,9 +47,12 @@ class JobNotifier:
             self._pending = False
             try:
                 async with self._engine.connect() as connection:
-                    # Autocommit: one round trip, no BEGIN and COMMIT; sent as the statement ends.
-                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    if self._autocommit:  # sent as the statement ends
+                        connection = await connection.execution_options(
+                            isolation_level="AUTOCOMMIT"
+                        )
                     notify = text("SELECT pg_notify(:channel, '')")
                     await connection.execute(notify, {"channel": CHANNEL})
+                    await connection.commit()  # a NOTIFY in a transaction is sent at its commit
             except (SQLAlchemyError, OSError) as exc:
                 logger.warning("NOTIFY failed; workers will find the job by polling: %s", exc)

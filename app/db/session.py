@@ -3,6 +3,7 @@ asyncpg pool for Postgres."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.db.dialect import Dialect
 from app.db.repositories.webhooks import WEBHOOK_ENDPOINTS
+from app.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Postgres errors that mean "the connection or the server went away", not "the statement is bad":
@@ -34,8 +36,23 @@ _LOST_CONNECTION = (
 )
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for `url`, set up for its database (docs/architecture.md, "Data")."""
+def settings_engine(settings: Settings) -> AsyncEngine:
+    """The engine the settings describe: its URL, pool size and pooler."""
+    return create_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        transaction_pooler=settings.database_pooler == "transaction",
+    )
+
+
+def create_engine(
+    url: str, *, pool_size: int = 20, transaction_pooler: bool = False
+) -> AsyncEngine:
+    """An async engine for `url`, set up for its database (docs/architecture.md, "Data"): on
+    Postgres, at most `pool_size` connections. `transaction_pooler`: `url` is a pooler in
+    transaction mode (PgBouncer), which hands each transaction to any server connection, so no
+    prepared statement may outlive its transaction: asyncpg's and SQLAlchemy's statement caches
+    are off and each statement gets a name of its own."""
     parsed = make_url(url)
     if parsed.get_backend_name() == Dialect.SQLITE:
         if parsed.database and parsed.database != ":memory:":
@@ -52,7 +69,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    options: dict[str, Any] = {}
+    if transaction_pooler:
+        parsed = parsed.update_query_dict({"prepared_statement_cache_size": "0"})
+        options["connect_args"] = {
+            "statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__moneyprinter_{uuid.uuid4().hex}__",
+        }
+    engine = create_async_engine(parsed, pool_size=pool_size, max_overflow=0, **options)
     _replace_closed_connections(engine)
     return engine
 
