@@ -412,6 +412,7 @@ class Worker:
         publish_id = await db.publications.queue(
             job.id,
             options,
+            subject=job.payload.get("videoSubject"),
             account_id=account.id if account is not None else None,
             problem=problem,
             max_attempts=self.settings.max_attempts,

@@ -336,6 +336,7 @@ async def test_an_upload_rides_out_5xx_a_dropped_connection_and_an_expired_token
             job = await wait_ended(sessionmaker, publish_id)
     assert job.status == "completed", job.error_message
     assert job.attempt_count == 1  # all within the one attempt
+    assert job.payload["videoSubject"] == "octopuses"  # lists name the video it publishes
     uploaded = only_video(google)
     assert uploaded.body == video.read_bytes()
     assert uploaded.status["privacyStatus"] == "unlisted"

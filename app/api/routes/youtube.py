@@ -201,6 +201,7 @@ async def publish(
     publish_id = await PublicationRepository(session).queue(
         job_id,
         options.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        subject=(job.payload or {}).get("videoSubject"),
         account_id=account.id,
         max_attempts=settings.max_attempts,
     )

@@ -24,13 +24,20 @@ class PublicationRepository(Repository):
         video_job_id: str,
         options: dict[str, Any],
         *,
+        subject: str | None,
         account_id: int | None,
         problem: str | None = None,
         max_attempts: int = 3,
     ) -> str:
         """Queue a publish job for a completed video job, with its publication; returns its id.
-        `problem`: why there is no account (the job then fails with it, where a user sees it)."""
-        payload = {"videoJobId": video_job_id, "accountId": account_id, "options": options}
+        It carries the video's `subject`, so that lists name it. `problem`: why there is no
+        account (the job then fails with it, where a user sees it)."""
+        payload = {
+            "videoJobId": video_job_id,
+            "videoSubject": subject,
+            "accountId": account_id,
+            "options": options,
+        }
         if problem:
             payload["problem"] = problem
         row = new_job_row(payload=payload, kind=PUBLISH_KIND, max_attempts=max_attempts)
