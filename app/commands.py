@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -184,12 +185,7 @@ def youtube_key_command(_args: argparse.Namespace, _settings: BaseSettings) -> i
 def youtube_import_command(args: argparse.Namespace, settings: Settings) -> int:
     from app.youtube_accounts import import_account  # httpx and the database: only here
 
-    try:
-        account = asyncio.run(import_account(settings, args.client_secrets, args.token))
-    except AccountError as exc:
-        print(f"moneyprinter: {exc}", file=sys.stderr)
-        return 1
-    return _connected(account)
+    return _connect(lambda: import_account(settings, args.client_secrets, args.token))
 
 
 def youtube_connect_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -205,14 +201,13 @@ def youtube_connect_command(args: argparse.Namespace, settings: Settings) -> int
         prompt = "not load. Paste that whole address here: "
         return await asyncio.to_thread(input, prompt)
 
-    try:
+    def connection() -> Coroutine[Any, Any, YouTubeAccount]:
         client = client_secrets(settings, args.client_secrets)
-        connect = connect_by_paste(settings, client, ask) if args.paste else None
-        account = asyncio.run(connect or connect_by_device(settings, client, announce))
-    except AccountError as exc:
-        print(f"moneyprinter: {exc}", file=sys.stderr)
-        return 1
-    return _connected(account)
+        if args.paste:
+            return connect_by_paste(settings, client, ask)
+        return connect_by_device(settings, client, announce)
+
+    return _connect(connection)
 
 
 def youtube_accounts_command(_args: argparse.Namespace, settings: Settings) -> int:
@@ -229,7 +224,13 @@ def youtube_accounts_command(_args: argparse.Namespace, settings: Settings) -> i
     return 0
 
 
-def _connected(account: YouTubeAccount) -> int:
+def _connect(connection: Callable[[], Coroutine[Any, Any, YouTubeAccount]]) -> int:
+    """Run a way of connecting an account; say which channel it connected, or why it did not."""
+    try:
+        account = asyncio.run(connection())
+    except AccountError as exc:
+        print(f"moneyprinter: {exc}", file=sys.stderr)
+        return 1
     print(
         f"Connected the YouTube channel {account.channel_title} ({account.channel_id}) as "
         f"account {account.id}."

@@ -80,11 +80,7 @@ def create_app(
             poll_s=settings.stream_poll_interval_s,
             max_streams=settings.max_event_streams,
         )
-        notifier = (
-            JobNotifier(engine, autocommit=settings.database_pooler != "transaction")
-            if Dialect.of(engine).notifies
-            else None
-        )
+        notifier = JobNotifier(engine) if Dialect.of(engine).notifies else None
         app.state.wake_workers = _job_queued_hook(on_job_queued, notifier)
         settings.songs_dir.mkdir(parents=True, exist_ok=True)
         try:

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from app.domain import VideoSpec
 from app.webhooks import shown_endpoint
+from app.youtube import watch_url
 
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10"
 SPEC_FIELDS: set[str] = set(VideoSpec.model_fields)
@@ -144,7 +145,7 @@ class PublicationRead(ReadModel):
     @computed_field(examples=["https://youtu.be/dQw4w9WgXcQ"])  # type: ignore[prop-decorator]
     @property
     def url(self) -> str | None:
-        return f"https://youtu.be/{self.video_id}" if self.video_id else None
+        return watch_url(self.video_id) if self.video_id else None
 
 
 class JobResponse(CamelModel):

@@ -163,7 +163,9 @@ class Settings(BaseSettings):
     ]
     webhook_poll_interval_s: float = Field(1.0, gt=0)
 
-    @field_validator("cors_origins", "allowed_hosts", "webhook_urls", mode="before")
+    @field_validator(
+        "cors_origins", "allowed_hosts", "webhook_urls", "webhook_retry_schedule_s", mode="before"
+    )
     @classmethod
     def _split_on_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -180,13 +182,6 @@ class Settings(BaseSettings):
                     "trailing slash (e.g. http://localhost:3000), or *"
                 )
         return origins
-
-    @field_validator("webhook_retry_schedule_s", mode="before")
-    @classmethod
-    def _split_schedule(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
 
     @field_validator("webhook_retry_schedule_s")
     @classmethod

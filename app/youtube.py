@@ -58,7 +58,6 @@ class ClientSecrets:
     client_secret: str
     token_uri: str
     auth_uri: str
-    redirect_uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,11 @@ class AccessToken:
         return time.monotonic() < self.expires_at - EXPIRY_MARGIN_S
 
 
+def watch_url(video_id: str) -> str:
+    """Where a YouTube video is watched."""
+    return f"https://youtu.be/{video_id}"
+
+
 def read_client_secrets(path: Path) -> ClientSecrets:
     """Google's client secrets file (`client_secret.json`): one key, `installed` or `web`."""
     document = _read_json(path, "client secrets")
@@ -103,7 +107,6 @@ def read_client_secrets(path: Path) -> ClientSecrets:
         client_secret=values["client_secret"],
         token_uri=str(client.get("token_uri") or DEFAULT_TOKEN_URI),
         auth_uri=str(client.get("auth_uri") or "https://accounts.google.com/o/oauth2/auth"),
-        redirect_uris=tuple(str(uri) for uri in client.get("redirect_uris") or ()),
     )
 
 
@@ -280,10 +283,13 @@ def _login(client: ClientSecrets, body: dict[str, Any]) -> tuple[Grant, AccessTo
         token_uri=client.token_uri,
         scopes=tuple(str(body.get("scope") or " ".join(UPLOAD_SCOPES)).split()),
     )
-    access = AccessToken(
-        str(body["access_token"]), time.monotonic() + float(body.get("expires_in") or 3600)
-    )
-    return grant, access
+    return grant, _access_token(body)
+
+
+def _access_token(body: dict[str, Any]) -> AccessToken:
+    """The access token of a token endpoint's answer, with when it expires."""
+    expires_in_s = float(body.get("expires_in") or 3600)
+    return AccessToken(str(body["access_token"]), time.monotonic() + expires_in_s)
 
 
 def _describe(body: dict[str, Any]) -> str:
@@ -302,17 +308,12 @@ async def refresh(client: httpx.AsyncClient, grant: Grant) -> AccessToken:
         "client_id": grant.client_id,
         "client_secret": grant.client_secret,
     }
-    try:
-        response = await client.post(grant.token_uri, data=form, timeout=TIMEOUT_S)
-    except httpx.HTTPError as exc:
-        raise OAuthError(f"the token endpoint did not answer: {type(exc).__name__}") from None
-    body = _json(response)
-    if response.status_code == 400 and body.get("error") == "invalid_grant":
+    body = await _token_request(client, grant.token_uri, form)
+    if body.get("error") == "invalid_grant":
         raise InvalidGrant(str(body.get("error_description") or "invalid_grant"))
-    if response.status_code != 200 or not isinstance(body.get("access_token"), str):
-        raise OAuthError(f"the token endpoint answered {response.status_code} {body.get('error')}")
-    expires_in = float(body.get("expires_in") or 3600)
-    return AccessToken(body["access_token"], time.monotonic() + expires_in)
+    if not isinstance(body.get("access_token"), str):
+        raise OAuthError(f"the token endpoint refused the refresh: {_describe(body)}")
+    return _access_token(body)
 
 
 async def revoke(client: httpx.AsyncClient, grant: Grant) -> None:

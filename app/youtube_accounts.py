@@ -61,6 +61,18 @@ async def save_login(
     )
 
 
+def grant_of(account: YouTubeAccount, box: SecretBox) -> Grant:
+    """A stored account's login, its secrets opened with `box` (SecretKeyError with the wrong
+    key)."""
+    return Grant(
+        client_id=account.client_id,
+        client_secret=box.open(account.client_secret_sealed),
+        refresh_token=box.open(account.refresh_token_sealed),
+        token_uri=account.token_uri,
+        scopes=tuple(account.scopes.split()),
+    )
+
+
 def client_secrets(settings: Settings, path: Path | None) -> ClientSecrets:
     """The OAuth client that connects accounts: `path`, else MONEYPRINTER_YOUTUBE_CLIENT_SECRETS."""
     chosen = path or settings.youtube_client_secrets

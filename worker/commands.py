@@ -65,9 +65,8 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     from app.db.migrations import upgrade_to_head
 
     if not args.no_migrate:
-        upgrade_to_head(
-            settings.resolved_direct_database_url
-        )  # synchronous: runs its own event loop
+        # Synchronous: runs its own event loop.
+        upgrade_to_head(settings.resolved_direct_database_url)
     return asyncio.run(
         serve(
             settings,

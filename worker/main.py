@@ -17,11 +17,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.dialect import Dialect
 from app.db.models import GenerationJob
 from app.db.repositories import Repositories
 from app.db.repositories.accounts import check_secret_key
-from app.db.session import is_transient_error
+from app.db.session import autocommits_one_statement, is_transient_error
 from app.domain import PUBLISH_KIND, EventType
 from app.settings import Settings
 from app.version import app_version
@@ -546,13 +545,7 @@ class Worker:
         self, operation: Callable[[Repositories], Awaitable[T]], *, one_statement: bool
     ) -> T:
         async with self.sessionmaker() as session:
-            # Not behind a transaction pooler: it would run the statement's prepare and its
-            # execution on different server connections, with no transaction to hold them.
-            if (
-                one_statement
-                and Dialect.of(session).autocommits_one_statement
-                and self.settings.database_pooler != "transaction"
-            ):
+            if one_statement and autocommits_one_statement(session.get_bind()):
                 # Two round trips fewer on the worker's busiest path.
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 return await operation(Repositories(session))

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,15 +41,22 @@ import httpx
 from app.crypto import SecretBox
 from app.db.models import Artifact, Publication, YouTubeAccount, utcnow
 from app.db.repositories import Repositories
-from app.db.repositories.accounts import CONNECTED
+from app.db.repositories.accounts import CONNECTED, disconnected_reason
 from app.domain import MAX_TAGS_CHARS, EventLevel, EventType, PublishOptions, youtube_tags_length
 from app.settings import Settings
 from app.version import app_version
-from app.youtube import AccessToken, Grant, InvalidGrant, OAuthError, google_error, refresh
+from app.youtube import (
+    AccessToken,
+    Grant,
+    InvalidGrant,
+    OAuthError,
+    google_error,
+    refresh,
+    watch_url,
+)
+from app.youtube_accounts import grant_of
 from worker.errors import Deferred, PipelineError
 from worker.runner import RunningJob
-
-logger = logging.getLogger(__name__)
 
 STAGE = "publish"
 TIMEOUT = httpx.Timeout(30.0, write=120.0)
@@ -153,11 +159,7 @@ class Publisher:
                 retryable=False,
             )
         if account.status != CONNECTED:
-            raise PipelineError(
-                f"The YouTube account {account.channel_title or account.channel_id} is "
-                f"disconnected: {account.status_message or 'connect it again'}",
-                retryable=False,
-            )
+            raise PipelineError(disconnected_reason(account), retryable=False)
         if earlier is not None:
             await self._save(
                 job,
@@ -173,14 +175,7 @@ class Publisher:
         if video is None:
             raise PipelineError("The video job has no video to publish.", retryable=False)
         data_dir = self._settings.data_dir
-        box = SecretBox(self._settings.secret_key)
-        grant = Grant(
-            client_id=account.client_id,
-            client_secret=box.open(account.client_secret_sealed),
-            refresh_token=box.open(account.refresh_token_sealed),
-            token_uri=account.token_uri,
-            scopes=tuple(account.scopes.split()),
-        )
+        grant = grant_of(account, SecretBox(self._settings.secret_key))
         thumbnail = by_kind.get("thumbnail")
         metadata_file = by_kind.get("metadata")
         metadata = (
@@ -281,7 +276,7 @@ class Publisher:
                 raise
 
         while True:
-            position = await self._with_retries(client, upload, step)
+            position = await self._with_retries(upload, step)
             if isinstance(position, dict):
                 return position
             await self._save(
@@ -305,7 +300,7 @@ class Publisher:
                 },
             )
 
-        response = await self._with_retries(client, upload, lambda: self._checked(start))
+        response = await self._with_retries(upload, lambda: self._checked(start))
         location = response.headers.get("location")
         if response.status_code != 200 or not location:
             raise PipelineError(
@@ -394,18 +389,14 @@ class Publisher:
                 headers={**await self._auth(client, upload), "content-type": mime},
             )
 
-        try:
-            await self._with_retries(client, upload, lambda: self._checked(send))
-        except PipelineError as exc:
-            await self._save(
-                upload.job,
-                f"YouTube did not take the thumbnail: {exc.message} The video is published; "
-                "a channel must be verified (youtube.com/verify) for custom thumbnails.",
-                level=EventLevel.WARNING,
-                thumbnail_set=True,
-            )
-            return
-        await self._save(upload.job, "Thumbnail set.", thumbnail_set=True)
+        await self._finishing_touch(
+            upload,
+            send,
+            done="thumbnail_set",
+            succeeded="Thumbnail set.",
+            refused="YouTube did not take the thumbnail: {} The video is published; a channel "
+            "must be verified (youtube.com/verify) for custom thumbnails.",
+        )
 
     async def _add_to_playlist(
         self, client: httpx.AsyncClient, upload: Upload, video_id: str, playlist_id: str
@@ -425,17 +416,35 @@ class Publisher:
                 headers=await self._auth(client, upload),
             )
 
+        await self._finishing_touch(
+            upload,
+            send,
+            done="playlist_done",
+            succeeded=f"Added to the playlist {playlist_id}.",
+            refused=f"The video is published but not in the playlist {playlist_id}: {{}}",
+        )
+
+    async def _finishing_touch(
+        self,
+        upload: Upload,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        done: str,
+        succeeded: str,
+        refused: str,
+    ) -> None:
+        """A step after the upload (the thumbnail, the playlist): its flag `done` is set whether
+        YouTube took it or not, for a refusal leaves the video published; `refused` gets
+        YouTube's reason in its `{}`, as a warning."""
+        values: dict[str, Any] = {done: True}
         try:
-            await self._with_retries(client, upload, lambda: self._checked(send))
+            await self._with_retries(upload, lambda: self._checked(send))
         except PipelineError as exc:
             await self._save(
-                upload.job,
-                f"The video is published but not in the playlist {playlist_id}: {exc.message}",
-                level=EventLevel.WARNING,
-                playlist_done=True,
+                upload.job, refused.format(exc.message), level=EventLevel.WARNING, **values
             )
             return
-        await self._save(upload.job, f"Added to the playlist {playlist_id}.", playlist_done=True)
+        await self._save(upload.job, succeeded, **values)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -474,9 +483,7 @@ class Publisher:
             f"YouTube refused the request (HTTP {status}): {detail}", retryable=False
         )
 
-    async def _with_retries(
-        self, client: httpx.AsyncClient, upload: Upload, attempt: Callable[[], Awaitable[Any]]
-    ) -> Any:
+    async def _with_retries(self, upload: Upload, attempt: Callable[[], Awaitable[Any]]) -> Any:
         """Run `attempt`, refreshing the token once on a 401 and retrying transient failures
         with backoff; an upload step given up on leaves the session for the job's next try."""
         refreshed = False
@@ -532,10 +539,6 @@ class Publisher:
 
 class _Unauthorized(Exception):
     """HTTP 401: the access token expired or was revoked."""
-
-
-def watch_url(video_id: str | None) -> str:
-    return f"https://youtu.be/{video_id}"
 
 
 def video_resource(options: PublishOptions, metadata: dict[str, Any]) -> dict[str, Any]:

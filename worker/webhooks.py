@@ -32,7 +32,7 @@ from app.db.models import WebhookDelivery, utcnow
 from app.db.repositories import Repositories
 from app.settings import Settings
 from app.version import app_version
-from app.webhooks import signature
+from app.webhooks import shown_endpoint, signature
 from worker.providers.http import scrub
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class WebhookSender:
             "webhook %s %s to %s, attempt %d: %s%s",
             delivery.message_id,
             delivery.event_type,
-            delivery.endpoint.split("?")[0],
+            shown_endpoint(delivery.endpoint),
             delivery.attempt_count,
             outcome,
             "" if recorded else " (claimed again meanwhile: not recorded)",

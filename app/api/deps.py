@@ -10,7 +10,14 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.followers import Followers
-from app.db.repositories import ArtifactRepository, EventRepository, JobRepository
+from app.db.repositories import (
+    AccountRepository,
+    ArtifactRepository,
+    EventRepository,
+    JobRepository,
+    PublicationRepository,
+    WebhookRepository,
+)
 from app.errors import JobNotFound
 from app.settings import Settings
 from app.songs import SongLibrary
@@ -68,9 +75,24 @@ async def get_artifacts(session: SessionDep) -> ArtifactRepository:
     return ArtifactRepository(session)
 
 
+async def get_accounts(session: SessionDep) -> AccountRepository:
+    return AccountRepository(session)
+
+
+async def get_publications(session: SessionDep) -> PublicationRepository:
+    return PublicationRepository(session)
+
+
+async def get_webhooks(session: SessionDep) -> WebhookRepository:
+    return WebhookRepository(session)
+
+
 JobsDep = Annotated[JobRepository, Depends(get_jobs)]
 EventsDep = Annotated[EventRepository, Depends(get_events)]
 ArtifactsDep = Annotated[ArtifactRepository, Depends(get_artifacts)]
+AccountsDep = Annotated[AccountRepository, Depends(get_accounts)]
+PublicationsDep = Annotated[PublicationRepository, Depends(get_publications)]
+WebhooksDep = Annotated[WebhookRepository, Depends(get_webhooks)]
 
 
 async def get_job_id(job_id: str) -> str:

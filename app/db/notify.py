@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.session import autocommits_one_statement
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "moneyprinter_jobs"
@@ -24,11 +26,9 @@ CHANNEL = "moneyprinter_jobs"
 class JobNotifier:
     """Sends NOTIFY after jobs are queued, debounced."""
 
-    def __init__(self, engine: AsyncEngine, *, autocommit: bool = True) -> None:
-        """`autocommit`: send NOTIFY without BEGIN and COMMIT (one round trip); not through a
-        transaction pooler, which needs a transaction to keep a statement on one connection."""
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._autocommit = autocommit
+        self._autocommit = autocommits_one_statement(engine)
         self._pending = False
         self._task: asyncio.Task[None] | None = None
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
@@ -25,6 +25,8 @@ from app.db.repositories.webhooks import WEBHOOK_ENDPOINTS
 from app.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# The execution option that marks an engine whose URL is a pooler in transaction mode.
+TRANSACTION_POOLER = "moneyprinter_transaction_pooler"
 # Postgres errors that mean "the connection or the server went away", not "the statement is bad":
 # class 08 (connection exception) and class 57 (operator intervention: shutdown, terminated).
 _LOST_CONNECTION = (
@@ -76,9 +78,20 @@ def create_engine(
             "statement_cache_size": 0,
             "prepared_statement_name_func": lambda: f"__moneyprinter_{uuid.uuid4().hex}__",
         }
+        options["execution_options"] = {TRANSACTION_POOLER: True}
     engine = create_async_engine(parsed, pool_size=pool_size, max_overflow=0, **options)
     _replace_closed_connections(engine)
     return engine
+
+
+def autocommits_one_statement(engine: Engine | Connection | AsyncEngine) -> bool:
+    """Whether one statement may go to `engine` without BEGIN and COMMIT (two round trips
+    fewer): its database runs a lone statement as a transaction of its own, and no transaction
+    pooler is in between, which would run the statement's prepare and its execution on
+    different server connections with no transaction to hold them together."""
+    return Dialect.of(engine.dialect).autocommits_one_statement and not (
+        engine.get_execution_options().get(TRANSACTION_POOLER, False)
+    )
 
 
 def _replace_closed_connections(engine: AsyncEngine) -> None:

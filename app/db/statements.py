@@ -264,15 +264,20 @@ def renew_leases_statement(
     )
 
 
+def holds_lease(job_id: str, token: str) -> ColumnElement[bool]:
+    """The job is running under this claim: its lease has not been lost."""
+    return and_(
+        GenerationJob.id == job_id,
+        GenerationJob.lease_token == token,
+        GenerationJob.status == RUNNING,
+    )
+
+
 def fenced_update(job_id: str, token: str) -> Update:
     """An UPDATE that only touches the job while this claim still holds its lease."""
     return (
         update(GenerationJob)
-        .where(
-            GenerationJob.id == job_id,
-            GenerationJob.lease_token == token,
-            GenerationJob.status == RUNNING,
-        )
+        .where(holds_lease(job_id, token))
         .execution_options(synchronize_session=False)
     )
 

@@ -5,7 +5,6 @@ create form asks to publish once done (saved as screenshots under test-artifacts
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,16 +30,11 @@ def google() -> Iterator[Google]:
 def server_env(google: Google, tmp_path: Path) -> dict[str, str]:
     """The server's OAuth client and YouTube API are the fake's, with YouTube's smallest upload
     chunks."""
-    client = {
-        "client_id": google.client_id,
-        "client_secret": google.client_secret,
-        "auth_uri": f"{google.url}/o/oauth2/v2/auth",
-        "token_uri": f"{google.url}/token",
-        # The server's port is not known yet; the fake Google does not check this list.
-        "redirect_uris": ["http://127.0.0.1/api/accounts/oauth/callback"],
-    }
-    secrets_file = tmp_path / "client_secret.json"
-    secrets_file.write_text(json.dumps({"web": client}))
+    # The server's port is not known yet; the fake Google does not check the redirect URIs.
+    secrets_file = google.write_client_secrets(
+        tmp_path / "client_secret.json",
+        redirect_uris=("http://127.0.0.1/api/accounts/oauth/callback",),
+    )
     return {
         "MONEYPRINTER_YOUTUBE_CLIENT_SECRETS": str(secrets_file),
         "MONEYPRINTER_SECRET_KEY": new_key(),

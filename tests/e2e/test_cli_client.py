@@ -19,8 +19,7 @@ import httpx
 import pytest
 
 from app.crypto import new_key
-from tests.fakes.google import google_server
-from tests.integration.test_publish import login_files
+from tests.fakes.google import google_server, original_login_files
 from tests.support.processes import free_port, moneyprinter_command, moneyprinter_server
 
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
@@ -389,7 +388,7 @@ def test_generate_with_youtube_publishes_and_prints_the_address(
             "MONEYPRINTER_YOUTUBE_CHUNK_BYTES": str(256 * 1024),
         }
         # The original's login, imported as its users would (before the server starts).
-        secrets_file, token_file = login_files(
+        secrets_file, token_file = original_login_files(
             workdir / "Backend", google, google.add_refresh_token()
         )
         server_env = {

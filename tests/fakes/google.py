@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -122,6 +123,27 @@ class Google:
                     return
         raise KeyError(user_code)
 
+    def write_client_secrets(
+        self,
+        path: Path,
+        *,
+        kind: str = "web",
+        redirect_uris: tuple[str, ...] = ("http://localhost",),
+        token_uri: str | None = None,
+    ) -> Path:
+        """Google's client secrets file (`client_secret.json`) of this fake's OAuth client, of
+        `kind` (`web` or `installed`); its token endpoint is this fake's unless `token_uri`."""
+        client = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "auth_uri": f"{self.url}/o/oauth2/v2/auth",
+            "token_uri": token_uri or f"{self.url}/token",
+            "redirect_uris": list(redirect_uris),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({kind: client}))
+        return path
+
     def expire_access_tokens(self) -> None:
         """Let every access token issued so far expire."""
         with self.lock:
@@ -151,6 +173,42 @@ class Google:
         ttl = self.access_token_ttl_s
         answer.update(access_token=access, expires_in=ttl, scope=scope, token_type="Bearer")
         return answer
+
+
+def original_login_files(folder: Path, google: Google, refresh_token: str) -> tuple[Path, Path]:
+    """The original MoneyPrinter's two files, as its first upload left them: Google's client
+    secrets (an installed app's, whose token endpoint the tests cannot reach: the token file's
+    own `token_uri` is the one to use) and oauth2client's token file, holding `refresh_token`."""
+    secrets_file = google.write_client_secrets(
+        folder / "client_secret.json",
+        kind="installed",
+        token_uri="https://oauth2.googleapis.com/token",
+    )
+    token_file = folder / "main.py-oauth2.json"
+    token = {
+        "access_token": "ya29.old",
+        "client_id": google.client_id,
+        "client_secret": google.client_secret,
+        "refresh_token": refresh_token,
+        "token_expiry": "2024-01-01T00:00:00Z",
+        "token_uri": f"{google.url}/token",
+        "user_agent": None,
+        "revoke_uri": "https://oauth2.googleapis.com/revoke",
+        "id_token": None,
+        "id_token_jwt": None,
+        "token_response": {},
+        "scopes": [
+            "https://www.googleapis.com/auth/youtube.upload",
+            "https://www.googleapis.com/auth/youtube",
+            "https://www.googleapis.com/auth/youtubepartner",
+        ],
+        "token_info_uri": "https://oauth2.googleapis.com/tokeninfo",
+        "invalid": False,
+        "_class": "OAuth2Credentials",
+        "_module": "oauth2client.client",
+    }
+    token_file.write_text(json.dumps(token))
+    return secrets_file, token_file
 
 
 def pkce_matches(code: dict[str, str], verifier: str) -> bool:

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain import VideoSpec
-from app.main import create_app
 from app.settings import Settings
 from tests.fakes import ollama
 from tests.fakes.server import serving
+from tests.support.running import api_client
 from worker.main import Worker
 from worker.options import PipelineOptions
 from worker.pipeline.base import ProgressEvent
@@ -102,11 +102,8 @@ async def run_page_job(
 
 @pytest.fixture
 async def page_client(page_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(page_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with api_client(page_settings) as client:
+        yield client
 
 
 async def test_the_page_makes_a_video_and_its_log_shows_real_times(

@@ -31,7 +31,7 @@ from app.settings import Settings
 from app.webhooks import new_secret
 from app.youtube import AccountFileError, InvalidGrant
 from app.youtube_accounts import import_account
-from tests.fakes.google import Google, google_server
+from tests.fakes.google import Google, google_server, original_login_files
 from tests.fakes.webhook_receiver import webhook_receiver
 from tests.integration.test_api_songs import make_mp3
 from tests.integration.test_worker import SHORT_SCRIPT, read_events, read_job, wait_for
@@ -62,50 +62,10 @@ def youtube_settings(settings: Settings, google: Google) -> Settings:
     )
 
 
-def login_files(folder: Path, google: Google, refresh_token: str) -> tuple[Path, Path]:
-    """The original MoneyPrinter's two files: Google's client secrets, oauth2client's token."""
-    folder.mkdir(parents=True, exist_ok=True)
-    secrets_file = folder / "client_secret.json"
-    client = {
-        "client_id": google.client_id,
-        "client_secret": google.client_secret,
-        "auth_uri": f"{google.url}/o/oauth2/v2/auth",
-        # Not reachable from the tests: the token file's own `token_uri` is the one used.
-        "token_uri": "https://oauth2.googleapis.com/token",
-        "redirect_uris": ["http://localhost"],
-    }
-    secrets_file.write_text(json.dumps({"installed": client}))
-    token_file = folder / "main.py-oauth2.json"
-    token = {
-        "access_token": "ya29.old",
-        "client_id": google.client_id,
-        "client_secret": google.client_secret,
-        "refresh_token": refresh_token,
-        "token_expiry": "2024-01-01T00:00:00Z",
-        "token_uri": f"{google.url}/token",
-        "user_agent": None,
-        "revoke_uri": "https://oauth2.googleapis.com/revoke",
-        "id_token": None,
-        "id_token_jwt": None,
-        "token_response": {},
-        "scopes": [
-            "https://www.googleapis.com/auth/youtube.upload",
-            "https://www.googleapis.com/auth/youtube",
-            "https://www.googleapis.com/auth/youtubepartner",
-        ],
-        "token_info_uri": "https://oauth2.googleapis.com/tokeninfo",
-        "invalid": False,
-        "_class": "OAuth2Credentials",
-        "_module": "oauth2client.client",
-    }
-    token_file.write_text(json.dumps(token))
-    return secrets_file, token_file
-
-
 async def connect(settings: Settings, google: Google, tmp_path: Path) -> tuple[int, str]:
     """Import a fresh login; the account's id and its refresh token."""
     refresh_token = google.add_refresh_token()
-    secrets_file, token_file = login_files(tmp_path / "backend", google, refresh_token)
+    secrets_file, token_file = original_login_files(tmp_path / "backend", google, refresh_token)
     account = await import_account(settings, secrets_file, token_file)
     return account.id, refresh_token
 
@@ -208,7 +168,7 @@ async def test_the_originals_login_files_are_imported_and_sealed(
     # The same channel again replaces the login; a bad file says what is wrong.
     again, _ = await connect(youtube_settings, google, tmp_path)
     assert again == account_id
-    secrets_file, token_file = login_files(tmp_path / "bad", google, "1//unknown")
+    secrets_file, token_file = original_login_files(tmp_path / "bad", google, "1//unknown")
     with pytest.raises(InvalidGrant, match=r"no longer accepts the login in main\.py-oauth2\.json"):
         await import_account(youtube_settings, secrets_file, token_file)
     token_file.write_text(json.dumps({**json.loads(token_file.read_text()), "invalid": True}))

@@ -31,15 +31,9 @@ def google() -> Iterator[Google]:
 
 @pytest.fixture
 def connecting(settings: Settings, google: Google, tmp_path: Path) -> Settings:
-    client = {
-        "client_id": google.client_id,
-        "client_secret": google.client_secret,
-        "auth_uri": f"{google.url}/o/oauth2/v2/auth",
-        "token_uri": f"{google.url}/token",
-        "redirect_uris": [CALLBACK],
-    }
-    secrets_file = tmp_path / "client_secret.json"
-    secrets_file.write_text(json.dumps({"web": client}))
+    secrets_file = google.write_client_secrets(
+        tmp_path / "client_secret.json", redirect_uris=(CALLBACK,)
+    )
     return settings.model_copy(
         update={
             "secret_key": new_key(),

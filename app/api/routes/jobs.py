@@ -8,11 +8,12 @@ from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import JobIdDep, JobsDep, SessionDep, SettingsDep, song_library
+from app.api.deps import JobIdDep, JobsDep, PublicationsDep, SettingsDep, song_library
 from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
 from app.db.enqueuer import Enqueuer
-from app.db.repositories import JobRepository, ProjectRepository, PublicationRepository
+from app.db.models import Publication
+from app.db.repositories import JobRepository, ProjectRepository
 from app.db.statements import new_job_row
 from app.domain import PUBLISH_KIND, JobStatus, script_too_long
 from app.errors import BadRequest, JobNotFound, JobNotRetryable, NoActiveJob
@@ -147,16 +148,18 @@ async def list_jobs(
 @router.get(
     "/jobs/{job_id}", response_model=JobResponse, responses={**ERRORS, **NOT_FOUND}, summary="A job"
 )
-async def get_job(job_id: JobIdDep, jobs: JobsDep, session: SessionDep) -> JobResponse:
+async def get_job(job_id: JobIdDep, jobs: JobsDep, publications: PublicationsDep) -> JobResponse:
     """The job, and its uploads to YouTube: a video job's publications, a publish job's own."""
     job = await jobs.get(job_id)
     if job is None:
         raise JobNotFound()
-    publications = PublicationRepository(session)
+    # Only a publish job, or a video job that completed, has any: the jobs clients poll while
+    # they run cost no second query.
+    uploads: list[Publication] = []
     if job.kind == PUBLISH_KIND:
         own = await publications.get(job.id)
         uploads = [own] if own is not None else []
-    else:
+    elif job.status == JobStatus.COMPLETED:
         uploads = list(await publications.for_video(job.id))
     return JobResponse(
         job=JobRead.model_validate(job),

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
-from app.api.deps import JobIdDep, JobsDep, SessionDep
+from app.api.deps import JobIdDep, JobsDep, WebhooksDep
 from app.api.routes import ERRORS, NOT_FOUND
-from app.db.repositories import WebhookRepository
 from app.errors import Conflict, JobNotFound, NotFound
 from app.schemas import (
     ErrorResponse,
@@ -22,13 +21,6 @@ from app.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["webhooks"])
-
-
-async def get_webhooks(session: SessionDep) -> WebhookRepository:
-    return WebhookRepository(session)
-
-
-WebhooksDep = Annotated[WebhookRepository, Depends(get_webhooks)]
 
 
 @router.get(

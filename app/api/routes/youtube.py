@@ -8,14 +8,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 
-from app.api.deps import JobIdDep, JobsDep, SessionDep, SettingsDep
+from app.api.deps import AccountsDep, JobIdDep, JobsDep, PublicationsDep, SettingsDep
 from app.api.routes import ERRORS, NOT_FOUND
 from app.crypto import SecretBox, SecretKeyError
-from app.db.repositories import AccountRepository, PublicationRepository
 from app.domain import PUBLISH_KIND, JobStatus, PublishOptions
 from app.errors import BadRequest, Conflict, JobNotFound, NotFound
 from app.schemas import (
@@ -29,25 +28,19 @@ from app.schemas import (
 from app.settings import Settings
 from app.youtube import (
     AccountError,
-    Grant,
     OAuthError,
     authorization_url,
     exchange_code,
     new_verifier,
     revoke,
 )
-from app.youtube_accounts import client_secrets, save_login
+from app.youtube_accounts import client_secrets, grant_of, save_login
 
 router = APIRouter(prefix="/api", tags=["youtube"])
 
 CONNECT_TTL_S = 600
 
 
-async def get_accounts(session: SessionDep) -> AccountRepository:
-    return AccountRepository(session)
-
-
-AccountsDep = Annotated[AccountRepository, Depends(get_accounts)]
 AccountId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
@@ -76,14 +69,7 @@ async def disconnect_account(
         raise NotFound("YouTube account not found.")
     message = "Account disconnected; its token is revoked."
     try:
-        box = SecretBox(settings.secret_key)
-        grant = Grant(
-            client_id=account.client_id,
-            client_secret=box.open(account.client_secret_sealed),
-            refresh_token=box.open(account.refresh_token_sealed),
-            token_uri=account.token_uri,
-            scopes=(),
-        )
+        grant = grant_of(account, SecretBox(settings.secret_key))
         async with httpx.AsyncClient(trust_env=False) as client:
             await revoke(client, grant)
     except (OAuthError, SecretKeyError) as exc:
@@ -183,7 +169,7 @@ async def publish(
     options: PublishOptions,
     jobs: JobsDep,
     accounts: AccountsDep,
-    session: SessionDep,
+    publications: PublicationsDep,
     settings: SettingsDep,
 ) -> PublishResponse:
     """Queues a `publish` job: its own attempts, events, retry and cancel. Publishing a video
@@ -198,7 +184,7 @@ async def publish(
     account, problem = await accounts.pick(options.account_id)
     if account is None:
         raise BadRequest(f"publish: {problem}")
-    publish_id = await PublicationRepository(session).queue(
+    publish_id = await publications.queue(
         job_id,
         options.model_dump(mode="json", by_alias=True, exclude_unset=True),
         subject=(job.payload or {}).get("videoSubject"),

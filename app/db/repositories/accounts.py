@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crypto import SecretBox
@@ -54,9 +54,6 @@ class AccountRepository(Repository):
             await self.session.scalars(select(YouTubeAccount).order_by(YouTubeAccount.id))
         ).all()
 
-    async def count(self) -> int:
-        return int(await self.session.scalar(select(func.count()).select_from(YouTubeAccount)) or 0)
-
     async def disconnect(self, account_id: int, *, message: str) -> bool:
         """Mark an account unusable until it is connected again, saying why."""
         result = await self.session.execute(
@@ -83,10 +80,7 @@ class AccountRepository(Repository):
             if account is None:
                 return None, f"There is no YouTube account {account_id} (GET /api/accounts)."
             if account.status != CONNECTED:
-                return None, (
-                    f"The YouTube account {account.channel_title or account.channel_id} is "
-                    f"disconnected: {account.status_message or 'connect it again'}"
-                )
+                return None, disconnected_reason(account)
             return account, None
         connected = [account for account in await self.list() if account.status == CONNECTED]
         if len(connected) == 1:
@@ -100,16 +94,24 @@ class AccountRepository(Repository):
             f"{len(connected)} YouTube accounts are connected: say which one (publish.accountId)."
         )
 
-    async def check_secret_key(self, box: Callable[[], SecretBox]) -> None:
-        """With accounts stored, the key must open their tokens: SecretKeyError (from `box`, or
-        on opening) says what is wrong. Without accounts any key, or none, will do."""
-        sealed = await self.session.scalar(select(YouTubeAccount.refresh_token_sealed).limit(1))
-        if sealed is not None:
-            box().open(sealed)
+    async def any_sealed_token(self) -> str | None:
+        """One stored account's sealed refresh token; None when no account is stored."""
+        return await self.session.scalar(select(YouTubeAccount.refresh_token_sealed).limit(1))
+
+
+def disconnected_reason(account: YouTubeAccount) -> str:
+    """Why a disconnected account cannot be published to, as a user should read it."""
+    return (
+        f"The YouTube account {account.channel_title or account.channel_id} is disconnected: "
+        f"{account.status_message or 'connect it again'}"
+    )
 
 
 async def check_secret_key(maker: async_sessionmaker[AsyncSession], key: str) -> None:
     """At start: SecretKeyError when accounts are stored and `key` (MONEYPRINTER_SECRET_KEY)
-    is missing or cannot open their tokens, rather than at the first upload."""
+    is missing or cannot open their tokens, rather than at the first upload. Without accounts
+    any key, or none, will do."""
     async with maker() as session:
-        await AccountRepository(session).check_secret_key(lambda: SecretBox(key))
+        sealed = await AccountRepository(session).any_sealed_token()
+    if sealed is not None:
+        SecretBox(key).open(sealed)

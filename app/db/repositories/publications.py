@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 
-from app.db.models import GenerationJob, Publication, utcnow
+from app.db.models import Publication, utcnow
 from app.db.repositories.base import Repository, rowcount
 from app.db.repositories.jobs import JobRepository
-from app.db.statements import RUNNING, new_job_row
+from app.db.statements import holds_lease, new_job_row
 from app.domain import PUBLISH_KIND
 
 
@@ -72,14 +72,9 @@ class PublicationRepository(Repository):
 
     async def update(self, job_id: str, token: str, **values: Any) -> bool:
         """Change the publication while the publish job's claim holds its lease."""
-        holds_lease = exists().where(
-            GenerationJob.id == job_id,
-            GenerationJob.lease_token == token,
-            GenerationJob.status == RUNNING,
-        )
         result = await self.session.execute(
             update(Publication)
-            .where(Publication.job_id == job_id, holds_lease)
+            .where(Publication.job_id == job_id, exists().where(holds_lease(job_id, token)))
             .values(**values, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
@@ -19,6 +18,7 @@ from app.db.models import GenerationJob, Publication, WebhookDelivery, utcnow
 from app.db.repositories.base import Repository, rowcount
 from app.domain import PUBLISH_KIND
 from app.webhooks import ENDED_TYPES, job_ended_body, new_message_id
+from app.youtube import watch_url
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -38,7 +38,7 @@ class WebhookRepository(Repository):
         if not endpoints or not job_ids:
             return
         # Columns, not ORM objects: a job this session loaded earlier would come back as it was
-        # then (the state change was a plain UPDATE).
+        # then (the state change was a plain UPDATE). A publish job comes with its upload.
         jobs = await self.session.execute(
             select(
                 GenerationJob.id,
@@ -49,14 +49,27 @@ class WebhookRepository(Repository):
                 GenerationJob.error_message,
                 GenerationJob.result_path,
                 GenerationJob.completed_at,
-            ).where(GenerationJob.id.in_(job_ids), GenerationJob.status.in_(list(ENDED_TYPES)))
+                Publication.youtube_video_id,
+                Publication.account_id,
+                Publication.video_job_id,
+            )
+            .outerjoin(Publication, Publication.job_id == GenerationJob.id)
+            .where(GenerationJob.id.in_(job_ids), GenerationJob.status.in_(list(ENDED_TYPES)))
         )
         now = utcnow()
         rows = []
         for job in jobs:
-            youtube = None
-            if job.kind == PUBLISH_KIND and job.status == "completed":
-                youtube = await self._published(job.id)
+            published = job.kind == PUBLISH_KIND and job.status == "completed"
+            youtube = (
+                {
+                    "videoId": job.youtube_video_id,
+                    "url": watch_url(job.youtube_video_id),
+                    "accountId": job.account_id,
+                    "videoJobId": job.video_job_id,
+                }
+                if published and job.youtube_video_id is not None
+                else None
+            )
             message_type, body = job_ended_body(
                 state=job.status,
                 job_id=job.id,
@@ -85,17 +98,6 @@ class WebhookRepository(Repository):
             ]
         if rows:
             await self.session.execute(insert(WebhookDelivery), rows)
-
-    async def _published(self, job_id: str) -> dict[str, Any] | None:
-        publication = await self.session.get(Publication, job_id)
-        if publication is None or publication.youtube_video_id is None:
-            return None
-        return {
-            "videoId": publication.youtube_video_id,
-            "url": f"https://youtu.be/{publication.youtube_video_id}",
-            "accountId": publication.account_id,
-            "videoJobId": publication.video_job_id,
-        }
 
     async def claim(
         self, *, endpoints: Sequence[str], limit: int, hold_s: float
