@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.songs import DEFAULT_MAX_SONG_BYTES
+from app.storage import ObjectStore, is_object_store, open_store, storage_url_problem
 from app.webhooks import secret_key
 
 DEFAULT_PORT = 8080
@@ -49,6 +51,9 @@ class Settings(BaseSettings):
     # Postgres itself, not through a pooler; empty: DATABASE_URL.
     direct_database_url: str = ""
     data_dir: Path = Path("data")
+    # Where job files, songs and voice samples are kept: empty, the data folder; s3://bucket/prefix,
+    # a bucket (app/storage.py), reached with the standard AWS_* variables.
+    storage_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     api_key: str = ""
@@ -106,7 +111,7 @@ class Settings(BaseSettings):
 
     # 1,500 words: ten minutes of narration (the longest targetSeconds), at 2.5 words a second.
     max_script_words: int = Field(1500, ge=50, le=20_000)
-    max_song_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_song_bytes: int = Field(DEFAULT_MAX_SONG_BYTES, gt=0)
     max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
     max_json_bytes: int = Field(1024 * 1024, gt=0)
 
@@ -230,6 +235,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_storage_url(self) -> Settings:
+        problem = storage_url_problem(self.storage_url, data_dir=self.data_dir)
+        if problem is not None:
+            raise ValueError(f"MONEYPRINTER_STORAGE_URL: {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _direct_url_behind_a_pooler(self) -> Settings:
         if self.database_pooler == "transaction" and not self.direct_database_url:
             raise ValueError(
@@ -283,6 +295,11 @@ class Settings(BaseSettings):
         values.update(unquote(password) for password in passwords)
         values.update(self.webhook_secret.split())  # each of several, as each appears alone
         return tuple(sorted(value for value in values if value))
+
+    @property
+    def object_store(self) -> ObjectStore | None:
+        """The bucket MONEYPRINTER_STORAGE_URL names; None when files stay in the data folder."""
+        return open_store(self.storage_url) if is_object_store(self.storage_url) else None
 
     @property
     def songs_dir(self) -> Path:

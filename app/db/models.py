@@ -156,6 +156,8 @@ class Artifact(Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("generation_jobs.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     path: Mapped[str] = mapped_column(Text)
+    # Empty: `path` is in the data folder; else the bucket holding it (`s3://bucket/prefix`).
+    store: Mapped[str] = mapped_column(Text, default="", server_default="")
     bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     mime: Mapped[str] = mapped_column(String(100))

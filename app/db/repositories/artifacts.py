@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db.models import Artifact, utcnow
-from app.db.repositories.base import Repository
+from app.db.repositories.base import Repository, rowcount
 
 
 class ArtifactRepository(Repository):
@@ -22,6 +22,7 @@ class ArtifactRepository(Repository):
         sha256: str,
         mime: str,
         media: dict[str, Any] | None = None,
+        store: str = "",
     ) -> Artifact:
         artifact = Artifact(
             job_id=job_id,
@@ -31,6 +32,7 @@ class ArtifactRepository(Repository):
             sha256=sha256,
             mime=mime,
             media=media,
+            store=store,
             created_at=utcnow(),
         )
         self.session.add(artifact)
@@ -56,3 +58,23 @@ class ArtifactRepository(Repository):
                 select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)
             )
         ).all()
+
+    async def in_data_folder(self, *, after_id: int, limit: int) -> Sequence[Artifact]:
+        """Artifacts whose file is in the data folder, by id from `after_id` on (`storage copy`)."""
+        return (
+            await self.session.scalars(
+                select(Artifact)
+                .where(Artifact.store == "", Artifact.id > after_id)
+                .order_by(Artifact.id)
+                .limit(limit)
+            )
+        ).all()
+
+    async def point_at(self, artifact_id: int, store: str) -> bool:
+        """Record that the artifact's file is now in `store`; False if it was somewhere else."""
+        result = await self.session.execute(
+            update(Artifact)
+            .where(Artifact.id == artifact_id, Artifact.store == "")
+            .values(store=store)
+        )
+        return rowcount(result) == 1
