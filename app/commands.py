@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings
 from app.crypto import new_key
 from app.http_server import http_options
 from app.settings import Settings
+from app.storage import StorageError, is_object_store, open_store, storage_url_problem
 from app.webhooks import new_secret
 from app.youtube import AccountError, DeviceCode
 
@@ -55,6 +56,16 @@ def add_parsers(commands: Subparsers) -> None:
     )
     # Reads no settings: it is what a user runs while the webhook settings are incomplete.
     secret.set_defaults(command=webhook_secret_command, config=NoSettings)
+
+    storage = commands.add_parser("storage", help="the stored files")
+    storage_commands = storage.add_subparsers(required=True, metavar="action")
+    copy = storage_commands.add_parser(
+        "copy",
+        help="copy the data folder's job files, songs and voice samples into a bucket and point "
+        "the jobs at it (resumable: run it again after a stop)",
+    )
+    copy.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX", type=bucket_url)
+    copy.set_defaults(command=storage_copy_command, config=Settings)
 
     youtube = commands.add_parser("youtube", help="YouTube accounts")
     youtube_commands = youtube.add_subparsers(required=True, metavar="action")
@@ -170,6 +181,25 @@ def migrate_command(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade_to_head(settings.resolved_direct_database_url)
     logger.info("database is at the newest schema")
     return 0
+
+
+def bucket_url(text: str) -> str:
+    if not is_object_store(text) or storage_url_problem(text, data_dir=Path(".")) is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a bucket: s3://bucket/prefix")
+    return text
+
+
+def storage_copy_command(args: argparse.Namespace, settings: Settings) -> int:
+    from app.storage_copy import copy_data_folder  # the database: only here
+
+    store = open_store(args.to)
+    try:
+        report = asyncio.run(copy_data_folder(settings, store, progress=lambda line: print(line)))
+    except StorageError as exc:
+        print(f"moneyprinter: {exc}; run the copy again to resume", file=sys.stderr)
+        return 1
+    print(report.describe(store))
+    return 1 if report.problems else 0
 
 
 def webhook_secret_command(_args: argparse.Namespace, _settings: BaseSettings) -> int:

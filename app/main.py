@@ -82,7 +82,8 @@ def create_app(
         )
         notifier = JobNotifier(engine) if Dialect.of(engine).notifies else None
         app.state.wake_workers = _job_queued_hook(on_job_queued, notifier)
-        settings.songs_dir.mkdir(parents=True, exist_ok=True)
+        if settings.object_store is None:
+            settings.songs_dir.mkdir(parents=True, exist_ok=True)
         try:
             yield
         finally:

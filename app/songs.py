@@ -1,5 +1,7 @@
 """The music library: uploads checked by content, re-muxed to clean MP3s and stored under generated
-names, file by file; only regular files inside the songs folder are ever listed, served or mixed."""
+names, file by file, in the data folder's `songs/` or under `songs/` in the bucket; only regular
+files inside the songs folder, or objects directly under the prefix, are ever listed, served or
+mixed."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import re
 import secrets
 import subprocess
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +18,11 @@ from typing import BinaryIO
 
 from app.domain import SONG_NAME_PATTERN
 from app.errors import BadRequest, NotFound
+from app.storage import ObjectStore
 
 STAGING_PREFIX = ".incoming-"
+SONGS_PREFIX = "songs/"
+DEFAULT_MAX_SONG_BYTES = 20 * 1024 * 1024
 _MPEG1_LAYER3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _MPEG2_LAYER3_KBPS = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 _SAMPLE_RATES_HZ = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
@@ -172,11 +178,76 @@ def remux_command(ffmpeg_exe: str, output: Path) -> list[str]:
 
 
 class SongLibrary:
-    """The songs folder. Names are generated here; callers never choose a path."""
+    """The songs: in the data folder's `songs/` (FolderSongs) or under `songs/` in the bucket
+    (BucketSongs). Names are generated here; callers never choose a path."""
 
-    def __init__(self, folder: Path, *, max_song_bytes: int) -> None:
-        self.folder = folder
+    def __init__(self, *, max_song_bytes: int = DEFAULT_MAX_SONG_BYTES) -> None:
         self.max_song_bytes = max_song_bytes
+
+    def songs(self) -> list[Song]:
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        """Every song's name, sorted."""
+        return sorted(song.name for song in self.songs())
+
+    def exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def delete(self, name: str) -> None:
+        """Delete the song; NotFound when there is none of that name."""
+        raise NotImplementedError
+
+    def local_copy(self, name: str, folder: Path) -> Path:
+        """A file of the song to mix: the stored file itself, or a copy made in `folder`.
+        NotFound when there is none of that name."""
+        raise NotImplementedError
+
+    def _keep(self, staging: Path, name: str) -> None:
+        """Store the checked file `staging` as the song `name`, whole or not at all."""
+        raise NotImplementedError
+
+    def add_each(self, incoming: list[IncomingSong], *, ffmpeg_exe: str) -> UploadOutcome:
+        """Store every file that is an MP3 and skip each other one, saying why; the library is
+        never emptied first, and a file is stored whole or not at all."""
+        if not incoming:
+            raise BadRequest("songs: no files were uploaded.")
+        stored: list[str] = []
+        skipped: list[SkippedFile] = []
+        with tempfile.TemporaryDirectory(dir=self._staging_parent(), prefix=STAGING_PREFIX) as tmp:
+            for song in incoming:
+                name = base_name(song.filename)
+                try:
+                    self._check(song, name=name)
+                    final = f"{safe_stem(name)}-{secrets.token_hex(4)}.mp3"
+                    staging = Path(tmp) / final
+                    _remux(song.file, staging, ffmpeg_exe=ffmpeg_exe)
+                    self._keep(staging, final)
+                    stored.append(final)
+                except _Refused as refused:
+                    skipped.append(SkippedFile(name, refused.reason))
+        return UploadOutcome(stored, skipped)
+
+    def _staging_parent(self) -> Path | None:
+        return None
+
+    def _check(self, song: IncomingSong, *, name: str) -> None:
+        if not name:
+            raise _Refused("the file has no name")
+        if song.size_bytes > self.max_song_bytes:
+            raise _Refused(f"larger than {self.max_song_bytes / (1024 * 1024):g} MB")
+        if song.size_bytes == 0:
+            raise _Refused("the file is empty")
+        if not is_mp3(song.file):
+            raise _Refused(NOT_MP3)
+
+
+class FolderSongs(SongLibrary):
+    """The songs folder of the data folder."""
+
+    def __init__(self, folder: Path, *, max_song_bytes: int = DEFAULT_MAX_SONG_BYTES) -> None:
+        super().__init__(max_song_bytes=max_song_bytes)
+        self.folder = folder
 
     def songs(self) -> list[Song]:
         songs = []
@@ -198,45 +269,69 @@ class SongLibrary:
     def delete(self, name: str) -> None:
         self.path_of(name).unlink()
 
-    def add_each(self, incoming: list[IncomingSong], *, ffmpeg_exe: str) -> UploadOutcome:
-        """Store every file that is an MP3 and skip each other one, saying why; the library is
-        never emptied first, and a file is stored whole or not at all."""
-        if not incoming:
-            raise BadRequest("songs: no files were uploaded.")
+    def local_copy(self, name: str, folder: Path) -> Path:
+        return self.path_of(name)
+
+    def _staging_parent(self) -> Path:
+        # In the songs folder (same file system, so the rename is atomic), under a name starting
+        # with a dot, so it is never listed while ffmpeg writes it.
         self.folder.mkdir(parents=True, exist_ok=True)
-        stored: list[str] = []
-        skipped: list[SkippedFile] = []
-        for song in incoming:
-            name = base_name(song.filename)
-            try:
-                stored.append(self._add(song, name=name, ffmpeg_exe=ffmpeg_exe))
-            except _Refused as refused:
-                skipped.append(SkippedFile(name, refused.reason))
-        return UploadOutcome(stored, skipped)
+        return self.folder
 
-    def _add(self, song: IncomingSong, *, name: str, ffmpeg_exe: str) -> str:
-        self._check(song, name=name)
-        token = secrets.token_hex(4)
-        # The staging file is in the songs folder (same file system, so the rename is atomic) and
-        # starts with a dot, so it is never listed while ffmpeg writes it.
-        staging = self.folder / f"{STAGING_PREFIX}{token}.part"
-        final = self.folder / f"{safe_stem(name)}-{token}.mp3"
+    def _keep(self, staging: Path, name: str) -> None:
+        os.replace(staging, self.folder / name)
+
+
+class BucketSongs(SongLibrary):
+    """The songs under `songs/` in the bucket; uploads are checked in a temporary folder."""
+
+    def __init__(self, store: ObjectStore, *, max_song_bytes: int = DEFAULT_MAX_SONG_BYTES) -> None:
+        super().__init__(max_song_bytes=max_song_bytes)
+        self.store = store
+
+    def songs(self) -> list[Song]:
+        return [
+            Song(found.key.removeprefix(SONGS_PREFIX), found.size_bytes, found.modified_at)
+            for found in self.store.list_objects_sync(SONGS_PREFIX)
+            if SONG_NAME_PATTERN.fullmatch(found.key.removeprefix(SONGS_PREFIX))
+        ]
+
+    def key_of(self, name: str) -> str:
+        """The song's key; NotFound for a name that is not a song's."""
+        if (
+            not SONG_NAME_PATTERN.fullmatch(name)
+            or self.store.head_sync(SONGS_PREFIX + name) is None
+        ):
+            raise NotFound(f"Song not found: {name}")
+        return SONGS_PREFIX + name
+
+    def exists(self, name: str) -> bool:
+        return SONG_NAME_PATTERN.fullmatch(name) is not None and (
+            self.store.head_sync(SONGS_PREFIX + name) is not None
+        )
+
+    def delete(self, name: str) -> None:
+        self.store.delete_sync([self.key_of(name)])
+
+    def local_copy(self, name: str, folder: Path) -> Path:
+        destination = folder / name
         try:
-            _remux(song.file, staging, ffmpeg_exe=ffmpeg_exe)
-            os.replace(staging, final)
-        finally:
-            staging.unlink(missing_ok=True)
-        return final.name
+            self.store.download_sync(self.key_of(name), destination)
+        except FileNotFoundError:  # deleted between the check and the read
+            raise NotFound(f"Song not found: {name}") from None
+        return destination
 
-    def _check(self, song: IncomingSong, *, name: str) -> None:
-        if not name:
-            raise _Refused("the file has no name")
-        if song.size_bytes > self.max_song_bytes:
-            raise _Refused(f"larger than {self.max_song_bytes / (1024 * 1024):g} MB")
-        if song.size_bytes == 0:
-            raise _Refused("the file is empty")
-        if not is_mp3(song.file):
-            raise _Refused(NOT_MP3)
+    def _keep(self, staging: Path, name: str) -> None:
+        self.store.put_file_sync(SONGS_PREFIX + name, staging, content_type="audio/mpeg")
+
+
+def song_library(
+    songs_dir: Path, *, store: ObjectStore | None, max_song_bytes: int = DEFAULT_MAX_SONG_BYTES
+) -> FolderSongs | BucketSongs:
+    """The library where the settings keep songs."""
+    if store is not None:
+        return BucketSongs(store, max_song_bytes=max_song_bytes)
+    return FolderSongs(songs_dir, max_song_bytes=max_song_bytes)
 
 
 def _remux(file: BinaryIO, output: Path, *, ffmpeg_exe: str) -> None:

@@ -1,7 +1,8 @@
 """A short spoken sample of each installed voice, for the web page's play button.
 
 Synthesised on first request and kept as `<data dir>/voice-samples/<voice id>.wav` (written under a
-temporary name, then renamed, so a reader never sees half a file). The sentence is English for
+temporary name, then renamed, so a reader never sees half a file), or with a bucket configured,
+as the object `voice-samples/<voice id>.wav` there. The sentence is English for
 every voice: espeak-ng reads it with the voice's own accent and rules, which is what a listener
 choosing a voice wants to hear.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from app.errors import NotFound, ServiceUnavailable
 from app.speech import SpeechError, run_espeak, run_piper
+from app.storage import ObjectStore
 from app.voices import PiperVoiceFiles, Voice, espeak_voices, find_espeak, find_piper_voice
 
 SAMPLE_TEXT = "Hello! This is how I will sound, narrating your next video."
@@ -43,6 +45,20 @@ def voice_sample(voice_id: str, *, samples_dir: Path, piper_voice: str) -> Path:
         finally:
             staging.unlink(missing_ok=True)
     return path
+
+
+def stored_voice_sample(voice_id: str, *, store: ObjectStore, piper_voice: str) -> str:
+    """The key of the sample in the bucket (`voice-samples/<voice id>.wav`), made now and
+    uploaded if there is none yet. Two API hosts asking at once may both make it; the store
+    keeps one whole object either way."""
+    _installed_voice(voice_id, piper_voice=piper_voice)  # NotFound before any store request
+    key = f"voice-samples/{voice_id}.wav"
+    if store.head_sync(key) is not None:
+        return key
+    with tempfile.TemporaryDirectory(prefix="moneyprinter-voice-") as folder:
+        path = voice_sample(voice_id, samples_dir=Path(folder), piper_voice=piper_voice)
+        store.put_file_sync(key, path, content_type="audio/wav")
+    return key
 
 
 def _installed_voice(voice_id: str, *, piper_voice: str) -> PiperVoiceFiles | Voice:

@@ -1,7 +1,8 @@
 """The `moneyprinter` command: one parser for two kinds of commands.
 
 - Server commands run the service here: `serve`, `worker`, `prune` (worker/commands.py), `api`,
-  `migrate`, `webhooks` (app/commands.py) and `render` (worker/render_command.py). They read the
+  `migrate`, `storage`, `webhooks`, `youtube` (app/commands.py) and `render`
+  (worker/render_command.py). They read the
   service's settings (app/settings.py).
 - Client commands talk to a running server over HTTP: `generate`, `jobs`, `cancel`, `retry`
   (app/client/commands.py). They read only the server's address and API key
@@ -28,7 +29,7 @@ from worker import commands as worker_commands
 from worker import render_command
 
 EXIT_BAD_CONFIG = 2
-SERVER_COMMANDS = "serve, api, worker, migrate, prune, render, webhooks"
+SERVER_COMMANDS = "serve, api, worker, migrate, prune, render, storage, webhooks, youtube"
 CLIENT_COMMANDS = "generate, jobs, cancel, retry"
 
 

@@ -21,16 +21,18 @@ from app.db.models import GenerationJob
 from app.db.repositories import Repositories
 from app.db.repositories.accounts import check_secret_key
 from app.db.session import autocommits_one_statement, is_transient_error
-from app.domain import PUBLISH_KIND, EventType
+from app.domain import PUBLISH_KIND, EventType, VideoSpec
 from app.settings import Settings
+from app.storage import StorageError
 from app.version import app_version
+from worker.bucket import stage_song, store_outputs
 from worker.completer import Completer
 from worker.errors import Deferred, PipelineError
 from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.options import PipelineOptions
 from worker.providers.http import scrub
 from worker.publish import Publisher
-from worker.retention import prune_expired
+from worker.retention import prune_expired, remove_scratch
 from worker.retry import retry_delay_s, should_retry
 from worker.runner import ChildExit, JobLog, Outcome, RunningJob, prepare_work_dir, run_child
 from worker.wakeup import asyncpg_dsn, listen_for_jobs
@@ -223,6 +225,10 @@ class Worker:
                 )
         finally:
             timeout.cancel()
+            if self.settings.object_store is not None:  # the bucket has what is kept
+                await asyncio.to_thread(
+                    remove_scratch, self.settings.jobs_dir / job.id, job.attempt
+                )
             self._running.pop(job.id, None)
             self._wake.set()
             if self._webhooks is not None:
@@ -243,11 +249,20 @@ class Worker:
             attempt=job.attempt,
             spec=job.payload,
         )
+        options = self.options
+        store = self.settings.object_store
+        if store is not None:
+            songs = job_file.parent / "songs"
+            try:
+                await stage_song(store, VideoSpec.model_validate(job.payload), songs)
+            except StorageError as exc:
+                return Outcome(job_file.parent, error={"message": str(exc), "stage": "music"})
+            options = options.model_copy(update={"songs_dir": songs})
         if job.stop_reason is not None:
             return Outcome(job_file.parent)
         outcome = await run_child(
             job_file,
-            options=self.options,
+            options=options,
             on_start=job.started,
             on_progress=lambda line: self._progress(job, line),
             secrets=self._secrets,
@@ -372,6 +387,15 @@ class Worker:
         data_dir = self.settings.data_dir
         result_path = None if video is None else video.relative_to(data_dir.resolve()).as_posix()
         artifacts = outcome.artifacts(data_dir)
+        store = self.settings.object_store
+        stored = None
+        if store is not None:
+            try:
+                stored = await store_outputs(store, artifacts, data_dir=data_dir)
+            except StorageError as exc:
+                await self._fail_or_retry(job, str(exc), {"retryable": True, "stage": "store"})
+                return
+            job.log.info(stored.describe(store))
 
         async def complete(db: Repositories) -> str:
             # In the completion's transaction: a job whose cancel came late never completes.
@@ -386,6 +410,9 @@ class Worker:
                     f"Saved {artifact['kind']}: {name} ({size:,} bytes).",
                     payload={"kind": artifact["kind"], "path": artifact["path"], "bytes": size},
                 )
+            if stored is not None and store is not None:
+                payload = {"store": store.url, "bytes": stored.size_bytes, "s": stored.elapsed_s}
+                await db.events.add(job.id, EventType.LOG, stored.describe(store), payload=payload)
             if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
             await self._queue_publish(db, job)

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from app.settings import Settings
+from app.songs import FolderSongs
 from app.voices import find_espeak
 
 
@@ -58,6 +59,10 @@ class PipelineOptions(_Options):
     llm: LLMOptions = LLMOptions()
     footage: FootageOptions = FootageOptions()
     voice: VoiceOptions = VoiceOptions()
+
+    def song_library(self) -> FolderSongs | None:
+        """The songs a job can use (with a bucket, the one its worker copied in for it)."""
+        return FolderSongs(self.songs_dir) if self.songs_dir is not None else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineOptions:

@@ -55,6 +55,7 @@ from app.youtube import (
     watch_url,
 )
 from app.youtube_accounts import grant_of
+from worker.bucket import local_file_of
 from worker.errors import Deferred, PipelineError
 from worker.runner import RunningJob
 
@@ -174,12 +175,12 @@ class Publisher:
         video = by_kind.get("video")
         if video is None:
             raise PipelineError("The video job has no video to publish.", retryable=False)
-        data_dir = self._settings.data_dir
         grant = grant_of(account, SecretBox(self._settings.secret_key))
         thumbnail = by_kind.get("thumbnail")
         metadata_file = by_kind.get("metadata")
+        places = {"data_dir": self._settings.data_dir, "scratch": self._scratch(job)}
         metadata = (
-            await asyncio.to_thread(read_metadata, data_dir / metadata_file.path)
+            await asyncio.to_thread(read_metadata, await local_file_of(metadata_file, **places))
             if metadata_file
             else {}
         )
@@ -188,13 +189,16 @@ class Publisher:
             publication=publication,
             account=account,
             grant=grant,
-            video=data_dir / video.path,
+            video=await local_file_of(video, **places),
             size=video.bytes,
             sha256=video.sha256,
-            thumbnail=data_dir / thumbnail.path if thumbnail is not None else None,
+            thumbnail=await local_file_of(thumbnail, **places) if thumbnail is not None else None,
             options=PublishOptions.model_validate(job.payload.get("options") or {}),
             metadata=metadata,
         )
+
+    def _scratch(self, job: RunningJob) -> Path:
+        return self._settings.jobs_dir / job.id / str(job.attempt)
 
     async def _save(
         self,

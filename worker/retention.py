@@ -1,9 +1,11 @@
-"""Retention: finished jobs past the retention age are deleted in batches, then their folders;
-folders left without a job (a crash between the two) are swept up as well."""
+"""Retention: finished jobs past the retention age are deleted in batches, then their folders and
+their objects in the bucket; folders and objects left without a job (a crash between the two) are
+swept up as well."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import utcnow
 from app.db.repositories import JobRepository
 from app.settings import Settings
+from app.storage import ObjectStore, StorageError
 
 logger = logging.getLogger("worker.retention")
 
@@ -43,11 +46,14 @@ async def prune_expired(
         return 0
     cutoff = (now or utcnow()) - timedelta(days=settings.retention_days)
     jobs_dir = settings.jobs_dir
+    store = settings.object_store
     pruned = batches = 0
     while True:
         async with sessionmaker.begin() as session:
             job_ids = await JobRepository(session).prune_finished(before=cutoff, limit=batch_size)
         await asyncio.to_thread(remove_folders, [jobs_dir / job_id for job_id in job_ids])
+        if store is not None:
+            await _delete_stored(store, job_ids)
         pruned += len(job_ids)
         batches += 1
         logger.debug("retention: batch %d deleted %d job(s)", batches, len(job_ids))
@@ -57,6 +63,8 @@ async def prune_expired(
     orphans = await _prune_orphan_folders(
         sessionmaker, jobs_dir, cutoff=cutoff, batch_size=batch_size
     )
+    if store is not None:
+        orphans += await _prune_orphan_prefixes(sessionmaker, store, cutoff=cutoff)
     logger.log(
         logging.INFO if pruned or orphans else logging.DEBUG,
         "retention: pruned %d finished job(s) that ended before %s, and %d orphan folder(s)",
@@ -85,6 +93,41 @@ async def _prune_orphan_folders(
         orphans = [path for path in chunk if path.name not in known]
         removed += await asyncio.to_thread(remove_folders, orphans)
     return removed
+
+
+async def _delete_stored(store: ObjectStore, job_ids: Sequence[str]) -> None:
+    """Delete the jobs' objects (`jobs/<id>/…`); what fails is left to the orphan sweep."""
+    for job_id in job_ids:
+        try:
+            await store.delete_prefix(f"jobs/{job_id}")
+        except StorageError as exc:
+            logger.warning("retention: %s", exc)
+
+
+async def _prune_orphan_prefixes(
+    sessionmaker: async_sessionmaker[AsyncSession], store: ObjectStore, *, cutoff: datetime
+) -> int:
+    """Delete the objects of jobs that are no longer in the table, once the newest of them is
+    older than `cutoff` (an upload in progress for a job is never older)."""
+    try:
+        job_ids = [name for name in await store.folders("jobs") if _is_job_id(name)]
+        known: set[str] = set()
+        for start in range(0, len(job_ids), DEFAULT_BATCH_SIZE):
+            async with sessionmaker() as session:
+                chunk = job_ids[start : start + DEFAULT_BATCH_SIZE]
+                known |= await JobRepository(session).existing_ids(chunk)
+        removed = 0
+        for job_id in job_ids:
+            if job_id in known:
+                continue
+            objects = await store.list_objects(f"jobs/{job_id}")
+            if objects and max(found.modified_at for found in objects) < cutoff:
+                await store.delete([found.key for found in objects])
+                removed += 1
+        return removed
+    except StorageError as exc:
+        logger.warning("retention: %s", exc)
+        return 0
 
 
 def _old_job_folders(jobs_dir: Path, cutoff: datetime) -> list[Path]:
@@ -120,6 +163,14 @@ def remove_folders(paths: Sequence[Path]) -> int:
     """Delete each folder with its contents; a missing one is fine, one that cannot be deleted is
     logged and left (a later run retries it as an orphan). Returns how many this call removed."""
     return sum(_remove_tree(path) for path in paths)
+
+
+def remove_scratch(job_dir: Path, attempt: int) -> None:
+    """Delete an attempt's folder on a worker whose files go to a bucket, and the job's folder
+    once no attempt is left in it."""
+    _remove_tree(job_dir / str(attempt))
+    with contextlib.suppress(OSError):  # another attempt's folder is still there, or none was
+        job_dir.rmdir()
 
 
 def _remove_tree(path: Path) -> bool:

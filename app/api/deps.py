@@ -20,7 +20,7 @@ from app.db.repositories import (
 )
 from app.errors import JobNotFound
 from app.settings import Settings
-from app.songs import SongLibrary
+from app.songs import BucketSongs, FolderSongs, song_library
 
 # Every dependency here is a coroutine, though none awaits anything: FastAPI runs a plain `def`
 # dependency in a worker thread, and the trip there and back costs more than the work.
@@ -107,12 +107,14 @@ async def get_job_id(job_id: str) -> str:
 JobIdDep = Annotated[str, Depends(get_job_id)]
 
 
-def song_library(settings: Settings) -> SongLibrary:
-    return SongLibrary(settings.songs_dir, max_song_bytes=settings.max_song_bytes)
+def songs_of(settings: Settings) -> FolderSongs | BucketSongs:
+    return song_library(
+        settings.songs_dir, store=settings.object_store, max_song_bytes=settings.max_song_bytes
+    )
 
 
-async def get_song_library(settings: SettingsDep) -> SongLibrary:
-    return song_library(settings)
+async def get_song_library(settings: SettingsDep) -> FolderSongs | BucketSongs:
+    return songs_of(settings)
 
 
-SongLibraryDep = Annotated[SongLibrary, Depends(get_song_library)]
+SongLibraryDep = Annotated[FolderSongs | BucketSongs, Depends(get_song_library)]

@@ -14,6 +14,7 @@ import pytest
 
 from app.domain import Aspect
 from app.settings import find_ffmpeg
+from app.songs import FolderSongs
 from worker.errors import PipelineError
 from worker.media import Clip
 from worker.pipeline.music import choose_song
@@ -219,7 +220,10 @@ def test_a_crafted_song_in_the_folder_never_plays_the_file_it_names(
     songs_dir = tmp_path / "songs"
     songs_dir.mkdir()
     (songs_dir / "hit-0123abcd.mp3").write_bytes(playlist + song[10 + tag_size :])
-    music = choose_song(songs_dir, requested="hit-0123abcd.mp3", use_music=True, seed="s")
+    music = choose_song(
+        FolderSongs(songs_dir), requested="hit-0123abcd.mp3", use_music=True, seed="s",
+        work_dir=tmp_path,
+    )  # fmt: skip
 
     video = render(
         tmp_path / "work", media, voice=None, subtitles=None, music=music, music_volume=1.0

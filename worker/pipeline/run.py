@@ -54,8 +54,9 @@ def run_pipeline(
         spec, track, work_dir, size_px=(width_px, height_px), options=options, report=report
     )
     song = music.choose_song(
-        options.songs_dir, requested=spec.song, use_music=spec.use_music, seed=spec.video_subject
-    )
+        options.song_library(), requested=spec.song, use_music=spec.use_music,
+        seed=spec.video_subject, work_dir=work_dir,
+    )  # fmt: skip
     if spec.use_music and song is None:
         report(ProgressEvent("render", START["render"], "No songs uploaded: no music.", "warning"))
     elif song is not None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from app.api.deps import ArtifactsDep, JobIdDep, JobsDep, SettingsDep
+from app.api.files import GONE, local_file, stored_file
 from app.api.routes import ERRORS, NOT_FOUND
 from app.db.models import Artifact
 from app.errors import JobNotFound, NotFound
 from app.schemas import ArtifactList, ArtifactRead
 from app.settings import Settings
+from app.storage import open_store
 
 router = APIRouter(prefix="/api/jobs", tags=["artifacts"])
 
@@ -46,15 +48,19 @@ async def list_artifacts(job_id: JobIdDep, jobs: JobsDep, artifacts: ArtifactsDe
     summary="The finished video",
 )
 async def get_video(
-    job_id: JobIdDep, jobs: JobsDep, artifacts: ArtifactsDep, settings: SettingsDep
-) -> FileResponse:
+    job_id: JobIdDep,
+    jobs: JobsDep,
+    artifacts: ArtifactsDep,
+    settings: SettingsDep,
+    request: Request,
+) -> Response:
     """The MP4, with `Accept-Ranges: bytes`: browsers seek with Range requests (206)."""
     if await jobs.get(job_id) is None:
         raise JobNotFound()
     artifact = await artifacts.latest(job_id, "video")
     if artifact is None:
         raise NotFound("The job has no video (yet).")
-    return _file(artifact, settings)
+    return await _file(artifact, settings, request)
 
 
 @router.get(
@@ -68,24 +74,30 @@ async def get_artifact(
     artifact_id: Annotated[int, PathParam(ge=1, le=2**62)],
     artifacts: ArtifactsDep,
     settings: SettingsDep,
-) -> FileResponse:
+    request: Request,
+) -> Response:
     artifact = await artifacts.get(job_id, artifact_id)
     if artifact is None:
         raise NotFound("Artifact not found.")
-    return _file(artifact, settings)
+    return await _file(artifact, settings, request)
 
 
-def _file(artifact: Artifact, settings: Settings) -> FileResponse:
-    """The artifact's file, which must lie inside its own job's folder, `<data>/jobs/<job id>/`,
-    once resolved, and still exist (retention may have pruned it). A path to anything else (the
-    database, another job's files, a link out of the folder) is answered as a missing file."""
+async def _file(artifact: Artifact, settings: Settings, request: Request) -> Response:
+    """The artifact's file, which must lie inside its own job's folder, `jobs/<job id>/`, and
+    still exist (retention may have pruned it). A path to anything else (the database, another
+    job's files, a link out of the folder) is answered as a missing file. A stored artifact is
+    read from the bucket its row names (app/api/files.py)."""
+    name = PurePosixPath(artifact.path).name
+    if artifact.store:
+        key = PurePosixPath(artifact.path)
+        if ".." in key.parts or not key.is_relative_to(f"jobs/{artifact.job_id}"):
+            raise NotFound(GONE)
+        store = open_store(artifact.store)
+        return await stored_file(
+            store, key.as_posix(), request, media_type=artifact.mime, filename=name
+        )
     job_dir = (settings.jobs_dir / artifact.job_id).resolve()
     path = (settings.data_dir / artifact.path).resolve()
     if not path.is_relative_to(job_dir) or not path.is_file():
-        raise NotFound("The file is no longer available.")
-    return FileResponse(
-        path,
-        media_type=artifact.mime,
-        filename=Path(artifact.path).name,
-        content_disposition_type="inline",
-    )
+        raise NotFound(GONE)
+    return local_file(path, media_type=artifact.mime, filename=name)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import JobIdDep, JobsDep, PublicationsDep, SettingsDep, song_library
+from app.api.deps import JobIdDep, JobsDep, PublicationsDep, SettingsDep, songs_of
 from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
 from app.db.enqueuer import Enqueuer
@@ -114,7 +115,7 @@ def _check_script(body: GenerateRequest, *, settings: Settings) -> None:
 async def _check_references(
     body: GenerateRequest, *, maker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
-    if body.song and not song_library(settings).exists(body.song):
+    if body.song and not await asyncio.to_thread(songs_of(settings).exists, body.song):
         raise BadRequest(f"song: no uploaded song is named {body.song!r}.")
     if body.project_id is not None:
         async with maker() as session:

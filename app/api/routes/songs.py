@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from app.api.deps import SettingsDep, SongLibraryDep
+from app.api.files import local_file, stored_file
 from app.api.routes import ERRORS, NOT_FOUND
 from app.schemas import (
     ErrorResponse,
@@ -19,7 +20,7 @@ from app.schemas import (
     UploadRefused,
     UploadResponse,
 )
-from app.songs import IncomingSong
+from app.songs import BucketSongs, IncomingSong
 
 router = APIRouter(prefix="/api", tags=["songs"])
 
@@ -76,12 +77,15 @@ async def list_songs(library: SongLibraryDep) -> SongList:
     },
     summary="Play a song",
 )
-async def get_song(name: str, library: SongLibraryDep) -> FileResponse:
+async def get_song(name: str, library: SongLibraryDep, request: Request) -> Response:
     """The MP3 itself, with `Accept-Ranges: bytes` so a browser's player can seek."""
+    if isinstance(library, BucketSongs):
+        key = await asyncio.to_thread(library.key_of, name)
+        return await stored_file(
+            library.store, key, request, media_type="audio/mpeg", filename=name
+        )
     path = await asyncio.to_thread(library.path_of, name)
-    return FileResponse(
-        path, media_type="audio/mpeg", filename=name, content_disposition_type="inline"
-    )
+    return local_file(path, media_type="audio/mpeg", filename=name)
 
 
 @router.delete(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from app.api.deps import SettingsDep
+from app.api.files import local_file, stored_file
 from app.api.routes import ERRORS, NOT_FOUND
 from app.schemas import ErrorResponse, VoiceList, VoiceRead
-from app.voice_samples import voice_sample
+from app.voice_samples import stored_voice_sample, voice_sample
 from app.voices import installed_voices
 
 router = APIRouter(prefix="/api", tags=["voices"])
@@ -43,12 +44,19 @@ async def get_voices(settings: SettingsDep) -> VoiceList:
     },
     summary="Hear a voice",
 )
-async def get_voice_sample(voice_id: str, settings: SettingsDep) -> FileResponse:
-    """A sentence spoken by the voice (WAV), made on first request and kept in the data folder."""
+async def get_voice_sample(voice_id: str, settings: SettingsDep, request: Request) -> Response:
+    """A sentence spoken by the voice (WAV), made on first request and kept in the data folder
+    or the bucket."""
+    store = settings.object_store
+    if store is not None:
+        key = await asyncio.to_thread(
+            stored_voice_sample, voice_id, store=store, piper_voice=settings.piper_voice
+        )
+        return await stored_file(store, key, request, media_type="audio/wav", filename=None)
     path = await asyncio.to_thread(
         voice_sample,
         voice_id,
         samples_dir=settings.data_dir / "voice-samples",
         piper_voice=settings.piper_voice,
     )
-    return FileResponse(path, media_type="audio/wav", content_disposition_type="inline")
+    return local_file(path, media_type="audio/wav")
