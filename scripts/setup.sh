@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set this machine up for MoneyPrinter: system tools, uv, the project's virtualenv (.venv) and the
 # web page's build (web/dist). With --tests, also what only the tests need: Debian's Chromium for
-# the browser tests, PgBouncer for the pooler test. Safe to run again: each step is skipped when
-# its result is already there.
+# the browser tests, PgBouncer for the pooler test, socat and iproute2 for the tests that run
+# hosts as network namespaces. Safe to run again: each step is skipped when its result is already
+# there.
 # `make setup` runs it; `make test` runs it with --tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,14 @@ fi
 if [ "$for_tests" -eq 1 ] && ! command -v pgbouncer >/dev/null 2>&1 \
     && [ ! -x /usr/sbin/pgbouncer ] && ! apt_install pgbouncer; then
     say "the PgBouncer test needs it: sudo apt-get install -y pgbouncer"
+fi
+# ip (iproute2) makes the tests' hosts, socat forwards ports to them (tests/support/netns.py)
+netns_missing=()
+command -v socat >/dev/null 2>&1 || [ -x /usr/bin/socat ] || netns_missing+=(socat)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || netns_missing+=(iproute2)
+if [ "$for_tests" -eq 1 ] && [ "${#netns_missing[@]}" -gt 0 ] \
+    && ! apt_install "${netns_missing[@]}"; then
+    say "the network-namespace tests need: sudo apt-get install -y ${netns_missing[*]}"
 fi
 
 # --- uv -------------------------------------------------------------------------------------------
