@@ -1,8 +1,8 @@
 """Several machines: an API host and two worker hosts, each a network namespace of its own with
 an empty data folder, sharing nothing but Postgres and an S3 bucket, both reached over their
-links only. Twenty jobs go in through the API host; one worker host dies mid-render; every job
-completes on the other, each video is served by the API host with ranges, and the API host's disk
-holds nothing of any job.
+links only. Twenty jobs go in through the API host, some playing a song uploaded to it; one
+worker host dies mid-render; every job completes on the other, each video is served by the API
+host with ranges, and the API host's disk holds nothing of any job.
 
 On SQLite it cannot be done (one database file, one host), and it is skipped saying so.
 """
@@ -24,8 +24,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import Artifact, GenerationJob
+from app.db.models import Artifact, GenerationEvent, GenerationJob
 from app.settings import Settings
+from tests.integration.test_api_songs import make_mp3
 from tests.integration.test_queue_faults import FAST, MEDIUM_SCRIPT
 from tests.support.netns import Host, hosts, netns_unusable
 from tests.support.processes import moneyprinter_command
@@ -152,11 +153,18 @@ async def test_an_api_host_and_two_worker_hosts_share_only_postgres_and_a_bucket
         survivor_worker = start(survivor, "worker")
 
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            mp3 = make_mp3(tmp_path / "tone.mp3")
+            uploaded = await client.post(
+                "/api/upload-songs", files=[("songs", ("beat.mp3", mp3, "audio/mpeg"))]
+            )
+            [song] = uploaded.json()["songs"]
             job_ids = []
             for number in range(JOBS):
                 # The first ones are long enough to be caught in their render.
                 script = MEDIUM_SCRIPT if number < 4 else SHORT
                 body = {"videoSubject": f"octopus {number}", "script": script, "quality": "draft"}
+                if number % 5 == 4:
+                    body["song"] = song  # uploaded to the API host, played on a worker host
                 response = await client.post("/api/generate", json=body)
                 assert response.status_code == 200, response.text
                 job_ids.append(response.json()["jobId"])
@@ -187,12 +195,18 @@ async def test_an_api_host_and_two_worker_hosts_share_only_postgres_and_a_bucket
 
     async with sessionmaker() as session:
         rows = (await session.scalars(select(Artifact).where(Artifact.kind == "video"))).all()
+        with_music = (
+            await session.scalars(
+                select(GenerationEvent.job_id).where(GenerationEvent.message == f"Music: {song}.")
+            )
+        ).all()
         retried = await session.scalar(
             select(func.count()).select_from(GenerationJob).where(GenerationJob.attempt_count > 1)
         )
     assert {row.job_id: row.sha256 for row in rows} == videos
     assert {row.store for row in rows} == {f"s3://{bucket}/fleet"}
     assert retried and retried >= 1  # the dead host's job ran again on the other
+    assert set(with_music) == {job_ids[number] for number in range(4, JOBS, 5)}
     keys = object_keys(s3_endpoint, bucket)
     assert all(f"fleet/jobs/{job_id}/" in " ".join(keys) for job_id in job_ids)
     # Nothing of any job on the API host's disk, nor left in the surviving worker's scratch.
