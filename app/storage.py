@@ -14,8 +14,8 @@ name. The client is obstore, chosen by measurement (bench/README.md, "Object-sto
 Uploads send each part's SHA-256 (`x-amz-checksum-sha256`), which the store checks before it
 accepts the part, and are compared by size afterwards. A large file goes up in parts; the object
 appears only when the last part is in, so a reader never sees half a file. Parts of an upload
-that never finished (a host lost mid-upload) are invisible and are removed by the store's
-lifecycle rule for incomplete uploads (README, "Several machines").
+that never finished (a host lost mid-upload) are invisible; retention aborts them a day later
+(app/s3_uploads.py), as would a lifecycle rule of the store.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import httpx
 import obstore
 from obstore.store import S3Store
+
+from app.s3_uploads import Credentials, MultipartUploads
 
 if TYPE_CHECKING:
     from obstore import GetOptions
@@ -91,6 +94,11 @@ def is_object_store(url: str) -> bool:
     return urlsplit(url).scheme == "s3"
 
 
+def s3_endpoint() -> str:
+    """The endpoint the AWS variables name; empty for AWS S3 itself."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL", "")
+
+
 @cache
 def open_store(url: str) -> ObjectStore:
     """The bucket an `s3://` URL names, one client per URL and process."""
@@ -105,8 +113,9 @@ class ObjectStore:
         parts = urlsplit(url)
         prefix = parts.path.strip("/")
         self.bucket = parts.netloc
+        self.prefix = prefix
         self.url = f"s3://{self.bucket}/{prefix}" if prefix else f"s3://{self.bucket}"
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL", "")
+        endpoint = s3_endpoint()
         self._store = S3Store(
             self.bucket,
             prefix=prefix or None,
@@ -176,6 +185,28 @@ class ObjectStore:
                 obstore.delete(self._store, list(keys))
             except Exception as exc:
                 raise StorageError(f"Could not delete from {self.url}: {_reason(exc)}") from exc
+
+    def abort_unfinished_uploads(self, *, begun_before: datetime) -> int:
+        """Abort the multipart uploads under the prefix begun before `begun_before` (a worker
+        lost mid-upload leaves one); how many. Without keys in the environment, 0: the store's
+        lifecycle rule is then what removes them."""
+        credentials = Credentials.from_environment()
+        if credentials is None:
+            return 0
+        uploads = MultipartUploads(self.bucket, credentials, endpoint=s3_endpoint())
+        try:
+            stale = [
+                upload
+                for upload in uploads.pending(f"{self.prefix}/" if self.prefix else "")
+                if upload.initiated_at < begun_before
+            ]
+            for upload in stale:
+                uploads.abort(upload)
+        except (httpx.HTTPError, ValueError) as exc:
+            raise StorageError(
+                f"Could not list the unfinished uploads of {self.url}: {exc}"
+            ) from exc
+        return len(stale)
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix/`; returns how many there were."""

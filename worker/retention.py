@@ -1,6 +1,6 @@
 """Retention: finished jobs past the retention age are deleted in batches, then their folders and
 their objects in the bucket; folders and objects left without a job (a crash between the two) are
-swept up as well."""
+swept up as well, and so are the bucket's uploads that a lost worker left unfinished."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from app.storage import ObjectStore, StorageError
 logger = logging.getLogger("worker.retention")
 
 DEFAULT_BATCH_SIZE = 500
+# An upload begun this long ago and not finished is one whose worker was lost.
+UPLOAD_AGE_LIMIT = timedelta(days=1)
 # Two pruners can remove the same orphan folder at once; each then trips over the other's deletions.
 RMTREE_ATTEMPTS = 3
 
@@ -65,6 +67,7 @@ async def prune_expired(
     )
     if store is not None:
         orphans += await _prune_orphan_prefixes(sessionmaker, store, cutoff=cutoff)
+        await _abort_unfinished_uploads(store, begun_before=(now or utcnow()) - UPLOAD_AGE_LIMIT)
     logger.log(
         logging.INFO if pruned or orphans else logging.DEBUG,
         "retention: pruned %d finished job(s) that ended before %s, and %d orphan folder(s)",
@@ -128,6 +131,16 @@ async def _prune_orphan_prefixes(
     except StorageError as exc:
         logger.warning("retention: %s", exc)
         return 0
+
+
+async def _abort_unfinished_uploads(store: ObjectStore, *, begun_before: datetime) -> None:
+    try:
+        aborted = await asyncio.to_thread(store.abort_unfinished_uploads, begun_before=begun_before)
+    except StorageError as exc:
+        logger.warning("retention: %s", exc)
+        return
+    if aborted:
+        logger.info("retention: aborted %d unfinished upload(s) in %s", aborted, store.url)
 
 
 def _old_job_folders(jobs_dir: Path, cutoff: datetime) -> list[Path]:
