@@ -111,7 +111,8 @@ class JobRead(ReadModel):
         "", validation_alias=AliasChoices("videoSubject", AliasPath("payload", "videoSubject"))
     )
     result_path: str | None = Field(
-        examples=[f"jobs/{EXAMPLE_JOB_ID}/1/video.mp4"], description="relative to the data folder"
+        examples=[f"jobs/{EXAMPLE_JOB_ID}/1/video.mp4"],
+        description="relative to the data folder, or to the bucket's prefix",
     )
     error_message: str | None
     created_at: datetime
@@ -239,7 +240,7 @@ class ArtifactRead(ReadModel):
     id: int
     job_id: str = Field(exclude=True)
     kind: str = Field(examples=["video"], description="video, thumbnail, voice, subtitles, …")
-    path: str = Field(description="relative to the data folder")
+    path: str = Field(description="relative to the data folder, or to the bucket's prefix")
     bytes: int
     sha256: str
     mime: str = Field(examples=["video/mp4"])

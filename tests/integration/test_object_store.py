@@ -191,6 +191,7 @@ async def test_a_stored_video_is_served_from_the_bucket_with_ranges(
         tail = await client.get(url, headers={"Range": "bytes=-100"})
         open_ended = await client.get(url, headers={"Range": "bytes=299990-"})
         past_end = await client.get(url, headers={"Range": "bytes=400000-"})
+        overlong = await client.get(url, headers={"Range": "bytes=299000-999999"})
         several = await client.get(url, headers={"Range": "bytes=0-1,5-6"})
         by_id = await client.get(f"/api/jobs/{job_id}/artifacts/{artifact_id}")
 
@@ -202,6 +203,8 @@ async def test_a_stored_video_is_served_from_the_bucket_with_ranges(
     assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
     assert tail.status_code == 206 and tail.content == data[-100:]
     assert open_ended.status_code == 206 and open_ended.content == data[299_990:]
+    assert overlong.status_code == 206 and overlong.content == data[299_000:]
+    assert overlong.headers["content-range"] == f"bytes 299000-299999/{len(data)}"
     assert past_end.status_code == 416
     assert past_end.headers["content-range"] == f"bytes */{len(data)}"
     assert several.status_code == 200 and several.content == data

@@ -504,7 +504,8 @@ export interface paths {
         };
         /**
          * Hear a voice
-         * @description A sentence spoken by the voice (WAV), made on first request and kept in the data folder.
+         * @description A sentence spoken by the voice (WAV), made on first request and kept in the data folder
+         *     or the bucket.
          */
         get: operations["get_voice_sample_api_voices__voice_id__sample_get"];
         put?: never;
@@ -665,7 +666,7 @@ export interface components {
             mime: string;
             /**
              * Path
-             * @description relative to the data folder
+             * @description relative to the data folder, or to the bucket's prefix
              */
             path: string;
             /** Sha256 */
@@ -1083,7 +1084,7 @@ export interface components {
             projectId: number | null;
             /**
              * Resultpath
-             * @description relative to the data folder
+             * @description relative to the data folder, or to the bucket's prefix
              * @example jobs/3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10/1/video.mp4
              */
             resultPath: string | null;
