@@ -11,7 +11,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,13 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.common import fresh_postgres_database, medians_by_side, stop
+from bench.common import (
+    free_port,
+    fresh_postgres_database,
+    medians_by_side,
+    stop,
+    wait_until_quiet,
+)
 
 HERE = Path(__file__).parent
 LUA_SCRIPT = HERE / "generate.lua"
@@ -31,8 +36,6 @@ DATABASES = ("sqlite", "postgres")
 THREADS, CONNECTIONS = 2, 8
 STARTUP_TIMEOUT_S = 90.0  # API workers import the app in parallel; on a busy host it takes a while
 STOP_TIMEOUT_S = 15.0
-# Before each run, wait for the CPUs to be less busy than this (sampled over QUIET_SAMPLE_S).
-QUIET_BUSY, QUIET_SAMPLE_S = 0.10, 3.0
 # Every duration wrk prints ends in one of these units (its format_time).
 TIME_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 ORIGINAL_RPS = 167  # the original project's figure; the target is 5× it
@@ -102,13 +105,6 @@ def moneyprinter_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "worker.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def server_env(database_url: str, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPRINTER_")}
     env.update(DATABASE_URL=database_url, MONEYPRINTER_DATA_DIR=str(data_dir))
@@ -160,31 +156,6 @@ def tree_cpu_s(process: psutil.Process) -> float:
         times = member.cpu_times()
         total += times.user + times.system
     return total
-
-
-def cpu_busy_fraction(interval_s: float = QUIET_SAMPLE_S) -> float:
-    """How busy all CPUs were over `interval_s` (from /proc/stat: 0 idle, 1 saturated)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle + iowait
-        return sum(fields[:8]) - idle, sum(fields[:8])
-
-    busy0, total0 = sample()
-    time.sleep(interval_s)
-    busy1, total1 = sample()
-    return (busy1 - busy0) / max(1, total1 - total0)
-
-
-def wait_until_quiet(*, max_wait_s: float) -> float:
-    """Wait (up to `max_wait_s`) until other processes leave the CPUs nearly idle: on a shared
-    machine someone else's build would be measured too. Returns the last busy fraction."""
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        busy = cpu_busy_fraction()
-        if busy < QUIET_BUSY or time.monotonic() > deadline:
-            return busy
-        print(f"  waiting: the CPUs are {100 * busy:.0f}% busy with other work")
 
 
 def count_jobs(base_url: str) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,18 +28,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
-from bench.common import fresh_postgres_database, median_of, stop
+from bench.common import (
+    REPO,
+    Server,
+    fresh_postgres_database,
+    median_of,
+    parse_time,
+    spawn,
+    start_api,
+    stop,
+)
 
-REPO = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
-STARTUP_TIMEOUT_S = 60.0
 JOB_TIMEOUT_S = 600.0
 PROBE_INTERVAL_S = 0.05
 SIDES = ("none", "followers")
@@ -50,18 +55,6 @@ SCRIPT = (
     "third sends it to the rest of the body. When an octopus swims, that third heart stops, "
     "which is why they prefer to crawl. Their blood carries oxygen with copper instead of iron."
 )
-
-
-@dataclass
-class Server:
-    folder: Path
-    env: dict[str, str]
-    port: int
-    api: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 def main() -> None:
@@ -93,7 +86,8 @@ def main() -> None:
 
 def run_side(args: argparse.Namespace, *, followers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch, database(args.database_url) as database_url:
-        server = start_api(Path(scratch), args.source.resolve(), database_url)
+        database_env = {"DATABASE_URL": database_url} if database_url else {}
+        server = start_api(Path(scratch), source=args.source.resolve(), env=database_env)
         try:
             return measure(server, args.quality, followers, args.client_niceness)
         finally:
@@ -194,50 +188,6 @@ def finish_followers(crowd: Crowd) -> dict[str, Any]:
     return seen
 
 
-def start_api(folder: Path, source: Path, database_url: str) -> Server:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(source),
-        "MONEYPRINTER_DATA_DIR": str(folder / "data"),
-        "MONEYPRINTER_LLM_PROVIDER": "none",
-    }
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    subprocess.run(
-        [sys.executable, "-m", "worker.cli", "--log-level", "warning", "migrate"],
-        cwd=folder,
-        env=env,
-        check=True,
-    )
-    api = spawn(folder, env, ["api", "--host", "127.0.0.1", "--port", str(port)], "api.log")
-    server = Server(folder, env, port, api)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{server.url}/api/health").status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    stop(server.api, timeout_s=5)
-    raise SystemExit(f"the API did not start:\n{(folder / 'api.log').read_text()}")
-
-
-def spawn(
-    folder: Path, env: dict[str, str], arguments: list[str], log_name: str
-) -> subprocess.Popen[bytes]:
-    with (folder / log_name).open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "--log-level", "warning", *arguments],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
 @contextmanager
 def database(postgres_dsn: str) -> Iterator[str]:
     """'' for SQLite (the data folder's file); else a fresh Postgres database, dropped after."""
@@ -246,10 +196,6 @@ def database(postgres_dsn: str) -> Iterator[str]:
         return
     with fresh_postgres_database(postgres_dsn, prefix="bench_followers") as url:
         yield url
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]]) -> None:
