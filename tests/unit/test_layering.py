@@ -26,7 +26,7 @@ RULES = [
 # database.
 SHARED = (
     "app.domain", "app.errors", "app.settings", "app.version", "app.voices", "app.speech",
-    "app.songs", "app.queue_metrics",
+    "app.songs", "app.queue_metrics", "app.storage", "app.s3_uploads",
 )  # fmt: skip
 FORBIDDEN_TO_SHARED = ("app.db", "app.api", "app.main", "app.schemas", "app.commands")
 RULES += [
