@@ -99,6 +99,11 @@ class PublishOptions(BaseModel):
     playlist_id: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_-]{2,64}$", description="add the video to this playlist"
     )
+    publish_anyway: bool = Field(
+        False,
+        description="publish after the render even when a check of the video failed (the `qa` "
+        "artifact); otherwise such a video waits for POST /api/jobs/{id}/publish",
+    )
 
     @field_validator("title", "description")
     @classmethod

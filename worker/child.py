@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             "video": result.video.relative_to(work_dir).as_posix(),
             "durationS": round(result.duration_s, 3),
             "outputs": outputs,
+            "qaPassed": result.qa_passed,
         },
     )
     return 0

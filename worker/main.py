@@ -21,7 +21,7 @@ from app.db.models import GenerationJob
 from app.db.repositories import Repositories
 from app.db.repositories.accounts import check_secret_key
 from app.db.session import autocommits_one_statement, is_transient_error
-from app.domain import PUBLISH_KIND, EventType, VideoSpec
+from app.domain import PUBLISH_KIND, EventLevel, EventType, VideoSpec
 from app.settings import Settings
 from app.storage import StorageError
 from app.version import app_version
@@ -415,7 +415,7 @@ class Worker:
                 await db.events.add(job.id, EventType.LOG, stored.describe(store), payload=payload)
             if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
-            await self._queue_publish(db, job)
+            await self._queue_publish(db, job, qa_passed=outcome.qa_passed)
             return "completed"
 
         try:
@@ -427,13 +427,23 @@ class Worker:
         else:
             job.log.info("%s: %s", state, result_path or "no files")
 
-    async def _queue_publish(self, db: Repositories, job: RunningJob) -> None:
+    async def _queue_publish(self, db: Repositories, job: RunningJob, *, qa_passed: bool) -> None:
         """A video asked to be published (`automateYoutubeUpload`, `publish`): its publish job,
-        queued in the video's completion (it fails, visibly, when no account can take it)."""
+        queued in the video's completion (it fails, visibly, when no account can take it). A
+        video that failed a check waits for a person, unless the request said `publishAnyway`."""
         options = job.payload.get("publish")
         if not job.payload.get("automateYoutubeUpload") and options is None:
             return
         options = options or {}
+        if not qa_passed and not options.get("publishAnyway"):
+            await db.events.add(
+                job.id,
+                EventType.LOG,
+                "Not published: a check of the video failed (see its qa file). Publish it with "
+                f"POST /api/jobs/{job.id}/publish, or ask for publish.publishAnyway.",
+                level=EventLevel.WARNING,
+            )
+            return
         account, problem = await db.accounts.pick(options.get("accountId"))
         publish_id = await db.publications.queue(
             job.id,

@@ -251,6 +251,11 @@ class Outcome:
         detail = f": {' / '.join(last_lines)}" if last_lines else "."
         return f"The pipeline process crashed ({how}){detail}", details
 
+    @property
+    def qa_passed(self) -> bool:
+        """Whether every check of the finished video passed (worker/pipeline/qa.py)."""
+        return bool((self.result or {}).get("qaPassed", True))
+
     def video(self) -> Path | None:
         return self._inside(str((self.result or {}).get("video", "")))
 

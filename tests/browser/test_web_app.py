@@ -69,7 +69,7 @@ def test_create_follow_through_a_reload_and_watch(
 
     expect(state).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
     expect(page.get_by_test_id("overall-percent")).to_have_text("100%")
-    for stage in ("script", "voice", "terms", "footage", "subtitles", "render", "metadata"):
+    for stage in ("script", "voice", "terms", "footage", "subtitles", "render", "metadata", "qa"):
         expect(page.locator(f"[data-stage={stage}] .stage-percent")).to_have_text("100%")
 
     video = page.get_by_test_id("video")
@@ -83,6 +83,8 @@ def test_create_follow_through_a_reload_and_watch(
     downloads = page.locator(".downloads a")
     expect(downloads.filter(has_text="video:")).to_have_count(1)
     expect(downloads.filter(has_text="metadata:")).to_have_count(1)
+    expect(page.get_by_test_id("qa")).to_contain_text("All 10 checks passed.")
+    expect(page.get_by_test_id("qa")).to_contain_text("faststart index first")
     screenshot(page, "job-done")
 
 

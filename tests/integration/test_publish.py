@@ -282,6 +282,42 @@ async def test_the_originals_request_publishes_the_final_video_with_its_metadata
     assert published.message["data"]["youtube"]["videoJobId"] == video_id
 
 
+async def test_a_video_that_fails_a_check_waits_for_a_person_unless_told_otherwise(
+    youtube_settings: Settings, google: Google, sessionmaker: Maker, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=black:s=540x960:r=30:d=8",
+         "-pix_fmt", "yuv420p", str(media / "octopuses-hearts-arms.mp4")],
+        check=True,
+    )  # fmt: skip
+    settings = youtube_settings.model_copy(update={"media_dir": media})
+    await connect(settings, google, tmp_path)
+    body = {
+        "videoSubject": "Octopuses", "script": SHORT_SCRIPT, "quality": "draft",
+        "footageSource": "local", "automateYoutubeUpload": True,
+    }  # fmt: skip
+    async with api_client(settings) as client:
+        held = (await client.post("/api/generate", json=body)).json()["jobId"]
+        anyway = {**body, "publish": {"publishAnyway": True}}
+        sent = (await client.post("/api/generate", json=anyway)).json()["jobId"]
+        async with running_worker(settings, sessionmaker):
+            for job_id in (held, sent):
+                assert (await wait_ended(sessionmaker, job_id)).status == "completed"
+            (publication,) = (await client.get(f"/api/jobs/{sent}")).json()["publications"]
+            assert (await wait_ended(sessionmaker, publication["jobId"])).status == "completed"
+        kept = (await client.get(f"/api/jobs/{held}")).json()["publications"]
+
+    held_events = [event.message for event in await read_events(sessionmaker, held)]
+    assert kept == []
+    assert any(message.startswith("Check failed: black frames") for message in held_events)
+    assert any(
+        message.startswith("Not published: a check of the video failed") for message in held_events
+    )
+    assert len(google.videos) == 1
+
+
 async def test_an_upload_rides_out_5xx_a_dropped_connection_and_an_expired_token(
     youtube_settings: Settings, google: Google, sessionmaker: Maker, tmp_path: Path
 ) -> None:

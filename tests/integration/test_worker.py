@@ -141,14 +141,21 @@ async def test_worker_renders_a_job_to_completion(settings: Settings, sessionmak
     assert kinds[1] == ("state", "running")
     assert kinds[-1] == ("state", "completed")
     stages = [(event.payload or {}).get("stage") for event in events if event.event_type == "stage"]
-    assert stages == ["script", "voice", "terms", "footage", "subtitles", "render", "metadata"]
+    assert stages == [
+        "script", "voice", "terms", "footage", "subtitles", "render", "metadata", "qa"
+    ]  # fmt: skip
     assert any(event.event_type == "progress" for event in events)
     first_stage = next(i for i, (kind, _) in enumerate(kinds) if kind == "stage")
     assert first_stage > 1
 
     async with sessionmaker() as session:
         artifacts = {a.kind: a for a in await Repositories(session).artifacts.list_for_job(job_id)}
-    assert set(artifacts) == {"video", "thumbnail", "metadata", "script", "subtitles", "voice"}
+    assert set(artifacts) == {
+        "video", "thumbnail", "metadata", "script", "subtitles", "voice", "qa"
+    }  # fmt: skip
+    checked = json.loads((settings.data_dir / artifacts["qa"].path).read_text())
+    assert checked["passed"], [check for check in checked["checks"] if not check["passed"]]
+    assert len(checked["checks"]) == 10
     assert artifacts["video"].path == job.result_path
     assert artifacts["video"].bytes == video.stat().st_size
     assert artifacts["video"].sha256 == hashlib.sha256(video.read_bytes()).hexdigest()

@@ -36,3 +36,4 @@ class PipelineResult:
     video: Path
     duration_s: float
     outputs: list[OutputFile]
+    qa_passed: bool = True  # every check after the render passed (worker/pipeline/qa.py)

@@ -11,7 +11,7 @@ from app.domain import VideoSpec
 from worker.errors import ProviderError
 from worker.media import Clip
 from worker.options import PipelineOptions
-from worker.pipeline import footage, metadata, music, render, script, subtitles, terms, voice
+from worker.pipeline import footage, metadata, music, qa, render, script, subtitles, terms, voice
 from worker.pipeline.base import OutputFile, PipelineResult, ProgressEvent, Report
 from worker.providers import tts
 from worker.providers.llm import LLM, llm_from_options
@@ -25,6 +25,7 @@ START = {
     "subtitles": 0.35,
     "render": 0.37,
     "metadata": 0.95,
+    "qa": 0.97,
 }
 THUMBNAIL_AT_S = 1.5
 
@@ -63,6 +64,11 @@ def run_pipeline(
         report(ProgressEvent("render", START["render"], f"Music: {song.name}."))
     video = _render(spec, clips, track, ass_path, song, work_dir, options=options, report=report)
     described = _metadata(spec, text, video, work_dir, llm=llm, options=options, report=report)
+    checked = _check(
+        video, qa.Expected(
+            width_px, height_px, track.path, track.duration_s, srt_path, float(spec.clip_duration)
+        ), work_dir, options=options, report=report,
+    )  # fmt: skip
     media = {"durationS": round(track.duration_s, 3), "widthPx": width_px, "heightPx": height_px}
     outputs = [
         OutputFile("video", video, "video/mp4", media),
@@ -72,8 +78,11 @@ def run_pipeline(
         OutputFile("subtitles", ass_path, "text/x-ssa"),
         OutputFile("subtitles", srt_path, "application/x-subrip"),
         OutputFile("voice", track.path, "audio/wav", {"engine": track.engine}),
+        OutputFile("qa", checked.write(work_dir / "qa.json"), "application/json"),
     ]
-    return PipelineResult(video=video, duration_s=track.duration_s, outputs=outputs)
+    return PipelineResult(
+        video=video, duration_s=track.duration_s, outputs=outputs, qa_passed=checked.passed
+    )
 
 
 class _Progress:
@@ -290,3 +299,15 @@ def _metadata(
         extra={"subject": spec.video_subject, "language": spec.language, "aspect": spec.aspect},
     )
     return {"thumbnail": thumbnail, "metadata": metadata_path}
+
+
+def _check(
+    video: Path, expected: qa.Expected, work_dir: Path, *, options: PipelineOptions, report: Report
+) -> qa.Report:
+    report(ProgressEvent("qa", START["qa"], "Checking the video."))
+    checked = qa.inspect_video(video, expected, ffmpeg_exe=options.ffmpeg_exe)
+    for check in checked.failed:
+        report(ProgressEvent("qa", START["qa"], f"Check failed: {check.describe()}.", "warning"))
+    if checked.passed:
+        report(ProgressEvent("qa", START["qa"], f"All {len(checked.checks)} checks passed."))
+    return checked

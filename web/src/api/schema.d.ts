@@ -1274,6 +1274,12 @@ export interface components {
              */
             privacy: "private" | "unlisted" | "public";
             /**
+             * Publishanyway
+             * @description publish after the render even when a check of the video failed (the `qa` artifact); otherwise such a video waits for POST /api/jobs/{id}/publish
+             * @default false
+             */
+            publishAnyway: boolean;
+            /**
              * Publishat
              * @description YouTube makes the private video public then (ISO 8601, in the future)
              */

@@ -11,6 +11,7 @@ export const STAGE_STARTS: ReadonlyArray<readonly [string, number]> = [
   ["subtitles", 0.35],
   ["render", 0.37],
   ["metadata", 0.95],
+  ["qa", 0.97],
 ];
 export const STAGES = STAGE_STARTS.map(([name]) => name);
 

@@ -37,6 +37,12 @@ interface Metadata {
   tags?: string[];
 }
 
+/** The `qa` artifact: what the service checked in the finished video (worker/pipeline/qa.py). */
+interface QaReport {
+  passed: boolean;
+  checks: { name: string; passed: boolean; measured: string; expected: string }[];
+}
+
 export function JobPage(props: { id: string }) {
   const { id } = props;
   const [job, setJob] = useState<Job | null>(null);
@@ -239,6 +245,7 @@ function Result(props: { job: Job }) {
   const { job } = props;
   const [artifacts, setArtifacts] = useState<Artifact[] | null>(null);
   const [metadata, setMetadata] = useState<Metadata | null>(null);
+  const [qa, setQa] = useState<QaReport | null>(null);
   const [error, setError] = useState<string | null>(null);
   const keyVersion = useApiKeyVersion();
   const files = useScopeToken(jobPath(job.id));
@@ -251,11 +258,12 @@ function Result(props: { job: Job }) {
         const list = await listArtifacts(job.id);
         if (!live) return;
         setArtifacts(list);
-        const file = list.find((artifact) => artifact.kind === "metadata" || artifact.mime === "application/json");
-        if (file) {
-          const response = await fetch(file.url, { headers: authHeaders() });
-          if (response.ok && live) setMetadata((await response.json()) as Metadata);
-        }
+        const [described, checked] = await Promise.all(
+          ["metadata", "qa"].map((kind) => readJson(list.find((artifact) => artifact.kind === kind))),
+        );
+        if (!live) return;
+        setMetadata(described as Metadata | null);
+        setQa(checked as QaReport | null);
       } catch (caught) {
         if (live) setError(describeError(caught));
       }
@@ -294,6 +302,7 @@ function Result(props: { job: Job }) {
           )}
         </div>
       </div>
+      {qa && <Checks report={qa} />}
       <h3>Downloads</h3>
       {artifacts === null && !error && <Loading what="the files" />}
       {artifacts && (
@@ -308,6 +317,36 @@ function Result(props: { job: Job }) {
           ))}
         </ul>
       )}
+    </section>
+  );
+}
+
+async function readJson(artifact: Artifact | undefined): Promise<unknown> {
+  if (!artifact) return null;
+  const response = await fetch(artifact.url, { headers: authHeaders() });
+  return response.ok ? await response.json() : null;
+}
+
+function Checks(props: { report: QaReport }) {
+  const failed = props.report.checks.filter((check) => !check.passed);
+  return (
+    <section class="checks" data-testid="qa">
+      <h3>Checks</h3>
+      <p class={failed.length ? "checks-summary failed" : "checks-summary"}>
+        {failed.length
+          ? `${failed.length} of ${props.report.checks.length} checks failed: look before you publish.`
+          : `All ${props.report.checks.length} checks passed.`}
+      </p>
+      <ul>
+        {props.report.checks.map((check) => (
+          <li key={check.name} class={check.passed ? "check-passed" : "check-failed"}>
+            <span class="check-mark" aria-hidden="true">{check.passed ? "✓" : "✗"}</span>
+            <span class="visually-hidden">{check.passed ? "passed" : "failed"}: </span>
+            <strong>{check.name}</strong> {check.measured}
+            <span class="muted"> (expected {check.expected})</span>
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }
