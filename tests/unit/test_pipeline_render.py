@@ -117,7 +117,12 @@ def test_the_encoder_reads_raw_frames_and_burns_the_subtitles_in() -> None:
         "-protocol_whitelist pipe -f rawvideo -pix_fmt yuv420p -video_size 540x960 "
         "-framerate 30 -i pipe:0" in joined
     )
-    assert "[0:v]setsar=1,ass=filename=subtitles.ass[v]" in graph_of(command)
+    graph = graph_of(command)
+    assert "[0:v]setsar=1,split[frames][probe]" in graph
+    assert "[frames]null,ass=filename=subtitles.ass[v]" in graph
+    # The checks' detectors see the same frames and write what they find beside the video.
+    assert "[probe]scale=-2:320,blackdetect=" in graph
+    assert "metadata=mode=print:file=frames.txt,nullsink" in graph
 
 
 def test_long_clips_are_cut_into_successive_segments() -> None:
@@ -186,7 +191,7 @@ def test_without_subtitles_nothing_is_burned_in() -> None:
         ffmpeg_command(make_plan(subtitles=None), ffmpeg_exe="ffmpeg", output_name="v.part")
     )
 
-    assert "ass=" not in graph and "[0:v]setsar=1[v]" in graph
+    assert "ass=" not in graph and "[frames]null[v]" in graph
 
 
 def test_a_measured_loudness_makes_the_normalisation_a_linear_second_pass() -> None:

@@ -23,6 +23,7 @@ from worker.pipeline.mix import (
     measure_loudness,
     normaliser,
 )
+from worker.pipeline.qa import frame_probe
 
 STAGE = "render"
 FPS = 30
@@ -132,10 +133,15 @@ def ffmpeg_command(
     plan: RenderPlan, *, ffmpeg_exe: str, output_name: str, loudness: Loudness | None = None
 ) -> list[str]:
     """The encoder: raw frames on stdin (from `segment_command`s, one after another), subtitles
-    burned in, the audio mixed and normalised (`loudness` makes that a linear second pass)."""
+    burned in, the audio mixed and normalised (`loudness` makes that a linear second pass); black
+    and still stretches noted in FRAME_LOG on the way."""
     graph = ";".join(
         [
-            f"[0:v]setsar=1{_subtitle_filter(plan)}[v]",
+            # The frames also go, scaled down, past the checks' black and still detectors,
+            # which note what they find in a file: the check after the render reads it rather
+            # than decode the whole video again (worker/pipeline/qa.py).
+            f"[0:v]setsar=1,split[frames][probe];[probe]{frame_probe(plan.clip_duration_s)}",
+            f"[frames]null{_subtitle_filter(plan)}[v]",
             *audio_chains(plan, first_input=1, normaliser=normaliser(plan, loudness)),
         ]
     )

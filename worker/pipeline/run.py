@@ -305,7 +305,9 @@ def _check(
     video: Path, expected: qa.Expected, work_dir: Path, *, options: PipelineOptions, report: Report
 ) -> qa.Report:
     report(ProgressEvent("qa", START["qa"], "Checking the video."))
-    checked = qa.inspect_video(video, expected, ffmpeg_exe=options.ffmpeg_exe)
+    checked = qa.inspect_video(
+        video, expected, ffmpeg_exe=options.ffmpeg_exe, frame_log=work_dir / qa.FRAME_LOG
+    )
     for check in checked.failed:
         report(ProgressEvent("qa", START["qa"], f"Check failed: {check.describe()}.", "warning"))
     if checked.passed:
