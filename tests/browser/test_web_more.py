@@ -139,7 +139,7 @@ def test_retry_a_cancelled_job_runs_it_to_the_end(server: Server, page: Page) ->
     expect(retry).to_be_disabled()
     expect(state).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
     expect(page.get_by_test_id("overall-percent")).to_have_text("100%")
-    for stage in ("script", "voice", "terms", "footage", "subtitles", "render", "metadata"):
+    for stage in ("script", "voice", "terms", "footage", "subtitles", "render", "metadata", "qa"):
         expect(page.locator(f"[data-stage={stage}] .stage-percent")).to_have_text("100%")
     expect(page.get_by_test_id("video")).to_be_visible()
     expect(page.get_by_text("Finished.")).to_be_visible()

@@ -23,7 +23,7 @@ from tests.fakes.google import google_server, original_login_files
 from tests.support.processes import free_port, moneyprinter_command, moneyprinter_server
 
 SCRIPT = "Octopuses have three hearts. Each arm can taste what it touches."
-STAGES = ("script", "voice", "terms", "footage", "subtitles", "render", "metadata")
+STAGES = ("script", "voice", "terms", "footage", "subtitles", "render", "metadata", "qa")
 START_TIMEOUT_S = 30.0
 CLI_TIMEOUT_S = 120.0
 REPO = Path(__file__).resolve().parents[2]
@@ -135,7 +135,7 @@ def test_generate_follows_a_draft_job_and_downloads_the_video(
 
     listing = run_cli(workdir, "jobs", "--url", server.url)
     assert listing.returncode == 0, listing.stderr
-    assert re.search(rf"^{job_id}\s+completed\s+metadata\s+100%", listing.stdout, re.M)
+    assert re.search(rf"^{job_id}\s+completed\s+qa\s+100%", listing.stdout, re.M)
     assert listing.stdout.splitlines()[-1] == "1-1 of 1 job(s)"
 
 

@@ -110,7 +110,7 @@ def test_serve_runs_a_job_end_to_end_and_stops_on_sigterm(server: Server) -> Non
     states = [e["payload"]["state"] for e in events if e["type"] == "state"]
     assert states == ["queued", "running", "completed"], server.log()
     assert [e["payload"]["stage"] for e in events if e["type"] == "stage"] == [
-        "script", "voice", "terms", "footage", "subtitles", "render", "metadata",
+        "script", "voice", "terms", "footage", "subtitles", "render", "metadata", "qa",
     ]  # fmt: skip
     ids = [e["id"] for e in events]
     assert ids == sorted(ids)
