@@ -137,6 +137,18 @@ def test_a_draft_render_has_the_promised_format_size_duration_and_loudness(
     assert abs(integrated_lufs + 14) <= 1.0 and true_peak_dbtp <= -1.0
 
 
+def test_a_video_shorter_than_loudnorms_window_still_reaches_the_loudness(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
+    short_voice = tmp_path / "short.wav"
+    ffmpeg("-i", media["voice"], "-t", "2.5", "-af", "volume=-8dB", short_voice)
+
+    video = render(tmp_path / "work", media, voice=short_voice, music=None)
+
+    integrated_lufs, true_peak_dbtp = loudness(video)
+    assert abs(integrated_lufs + 14) <= 2.0 and true_peak_dbtp <= -1.0
+
+
 def test_a_silent_video_without_subtitles_or_music_still_renders(
     tmp_path: Path, media: dict[str, Path]
 ) -> None:

@@ -16,7 +16,13 @@ AUDIO_RATE_HZ = 48_000
 AUDIO_FORMAT = f"aformat=sample_rates={AUDIO_RATE_HZ}:channel_layouts=stereo"
 # TP -2 rather than -1.5: AAC encoding overshoots the limiter by ~0.6 dB (measured -0.9 dBTP
 # after AAC with TP=-1.5), and the promise is ≤ -1 dBTP in the file.
-LOUDNORM = "loudnorm=I=-14:TP=-2:LRA=11"
+TARGET_LUFS = -14.0
+TARGET_TP_DBTP = -2.0
+LOUDNORM = f"loudnorm=I={TARGET_LUFS:g}:TP={TARGET_TP_DBTP:g}:LRA=11"
+# loudnorm works on 3 s windows: on a shorter mix its true peak reads 0 dBTP and its gain falls
+# far short (a 2.5 s voice at -22 LUFS came out at -43); such a mix gets one measured gain and a
+# limiter at the true-peak target instead.
+LOUDNORM_MIN_S = 3.0
 SILENCE_LUFS = -60.0  # quieter than this is silence: normalising would only raise the noise
 DUCKING = "sidechaincompress=threshold=0.02:ratio=8:attack=20:release=300"
 MUSIC_FADE_OUT_S = 2.0
@@ -85,6 +91,10 @@ def normaliser(plan: AudioPlan, loudness: Loudness | None) -> str:
         return f",{LOUDNORM}{resample}"
     if not math.isfinite(loudness.integrated_lufs) or loudness.integrated_lufs < SILENCE_LUFS:
         return ""
+    if plan.duration_s < LOUDNORM_MIN_S:
+        gain_db = TARGET_LUFS - loudness.integrated_lufs
+        limit = 10 ** (TARGET_TP_DBTP / 20)
+        return f",volume={gain_db:.2f}dB,alimiter=limit={limit:.4f}:level=false{resample}"
     # linear=true applies one gain when the true-peak target allows it; otherwise loudnorm falls
     # back to its dynamic mode, still starting from the measured values (closer than one pass).
     measured = (
