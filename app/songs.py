@@ -11,6 +11,7 @@ import secrets
 import subprocess
 import tempfile
 import unicodedata
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,35 +178,37 @@ def remux_command(ffmpeg_exe: str, output: Path) -> list[str]:
     ]  # fmt: skip
 
 
-class SongLibrary:
+class SongLibrary(ABC):
     """The songs: in the data folder's `songs/` (FolderSongs) or under `songs/` in the bucket
     (BucketSongs). Names are generated here; callers never choose a path."""
 
     def __init__(self, *, max_song_bytes: int = DEFAULT_MAX_SONG_BYTES) -> None:
         self.max_song_bytes = max_song_bytes
 
+    @abstractmethod
     def songs(self) -> list[Song]:
-        raise NotImplementedError
+        """Every song, with its size and time."""
 
     def names(self) -> list[str]:
         """Every song's name, sorted."""
         return sorted(song.name for song in self.songs())
 
+    @abstractmethod
     def exists(self, name: str) -> bool:
-        raise NotImplementedError
+        """Whether `name` is a stored song's."""
 
+    @abstractmethod
     def delete(self, name: str) -> None:
         """Delete the song; NotFound when there is none of that name."""
-        raise NotImplementedError
 
+    @abstractmethod
     def local_copy(self, name: str, folder: Path) -> Path:
         """A file of the song to mix: the stored file itself, or a copy made in `folder`.
         NotFound when there is none of that name."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _keep(self, staging: Path, name: str) -> None:
         """Store the checked file `staging` as the song `name`, whole or not at all."""
-        raise NotImplementedError
 
     def add_each(self, incoming: list[IncomingSong], *, ffmpeg_exe: str) -> UploadOutcome:
         """Store every file that is an MP3 and skip each other one, saying why; the library is

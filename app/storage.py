@@ -20,8 +20,10 @@ that never finished (a host lost mid-upload) are invisible; retention aborts the
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 PART_BYTES = 8 * 1024 * 1024
 PARALLEL_PARTS = 4
 READ_CHUNK_BYTES = 256 * 1024
+HASH_CHUNK_BYTES = 1 << 20
 
 
 class StorageError(Exception):
@@ -94,6 +97,15 @@ def is_object_store(url: str) -> bool:
     return urlsplit(url).scheme == "s3"
 
 
+def sha256_file(path: Path) -> str:
+    """The file's SHA-256, as artifact rows keep it."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def s3_endpoint() -> str:
     """The endpoint the AWS variables name; empty for AWS S3 itself."""
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL", "")
@@ -133,37 +145,26 @@ class ObjectStore:
 
     # -- writing --------------------------------------------------------------------------
 
+    def _put_options(self, content_type: str) -> dict[str, Any]:
+        return {
+            "attributes": {"Content-Type": content_type},
+            "chunk_size": PART_BYTES,
+            "max_concurrency": PARALLEL_PARTS,
+        }
+
     async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
         """Upload the file whole: in parts when large, verified part by part and by size."""
         size = os.stat(path).st_size  # a cheap call, not worth a thread
-        try:
-            await obstore.put_async(
-                self._store,
-                key,
-                path,
-                attributes={"Content-Type": content_type},
-                chunk_size=PART_BYTES,
-                max_concurrency=PARALLEL_PARTS,
-            )
+        with _failures(f"Could not store {self.where(key)}"):
+            await obstore.put_async(self._store, key, path, **self._put_options(content_type))
             stored = await obstore.head_async(self._store, key)
-        except Exception as exc:
-            raise StorageError(f"Could not store {self.where(key)}: {_reason(exc)}") from exc
         self._check_size(key, stored["size"], size)
 
     def put_file_sync(self, key: str, path: Path, *, content_type: str) -> None:
-        size = path.stat().st_size
-        try:
-            obstore.put(
-                self._store,
-                key,
-                path,
-                attributes={"Content-Type": content_type},
-                chunk_size=PART_BYTES,
-                max_concurrency=PARALLEL_PARTS,
-            )
+        size = os.stat(path).st_size
+        with _failures(f"Could not store {self.where(key)}"):
+            obstore.put(self._store, key, path, **self._put_options(content_type))
             stored = obstore.head(self._store, key)
-        except Exception as exc:
-            raise StorageError(f"Could not store {self.where(key)}: {_reason(exc)}") from exc
         self._check_size(key, stored["size"], size)
 
     def _check_size(self, key: str, stored: int, expected: int) -> None:
@@ -174,17 +175,13 @@ class ObjectStore:
 
     async def delete(self, keys: Sequence[str]) -> None:
         if keys:
-            try:
+            with _failures(f"Could not delete from {self.url}"):
                 await obstore.delete_async(self._store, list(keys))
-            except Exception as exc:
-                raise StorageError(f"Could not delete from {self.url}: {_reason(exc)}") from exc
 
     def delete_sync(self, keys: Sequence[str]) -> None:
         if keys:
-            try:
+            with _failures(f"Could not delete from {self.url}"):
                 obstore.delete(self._store, list(keys))
-            except Exception as exc:
-                raise StorageError(f"Could not delete from {self.url}: {_reason(exc)}") from exc
 
     def abort_unfinished_uploads(self, *, begun_before: datetime) -> int:
         """Abort the multipart uploads under the prefix begun before `begun_before` (a worker
@@ -218,21 +215,17 @@ class ObjectStore:
 
     async def head(self, key: str) -> StoredObject | None:
         try:
-            meta = await obstore.head_async(self._store, key)
+            with _failures(f"Could not read {self.where(key)}", reading=True):
+                return _stored(await obstore.head_async(self._store, key))
         except FileNotFoundError:
             return None
-        except Exception as exc:
-            raise StorageError(f"Could not read {self.where(key)}: {_reason(exc)}") from exc
-        return StoredObject(key, meta["size"], meta["last_modified"])
 
     def head_sync(self, key: str) -> StoredObject | None:
         try:
-            meta = obstore.head(self._store, key)
+            with _failures(f"Could not read {self.where(key)}", reading=True):
+                return _stored(obstore.head(self._store, key))
         except FileNotFoundError:
             return None
-        except Exception as exc:
-            raise StorageError(f"Could not read {self.where(key)}: {_reason(exc)}") from exc
-        return StoredObject(key, meta["size"], meta["last_modified"])
 
     async def read(self, key: str, start: int | None = None, end: int | None = None) -> RangeRead:
         """Bytes `start` to `end` (exclusive) of the object, or a suffix when only `end` is None
@@ -243,12 +236,8 @@ class ObjectStore:
             options["range"] = {"suffix": -start}
         elif start is not None:
             options["range"] = (start, end) if end is not None else {"offset": start}
-        try:
+        with _failures(f"Could not read {self.where(key)}", reading=True):
             result = await obstore.get_async(self._store, key, options=options)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise StorageError(f"Could not read {self.where(key)}: {_reason(exc)}") from exc
         first, last = result.range
         stream = result.stream(min_chunk_size=READ_CHUNK_BYTES)
         return RangeRead(result.meta["size"], first, last, _chunks(stream))
@@ -257,42 +246,46 @@ class ObjectStore:
         """Copy the object into `destination`, written under a temporary name then renamed."""
         staging = destination.with_name(f".{destination.name}.part")
         try:
-            result = obstore.get(self._store, key)
-            with staging.open("wb") as out:
-                for chunk in result.stream(min_chunk_size=PART_BYTES):
-                    out.write(chunk)
+            with _failures(f"Could not read {self.where(key)}", reading=True):
+                result = obstore.get(self._store, key)
+                with staging.open("wb") as out:
+                    for chunk in result.stream(min_chunk_size=PART_BYTES):
+                        out.write(chunk)
             os.replace(staging, destination)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise StorageError(f"Could not read {self.where(key)}: {_reason(exc)}") from exc
         finally:
             staging.unlink(missing_ok=True)
 
     async def list_objects(self, prefix: str) -> list[StoredObject]:
         """Every object under `prefix/`."""
         found: list[StoredObject] = []
-        try:
+        with _failures(f"Could not list {self.where(prefix)}"):
             async for batch in obstore.list(self._store, prefix.rstrip("/") + "/"):
                 found.extend(_stored(meta) for meta in batch)
-        except Exception as exc:
-            raise StorageError(f"Could not list {self.where(prefix)}: {_reason(exc)}") from exc
         return found
 
     def list_objects_sync(self, prefix: str) -> list[StoredObject]:
-        try:
+        with _failures(f"Could not list {self.where(prefix)}"):
             batches = obstore.list(self._store, prefix.rstrip("/") + "/")
             return [_stored(meta) for batch in batches for meta in batch]
-        except Exception as exc:
-            raise StorageError(f"Could not list {self.where(prefix)}: {_reason(exc)}") from exc
 
     async def folders(self, prefix: str) -> list[str]:
         """The names directly under `prefix/` that hold objects (`jobs` → job ids)."""
-        try:
+        with _failures(f"Could not list {self.where(prefix)}"):
             listed = await obstore.list_with_delimiter_async(self._store, prefix.rstrip("/"))
-        except Exception as exc:
-            raise StorageError(f"Could not list {self.where(prefix)}: {_reason(exc)}") from exc
         return [name.rsplit("/", 1)[-1] for name in listed["common_prefixes"]]
+
+
+@contextmanager
+def _failures(doing: str, *, reading: bool = False) -> Iterator[None]:
+    """obstore's errors as a StorageError that says what was being done; when `reading`, a
+    missing object stays FileNotFoundError for the caller to answer (a write to a missing
+    bucket is a failure to store)."""
+    try:
+        yield
+    except Exception as exc:
+        if reading and isinstance(exc, FileNotFoundError):
+            raise
+        raise StorageError(f"{doing}: {_reason(exc)}") from exc
 
 
 async def _chunks(stream: Any) -> AsyncIterator[bytes]:

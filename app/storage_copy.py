@@ -13,7 +13,6 @@ can be removed.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,10 +25,9 @@ from app.db.repositories import Repositories
 from app.db.session import create_sessionmaker, settings_engine
 from app.settings import Settings
 from app.songs import stored_songs
-from app.storage import ObjectStore
+from app.storage import ObjectStore, sha256_file
 
 BATCH_SIZE = 200
-HASH_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -105,7 +103,7 @@ async def _copy_artifact(
     path = await asyncio.to_thread(_local_file, artifact, data_dir)
     if path is None:
         return f"{artifact.path}: not in the data folder (pruned, or moved by hand)"
-    if await asyncio.to_thread(_sha256, path) != artifact.sha256:
+    if await asyncio.to_thread(sha256_file, path) != artifact.sha256:
         return f"{artifact.path}: its content changed since the job made it (SHA-256 differs)"
     await _copy_file(path, artifact.path, artifact.mime, store, report)
     report.artifacts += 1
@@ -128,11 +126,3 @@ def _local_file(artifact: Artifact, data_dir: Path) -> Path | None:
     path = (data_dir / artifact.path).resolve()
     inside = path.is_relative_to(data_dir / "jobs" / artifact.job_id)
     return path if inside and path.is_file() else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()

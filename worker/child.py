@@ -20,8 +20,9 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from app.domain import VideoSpec
+from app.storage import sha256_file
 from worker.errors import PipelineError
-from worker.media import find_ffprobe, probe_media, sha256_file
+from worker.media import find_ffprobe, probe_media
 from worker.options import PipelineOptions
 from worker.pipeline.base import ProgressEvent
 from worker.pipeline.run import run_pipeline

@@ -3,7 +3,6 @@ ffmpeg opens one, and the facts of a file (SHA-256, and what ffprobe says of it 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -12,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 FFPROBE_TIMEOUT_S = 30.0
-CHUNK_BYTES = 1 << 20
 # Footage containers, as ffmpeg's demuxers are named: MP4 and MOV are read by `mov`, WebM and MKV
 # by `matroska`. Footage in anything else is skipped.
 VIDEO_CONTAINERS = ("mov", "matroska")
@@ -78,14 +76,6 @@ def find_ffprobe(ffmpeg_exe: str) -> str | None:
     if sibling.is_file():
         return str(sibling)
     return shutil.which("ffprobe")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def probe_media(

@@ -29,7 +29,7 @@ from app.settings import Settings
 from tests.integration.test_api_songs import make_mp3
 from tests.integration.test_queue_faults import FAST, MEDIUM_SCRIPT
 from tests.support.netns import Host, hosts, netns_unusable
-from tests.support.processes import moneyprinter_command
+from tests.support.processes import moneyprinter_command, wait_until_healthy
 from tests.support.s3 import CREDENTIALS, new_bucket, object_keys, s3_server
 
 Maker = async_sessionmaker[AsyncSession]
@@ -77,19 +77,6 @@ def host_environment(
         "MONEYPRINTER_LISTEN_NOTIFY": "true",
         "PYTHONUNBUFFERED": "1",
     }
-
-
-def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text("utf-8", "replace")
-        try:
-            if httpx.get(f"{base_url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the API host did not answer:\n{log.read_text('utf-8', 'replace')}")
 
 
 async def rendering_on(maker: Maker, pid: int) -> bool:
@@ -148,7 +135,7 @@ async def test_an_api_host_and_two_worker_hosts_share_only_postgres_and_a_bucket
 
         api_process = start(api, "api", "--host", api.address, "--port", str(API_PORT))
         base_url = f"http://{api.address}:{API_PORT}"
-        wait_healthy(base_url, api_process, logs / f"{api.name}.log")
+        wait_until_healthy(api_process, base_url, logs / f"{api.name}.log", timeout_s=60)
         doomed_worker = start(doomed, "worker")
         survivor_worker = start(survivor, "worker")
 
