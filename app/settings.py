@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     pixabay_base_url: str = "https://pixabay.com/api"
     media_dir: Path | None = Field(None, description="local footage folder; <data dir>/media")
     max_download_bytes: int = Field(300 * 1024 * 1024, gt=0)
+    footage_memory_videos: int = Field(
+        10, ge=0, description="a clip is not used again in this many later videos of the same "
+        "subject or YouTube account, unless nothing else is found; 0: no memory",
+    )  # fmt: skip
 
     llm_provider: Literal["auto", "ollama", "openai", "none"] = "auto"
     openai_base_url: str = Field("", description="an OpenAI-compatible server, e.g. …/v1")

@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         _emit(protocol, progress_line(event))
 
     try:
-        result = run_pipeline(spec, work_dir, options=options, report=report)
+        result = run_pipeline(
+            spec, work_dir, options=options, report=report,
+            recent_clips=frozenset(job.get("recentClips", ())),
+        )  # fmt: skip
     except PipelineError as exc:
         _emit(protocol, error_line(exc.message, retryable=exc.retryable, stage=exc.stage))
         return EXIT_FAILED
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             "durationS": round(result.duration_s, 3),
             "outputs": outputs,
             "qaPassed": result.qa_passed,
+            "clips": result.clips,
         },
     )
     return 0

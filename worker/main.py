@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import GenerationJob
@@ -242,12 +243,22 @@ class Worker:
         if job.kind != VIDEO:
             error = {"message": f"Unknown job kind {job.kind!r}.", "retryable": False}
             return Outcome(work_dir, error=error)
+        history = footage_history(job.payload)
+        recent: set[str] = set()
+        if history is not None:
+            recent = await self._db(
+                lambda db: db.footage.recent(
+                    subject=history[0], account=history[1],
+                    videos=self.settings.footage_memory_videos,
+                )
+            )  # fmt: skip
         job_file = await asyncio.to_thread(
             prepare_work_dir,
             work_dir,
             job_id=job.id,
             attempt=job.attempt,
             spec=job.payload,
+            recent_clips=recent,
         )
         options = self.options
         store = self.settings.object_store
@@ -415,6 +426,10 @@ class Worker:
                 await db.events.add(job.id, EventType.LOG, stored.describe(store), payload=payload)
             if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
+            history = footage_history(job.payload)
+            if history is not None and outcome.clips:
+                subject, account = history
+                await db.footage.record(job.id, outcome.clips, subject=subject, account=account)
             await self._queue_publish(db, job, qa_passed=outcome.qa_passed)
             return "completed"
 
@@ -588,3 +603,14 @@ class Worker:
                 return await operation(Repositories(session))
             async with session.begin():
                 return await operation(Repositories(session))
+
+
+def footage_history(payload: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The subject and the YouTube account a video's footage is remembered under (None: the
+    spec is invalid, and the child says so)."""
+    try:
+        spec = VideoSpec.model_validate(payload)
+    except ValidationError:
+        return None
+    publish = spec.publish
+    return spec.video_subject, None if publish is None else f"youtube:{publish.account_id or 0}"

@@ -53,11 +53,14 @@ CHILD_ENV_NAMES = frozenset(
     }
 )  # fmt: skip
 CHILD_ENV_PREFIXES = ("LC_",)
+# numpy's BLAS (the footage ranker's sentence model) starts a thread per core by default; beside
+# ffmpeg on a busy machine those threads wait on each other and one sentence takes 3-5x longer.
+CHILD_ENV_DEFAULTS = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The allowlisted part of `environ` (CHILD_ENV_NAMES, LC_*)."""
-    return {
+    """The allowlisted part of `environ` (CHILD_ENV_NAMES, LC_*), over CHILD_ENV_DEFAULTS."""
+    return CHILD_ENV_DEFAULTS | {
         name: value
         for name, value in environ.items()
         if name in CHILD_ENV_NAMES or name.startswith(CHILD_ENV_PREFIXES)
@@ -79,8 +82,12 @@ class ChildExit:
         return f"exit code {self.returncode}"
 
 
-def prepare_work_dir(work_dir: Path, *, job_id: str, attempt: int, spec: dict[str, Any]) -> Path:
+def prepare_work_dir(
+    work_dir: Path, *, job_id: str, attempt: int, spec: dict[str, Any],
+    recent_clips: Iterable[str] = (),
+) -> Path:  # fmt: skip
     """A clean `<data>/jobs/<id>/<attempt>/` holding the job file; returns the file's absolute path.
+    `recent_clips`: footage the job should not repeat (FootageUseRepository.recent).
 
     A released job runs again under the same attempt number, so a folder may hold a previous
     run's partial files: it belongs to this job alone and is emptied.
@@ -90,7 +97,9 @@ def prepare_work_dir(work_dir: Path, *, job_id: str, attempt: int, spec: dict[st
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
     job_file = work_dir / JOB_FILE
-    document = {"jobId": job_id, "attempt": attempt, "spec": spec}
+    document = {
+        "jobId": job_id, "attempt": attempt, "spec": spec, "recentClips": sorted(recent_clips)
+    }  # fmt: skip
     job_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return job_file
 
@@ -255,6 +264,11 @@ class Outcome:
     def qa_passed(self) -> bool:
         """Whether every check of the finished video passed (worker/pipeline/qa.py)."""
         return bool((self.result or {}).get("qaPassed", True))
+
+    @property
+    def clips(self) -> list[str]:
+        """The footage the video used, as `Candidate.key`s."""
+        return [str(key) for key in (self.result or {}).get("clips", [])]
 
     def video(self) -> Path | None:
         return self._inside(str((self.result or {}).get("video", "")))

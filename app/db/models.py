@@ -165,6 +165,25 @@ class Artifact(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FootageUse(Base):
+    """A clip a completed video used, so the next videos of its subject or account pick
+    others. Deleted with its job."""
+
+    __tablename__ = "footage_uses"
+    __table_args__ = (
+        Index("ix_footage_uses_job_id", "job_id"),
+        Index("ix_footage_uses_subject", "subject", "used_at"),
+        Index("ix_footage_uses_account", "account", "used_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("generation_jobs.id", ondelete="CASCADE"))
+    clip: Mapped[str] = mapped_column(Text)  # the source and its id: "Pexels:855386"
+    subject: Mapped[str] = mapped_column(String(200))  # lower-case, spaces collapsed
+    account: Mapped[str | None] = mapped_column(String(64))  # where it is published, if anywhere
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WorkerRecord(Base):
     __tablename__ = "workers"
 

@@ -17,10 +17,12 @@ from tests.fakes.server import serving
 from worker.errors import ProviderError
 from worker.media import Clip
 from worker.options import FootageOptions
+from worker.pipeline import footage
 from worker.pipeline.footage import gather_footage
 from worker.providers.footage import (
     GENERATED_KINDS,
     LocalFootage,
+    Scene,
     generated_source,
     probe_with_ffmpeg,
 )
@@ -73,12 +75,13 @@ def _gather(
 ) -> list[Clip]:  # fmt: skip
     terms = terms or ["ocean waves", "ocean"]
     log = warnings if warnings is not None else []
-    return gather_footage(
-        terms, scene_durations_s=[5.0] * len(terms), source=source, options=options,
-        ffmpeg_exe=FFMPEG, width_px=FRAME_PX[0], height_px=FRAME_PX[1], work_dir=work_dir,
-        seed="ocean", report=lambda level, message: log.append(f"{level}: {message}"),
-        sleep=lambda _s: None,
+    picks = gather_footage(
+        [Scene(index, term, 5.0, f"Look at the {term}.") for index, term in enumerate(terms)],
+        source=source, options=options, ffmpeg_exe=FFMPEG, width_px=FRAME_PX[0],
+        height_px=FRAME_PX[1], work_dir=work_dir, seed="ocean",
+        report=lambda level, message: log.append(f"{level}: {message}"), sleep=lambda _s: None,
     )  # fmt: skip
+    return [pick.clip for pick in picks]
 
 
 @pytest.fixture(params=list(PROVIDERS))
@@ -193,7 +196,8 @@ def test_no_results_fall_back_to_generated_with_a_warning(
     clips = _gather(provider, _options(provider, fake[1]), tmp_path, warnings=warnings)
     assert [clip.source for clip in clips] == ["generated", "generated"]
     assert (
-        f"warning: {PROVIDERS[provider][1]}: nothing for 'ocean waves', using generated" in warnings
+        f"warning: {PROVIDERS[provider][1]}: nothing for 'ocean waves', generated instead"
+        in warnings
     )
 
 
@@ -240,7 +244,7 @@ def test_auto_falls_from_refused_pexels_to_pixabay(
 
     assert [clip.source for clip in clips] == ["Pixabay", "Pixabay"]
     assert warnings[0] == (
-        "warning: Pexels: the API key was refused (HTTP 401); using Pixabay for 'ocean waves'"
+        "warning: Pexels: the API key was refused (HTTP 401); not asked again for this video"
     )
     # A refused key is not asked again for the second scene.
     assert sum(1 for r in refusing.requests if r.path == "/videos/search") == 1
@@ -264,21 +268,28 @@ def test_auto_falls_through_failing_sites_to_local_then_generated(
     assert clips[0].path == (folder / "Ocean_Waves.mp4").resolve()
     assert (clips[0].width_px, clips[0].height_px) == (576, 1024)
     assert warnings[0].startswith("warning: Pexels: is unavailable (HTTP 500), after 3 attempts")
-    assert warnings[-1] == "warning: local: nothing for 'waves', using generated"
+    assert warnings[-1] == "warning: local: nothing for 'waves', generated instead"
 
 
-def test_local_folder_matches_names_and_tags_and_probes(
+def test_local_folder_offers_every_file_and_probes_the_contenders(
     media: dict[str, MediaFile], tmp_path: Path
 ) -> None:
     shutil.copy(media["288x512.mp4"].path, tmp_path / "city-night.MOV")
     shutil.copy(media["512x288.mp4"].path, tmp_path / "clip0001.mkv")
     (tmp_path / "clip0001.txt").write_text("sunset, beach\nGolden Hour\n")
-    local = LocalFootage(tmp_path, ffmpeg_exe=FFMPEG, warn=lambda _message: None)
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    warnings: list[str] = []
+    local = LocalFootage(tmp_path, ffmpeg_exe=FFMPEG, warn=warnings.append)
 
-    assert local.matches("golden beaches") == [tmp_path / "clip0001.mkv"]
-    facts = local.probe(tmp_path / "city-night.MOV")
-    assert facts is not None and (facts.width_px, facts.height_px) == (288, 512)
-    assert facts.duration_s == pytest.approx(2.0, abs=0.1)
+    offered = {c.clip_id: c for c in local.candidates(Scene(0, "beach", 4.0))}
+    assert offered["clip0001.mkv"].description == "clip0001. sunset, beach Golden Hour"
+    probed = local.probe(offered["city-night.MOV"])
+    assert probed is not None and (probed.width_px, probed.height_px) == (288, 512)
+    assert probed.duration_s == pytest.approx(2.0, abs=0.1)
+    # A file that is no video is refused once, with a warning, and never offered again.
+    assert local.probe(offered["broken.mp4"]) is None
+    assert warnings == ["local: broken.mp4 is not an MP4/MOV or WebM/Matroska video; skipped"]
+    assert "broken.mp4" not in {c.clip_id for c in local.candidates(Scene(1, "beach", 4.0))}
 
 
 def test_ffmpeg_banner_gives_size_and_duration_without_ffprobe(
@@ -298,3 +309,51 @@ def test_generated_sources_render_at_30_fps_for_the_scene(kind_index: int) -> No
     )  # fmt: skip
     frames = [line for line in completed.stdout.splitlines() if line and not line.startswith("#")]
     assert len(frames) == 30
+
+
+def _pick_one(
+    videos: list[FakeVideo], media: dict[str, MediaFile], tmp_path: Path, *, text: str,
+    frame_px: tuple[int, int] = FRAME_PX, warnings: list[str] | None = None,
+) -> footage.Pick:  # fmt: skip
+    log = warnings if warnings is not None else []
+    with serving(pexels.handler(videos=videos, media=media, api_key=KEY)) as url:
+        [pick] = gather_footage(
+            [Scene(0, "nature", 5.0, text)], source="pexels", options=_options("pexels", url),
+            ffmpeg_exe=FFMPEG, width_px=frame_px[0], height_px=frame_px[1], work_dir=tmp_path,
+            seed="s", report=lambda level, message: log.append(f"{level}: {message}"),
+            sleep=lambda _s: None,
+        )  # fmt: skip
+    return pick
+
+
+def test_the_clip_whose_words_fit_the_sentence_wins_over_the_search_order(
+    media: dict[str, MediaFile], tmp_path: Path
+) -> None:
+    files = ("288x512.mp4",)
+    videos = [
+        FakeVideo(11, 10, files, "busy-city-traffic-at-night"),
+        FakeVideo(12, 10, files, "pine-forest-in-the-fog"),
+        FakeVideo(13, 10, files, "waves-crashing-on-a-rocky-shore"),
+    ]
+    pick = _pick_one(videos, media, tmp_path, text="All night the sea pounds the cliffs.")
+    assert pick.chosen is not None and pick.chosen.candidate.clip_id == "13"
+    assert pick.considered == 3
+    credit = pick.credit()
+    assert credit["description"] == "waves crashing on a rocky shore"
+    assert credit["pageUrl"] == "https://www.pexels.com/video/waves-crashing-on-a-rocky-shore-13/"
+    assert credit["author"] == "Fake Filmer" and credit["upscaled"] is False
+
+
+def test_a_clip_smaller_than_the_frame_is_used_with_a_warning(
+    media: dict[str, MediaFile], tmp_path: Path
+) -> None:
+    warnings: list[str] = []
+    pick = _pick_one(
+        [PORTRAIT_SHORT], media, tmp_path, text="Waves.", frame_px=(1080, 1920), warnings=warnings
+    )
+    assert pick.chosen is not None and pick.chosen.upscaled
+    assert (pick.clip.width_px, pick.clip.height_px) == (576, 1024)
+    assert warnings[-1] == (
+        "warning: Scene 1: the clip is 576x1024, smaller than the 1080x1920 frame, and will be "
+        "upscaled (no clip found is that large)"
+    )

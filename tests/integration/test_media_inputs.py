@@ -16,6 +16,7 @@ from tests.fakes.server import serving
 from worker.media import find_ffprobe, probe_media, sniff_container
 from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
+from worker.providers.footage import Scene
 
 FFMPEG = find_ffmpeg()
 KEY = "test-key"
@@ -79,12 +80,13 @@ def test_ffprobe_reads_a_file_only_as_its_container(files: dict[str, Path]) -> N
 
 
 def gather(source: str, options: FootageOptions, work_dir: Path, warnings: list[str]) -> list:
-    return gather_footage(
-        ["ocean"], scene_durations_s=[2.0], source=source, options=options, ffmpeg_exe=FFMPEG,
-        width_px=270, height_px=480, work_dir=work_dir, seed="s",
+    picks = gather_footage(
+        [Scene(0, "ocean", 2.0, "The ocean.")], source=source, options=options,
+        ffmpeg_exe=FFMPEG, width_px=270, height_px=480, work_dir=work_dir, seed="s",
         report=lambda level, message: warnings.append(f"{level}: {message}"),
         sleep=lambda _s: None,
     )  # fmt: skip
+    return [pick.clip for pick in picks]
 
 
 def test_a_playlist_in_the_media_folder_is_skipped_with_a_warning(

@@ -31,6 +31,7 @@ TABLES = {
     "webhook_deliveries",
     "youtube_accounts",
     "publications",
+    "footage_uses",
 }
 READY_INDEX = "ix_generation_jobs_ready"
 

@@ -151,7 +151,7 @@ async def test_worker_renders_a_job_to_completion(settings: Settings, sessionmak
     async with sessionmaker() as session:
         artifacts = {a.kind: a for a in await Repositories(session).artifacts.list_for_job(job_id)}
     assert set(artifacts) == {
-        "video", "thumbnail", "metadata", "script", "subtitles", "voice", "qa"
+        "video", "thumbnail", "metadata", "script", "subtitles", "voice", "qa", "footage"
     }  # fmt: skip
     checked = json.loads((settings.data_dir / artifacts["qa"].path).read_text())
     assert checked["passed"], [check for check in checked["checks"] if not check["passed"]]

@@ -1,4 +1,5 @@
-"""Footage choices without network or ffmpeg: renditions, orientation, local matching, sources."""
+"""Footage choices without network or ffmpeg: renditions, orientation, what each source says of a
+clip, the ranking's rules, sources."""
 
 from __future__ import annotations
 
@@ -11,22 +12,24 @@ import pytest
 from worker.errors import PipelineError
 from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
+from worker.pipeline.match import keyword_relevance, rank, scene_query
 from worker.providers.footage import (
     GENERATED_KINDS,
+    Candidate,
     LocalFootage,
+    Scene,
+    file_description,
     generated_source,
-    sidecar_tags,
     words,
 )
 from worker.providers.stock import (
     Rendition,
-    StockVideo,
     choose_rendition,
     orientation,
     parse_pexels,
     parse_pixabay,
     pexels_size,
-    rank_videos,
+    pexels_slug_words,
 )
 
 PORTRAIT = [Rendition("a", 360, 640), Rendition("b", 1080, 1920), Rendition("c", 2160, 3840)]
@@ -69,19 +72,42 @@ def test_pexels_size_filter_follows_the_frame(size: tuple[int, int], expected: s
     assert pexels_size(*size) == expected
 
 
-def _video(video_id: str, width_px: int, height_px: int, duration_s: float) -> StockVideo:
-    return StockVideo("Pexels", video_id, duration_s, (Rendition(video_id, width_px, height_px),))
+def _candidate(clip_id: str, width_px: int, height_px: int, duration_s: float) -> Candidate:
+    return Candidate("Pexels", clip_id, clip_id, duration_s, width_px, height_px)
 
 
-def test_ranking_puts_orientation_first_then_length_and_skips_used() -> None:
-    videos = [
-        _video("wide", 1920, 1080, 30),
-        _video("short", 1080, 1920, 2),
-        _video("used", 1080, 1920, 30),
-        _video("good", 1080, 1920, 30),
+def test_ranking_weighs_fit_against_orientation_size_and_length() -> None:
+    candidates = [
+        _candidate("wide", 3840, 2160, 30),  # landscape: a third of it survives the crop
+        _candidate("short", 1080, 1920, 2),  # loops
+        _candidate("soft", 720, 1280, 30),  # upscaled
+        _candidate("good", 1080, 1920, 30),
     ]
-    ranked = rank_videos(videos, width_px=1080, height_px=1920, duration_s=5, used={"Pexels:used"})
-    assert [video.video_id for video in ranked] == ["good", "short", "wide"]
+    ranked = rank(candidates, [0.5] * 4, width_px=1080, height_px=1920, duration_s=5)
+    assert [item.candidate.clip_id for item in ranked] == ["good", "short", "wide", "soft"]
+    assert [item.upscaled for item in ranked] == [False, False, False, True]
+    # A clip that fits much better wins despite a fault.
+    ranked = rank(candidates, [0.3, 0.3, 0.7, 0.3], width_px=1080, height_px=1920, duration_s=5)
+    assert ranked[0].candidate.clip_id == "soft"
+    assert ranked[0].score == pytest.approx(0.55)
+
+
+def test_ranking_puts_clips_of_recent_videos_last_whatever_their_fit() -> None:
+    candidates = [_candidate("seen", 1080, 1920, 30), _candidate("new", 1080, 1920, 30)]
+    ranked = rank(
+        candidates, [0.9, 0.1], width_px=1080, height_px=1920, duration_s=5,
+        recent=frozenset({"Pexels:seen"}),
+    )  # fmt: skip
+    assert [(item.candidate.clip_id, item.recent) for item in ranked] == [
+        ("new", False), ("seen", True)
+    ]  # fmt: skip
+
+
+def test_keyword_relevance_is_the_share_of_the_query_words_found() -> None:
+    found = keyword_relevance("Ocean waves at dawn", ["waves, sea", "desert", "dawn ocean wave"])
+    assert found == pytest.approx([1 / 3, 0.0, 1.0])
+    assert scene_query("Waves roll in.", "ocean waves") == "Waves roll in."
+    assert scene_query("", "ocean") == "ocean"
 
 
 def test_pexels_answer_skips_playlists_and_sizeless_files() -> None:
@@ -91,19 +117,32 @@ def test_pexels_answer_skips_playlists_and_sizeless_files() -> None:
         {"quality": "sd", "file_type": "video/webm", "width": 540, "height": 960, "link": "z"},
     ]}]}  # fmt: skip
     [video] = parse_pexels(payload)
-    assert (video.key, video.duration_s) == ("Pexels:7", 12.0)
+    assert (video.provider, video.video_id, video.duration_s) == ("Pexels", "7", 12.0)
     assert video.renditions == (Rendition("x", 1080, 1920),)
+    assert (video.description, video.page_url, video.author) == ("", "", "")
+
+
+def test_pexels_says_what_a_clip_shows_in_its_page_slug_and_who_filmed_it() -> None:
+    page = "https://www.pexels.com/video/surfer-riding-a-big-wave-855386/"
+    payload = {"videos": [{"id": 855386, "url": page, "user": {"name": "Ana  Ruiz"}}]}
+    [video] = parse_pexels(payload)
+    assert (video.description, video.page_url, video.author) == (
+        "surfer riding a big wave", page, "Ana Ruiz"
+    )  # fmt: skip
+    assert pexels_slug_words("https://www.pexels.com/video/5846784/") == ""
+    assert pexels_slug_words("https://www.pexels.com/video/video-5846784") == "video"
 
 
 def test_pixabay_answer_skips_sizes_it_lacks() -> None:
     empty = {"url": "", "width": 0, "height": 0, "size": 0}
-    payload = {"hits": [{"id": 9, "duration": 4, "videos": {
+    payload = {"hits": [{"id": 9, "duration": 4, "tags": "sea, waves", "user": "k", "videos": {
         "large": empty, "medium": {"url": "m", "width": 1080, "height": 1920, "size": 99},
         "small": empty, "tiny": {"url": "t", "width": 360, "height": 640, "size": 9},
     }}]}  # fmt: skip
     [video] = parse_pixabay(payload)
-    assert video.key == "Pixabay:9"
+    assert (video.provider, video.video_id) == ("Pixabay", "9")
     assert video.renditions == (Rendition("m", 1080, 1920, 99), Rendition("t", 360, 640, 9))
+    assert (video.description, video.author) == ("sea, waves", "k")
 
 
 @pytest.mark.parametrize("payload", [None, [], {"videos": "no"}, {"hits": [None, 3]}])
@@ -115,7 +154,7 @@ def test_words_fold_case_plurals_and_stop_words() -> None:
     assert words("The_Ocean-Waves of Glass") == {"ocean", "wave", "glass"}
 
 
-def test_local_folder_matches_by_name_and_sidecar_tags(tmp_path: Path) -> None:
+def test_local_folder_describes_files_by_name_and_sidecar(tmp_path: Path) -> None:
     for name in ("ocean_waves.mp4", "DSC0001.mov", "forest.webm", "notes.txt", "song.mp3"):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "DSC0001.txt").write_text("waves, sea\nsurf at dawn")
@@ -123,10 +162,14 @@ def test_local_folder_matches_by_name_and_sidecar_tags(tmp_path: Path) -> None:
     (tmp_path / ".hidden" / "wave.mp4").write_bytes(b"")
     local = LocalFootage(tmp_path, ffmpeg_exe="ffmpeg", warn=lambda _message: None)
 
-    assert sidecar_tags(tmp_path / "DSC0001.mov") == {"wave", "sea", "surf", "dawn"}
-    assert local.matches("ocean waves") == [tmp_path / "ocean_waves.mp4", tmp_path / "DSC0001.mov"]
-    assert local.matches("surfing the sea") == [tmp_path / "DSC0001.mov"]
-    assert local.matches("mountains") == []
+    offered = local.candidates(Scene(0, "ocean", 4.0))
+    assert [(c.clip_id, c.description) for c in offered] == [
+        ("DSC0001.mov", "DSC0001. waves, sea surf at dawn"),
+        ("forest.webm", "forest"),
+        ("ocean_waves.mp4", "ocean waves"),
+    ]
+    assert not any(c.probed for c in offered)  # sizes are read only for the contenders
+    assert file_description("b-roll_CoffeePour.4k.mov") == "b roll Coffee Pour 4k"
 
 
 def _filters(description: str) -> list[tuple[str, dict[str, str]]]:
@@ -170,11 +213,12 @@ def test_generated_sources_differ_per_scene_and_repeat_per_seed() -> None:
 
 
 def _gather(source: str, options: FootageOptions, tmp_path: Path, log: list[str]) -> list:
-    return gather_footage(
-        ["ocean", "sky"], scene_durations_s=[3.0, 4.5], source=source, options=options,
-        ffmpeg_exe="ffmpeg", width_px=540, height_px=960, work_dir=tmp_path, seed="s",
-        report=lambda level, message: log.append(f"{level}: {message}"),
+    picks = gather_footage(
+        [Scene(0, "ocean", 3.0, "The sea."), Scene(1, "sky", 4.5, "The sky.")], source=source,
+        options=options, ffmpeg_exe="ffmpeg", width_px=540, height_px=960, work_dir=tmp_path,
+        seed="s", report=lambda level, message: log.append(f"{level}: {message}"),
     )  # fmt: skip
+    return [pick.clip for pick in picks]
 
 
 def test_generated_source_gives_one_lavfi_clip_per_scene(tmp_path: Path) -> None:

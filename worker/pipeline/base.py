@@ -37,3 +37,4 @@ class PipelineResult:
     duration_s: float
     outputs: list[OutputFile]
     qa_passed: bool = True  # every check after the render passed (worker/pipeline/qa.py)
+    clips: list[str] = field(default_factory=list)  # the footage used, as `Candidate.key`s

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -11,7 +13,17 @@ import httpx
 from worker.errors import PipelineError, ProviderError
 from worker.media import Clip
 from worker.options import FootageOptions
+from worker.pipeline.match import (
+    CONTENDERS,
+    LOCAL_MIN_RELEVANCE,
+    ModelRelevance,
+    Ranked,
+    Relevance,
+    rank,
+    scene_query,
+)
 from worker.providers.footage import (
+    Candidate,
     FootageProvider,
     GeneratedFootage,
     LocalFootage,
@@ -29,10 +41,42 @@ KEY_SETTINGS = {"pexels": "PEXELS_API_KEY", "pixabay": "MONEYPRINTER_PIXABAY_API
 ReportLog = Callable[[str, str], None]  # (level, message)
 
 
+@dataclass(frozen=True)
+class Pick:
+    """A scene's clip and why: the candidate it came from (None for a generated background)."""
+
+    scene: Scene
+    clip: Clip
+    chosen: Ranked | None = None
+    considered: int = 0  # candidates found for the scene
+
+    def credit(self) -> dict[str, object]:
+        """The scene's entry in footage.json: what plays, from where, by whom."""
+        entry: dict[str, object] = {
+            "scene": self.scene.index + 1, "text": self.scene.text, "term": self.scene.term,
+            "source": self.clip.source, "candidates": self.considered,
+        }  # fmt: skip
+        if self.chosen is not None:
+            candidate = self.chosen.candidate
+            entry |= {
+                "id": candidate.clip_id, "description": candidate.description,
+                "pageUrl": candidate.page_url, "author": candidate.author,
+                "relevance": round(self.chosen.relevance, 4), "upscaled": self.chosen.upscaled,
+                "widthPx": candidate.width_px, "heightPx": candidate.height_px,
+            }  # fmt: skip
+        return entry
+
+
+def write_credits(picks: list[Pick], path: Path) -> Path:
+    """footage.json: each scene's clip, its source, page and author (stock licences ask for
+    none, but a viewer or a reviewer may)."""
+    path.write_text(json.dumps({"scenes": [pick.credit() for pick in picks]}, indent=2), "utf-8")
+    return path
+
+
 def gather_footage(
-    terms: list[str],
+    scenes: list[Scene],
     *,
-    scene_durations_s: list[float],
     source: str,
     options: FootageOptions,
     ffmpeg_exe: str,
@@ -41,13 +85,15 @@ def gather_footage(
     work_dir: Path,
     seed: str,
     report: ReportLog,
+    recent: frozenset[str] = frozenset(),
+    relevance: Relevance | None = None,
     sleep: Sleep = time.sleep,
-) -> list[Clip]:
-    """One clip per term, in order. `auto` falls through Pexels, Pixabay, the local folder and
-    generated backgrounds with a warning at each step; an explicit stock source fails the job
-    when its requests fail, and any source falls back to generated when it finds nothing."""
-    if len(terms) != len(scene_durations_s):
-        raise ValueError("one scene duration per search term")
+) -> list[Pick]:
+    """One clip per scene, in order, the best of every configured source's candidates for it
+    (worker/pipeline/match.py), never one clip twice. `auto` asks Pexels, Pixabay and the local
+    folder, warning about a source that fails and asking it no more; an explicit stock source
+    fails the job when its requests fail. A scene nothing is found for gets a generated
+    background. `recent`: keys of clips used by recent videos of the same subject or account."""
     if source not in SOURCES:
         raise PipelineError(f"unknown footage source {source!r}", retryable=False, stage=STAGE)
     with httpx.Client(timeout=HTTP_TIMEOUT) as http:
@@ -55,18 +101,16 @@ def gather_footage(
             source, options=options, http=http, ffmpeg_exe=ffmpeg_exe, width_px=width_px,
             height_px=height_px, sleep=sleep, report=report,
         )  # fmt: skip
+        chooser = _Chooser(
+            chain, strict=source != "auto", size_px=(width_px, height_px), recent=recent,
+            relevance=relevance or ModelRelevance(), report=report,
+        )  # fmt: skip
         fallback = GeneratedFootage(seed=seed, width_px=width_px, height_px=height_px)
-        return [
-            _clip_for(
-                Scene(index, term, duration_s),
-                chain,
-                fallback=fallback,
-                strict=source != "auto",
-                work_dir=work_dir,
-                report=report,
-            )
-            for index, (term, duration_s) in enumerate(zip(terms, scene_durations_s, strict=True))
-        ]
+        picks = []
+        for scene in scenes:
+            pick = chooser.pick(scene, work_dir=work_dir)
+            picks.append(pick or Pick(scene, fallback.find(scene, work_dir=work_dir)))
+        return picks
 
 
 def _providers(
@@ -120,25 +164,97 @@ def _local(media_dir: Path | None, *, ffmpeg_exe: str, warn: Warn) -> LocalFoota
     return local if local.has_videos else None
 
 
-def _clip_for(
-    scene: Scene, chain: list[FootageProvider], *, fallback: GeneratedFootage, strict: bool,
-    work_dir: Path, report: ReportLog,
-) -> Clip:  # fmt: skip
-    """Ask each provider in turn; in auto mode a failed provider leaves the chain for good (a
-    refused key or a rate limit will not clear up within one video)."""
-    providers = list(chain) if scene.term.strip() else []
-    for position, provider in enumerate(providers):
-        following = providers[position + 1].name if position + 1 < len(providers) else "generated"
-        try:
-            clip = provider.find(scene, work_dir=work_dir)
-        except ProviderError as exc:
-            if strict:
-                raise
-            chain.remove(provider)
-            report("warning", f"{exc.message}; using {following} for '{scene.term}'")
-            continue
-        if clip is not None:
-            report("info", f"{provider.name}: footage for '{scene.term}' found")
-            return clip
-        report("warning", f"{provider.name}: nothing for '{scene.term}', using {following}")
-    return fallback.find(scene, work_dir=work_dir)
+class _Chooser:
+    """Picks each scene's clip for one video, remembering what it used."""
+
+    def __init__(
+        self, chain: list[FootageProvider], *, strict: bool, size_px: tuple[int, int],
+        recent: frozenset[str], relevance: Relevance, report: ReportLog,
+    ) -> None:  # fmt: skip
+        self._chain = chain
+        self._strict = strict
+        self._width_px, self._height_px = size_px
+        self._recent = recent
+        self._relevance = relevance
+        self._report = report
+        self._used: set[str] = set()
+
+    def pick(self, scene: Scene, *, work_dir: Path) -> Pick | None:
+        found = self._candidates(scene)
+        if not found:
+            return None
+        ranked = self._rank(scene, found)
+        providers = {provider.name: provider for provider in self._chain}
+        for choice in ranked:
+            clip = providers[choice.candidate.source].fetch(
+                choice.candidate, scene, work_dir=work_dir
+            )
+            if clip is None:
+                continue
+            self._used.add(choice.candidate.key)
+            self._announce(scene, choice, ranked)
+            return Pick(scene, clip, choice, len(found))
+        self._report("warning", f"No footage for '{scene.term}' could be used: generated.")
+        return None
+
+    def _candidates(self, scene: Scene) -> list[Candidate]:
+        """Every source's unused candidates; in auto mode a failed source leaves the chain for
+        good (a refused key or a rate limit will not clear up within one video)."""
+        if not scene.term.strip() or not self._chain:
+            return []
+        found: list[Candidate] = []
+        for provider in list(self._chain):
+            try:
+                offered = provider.candidates(scene)
+            except ProviderError as exc:
+                if self._strict:
+                    raise
+                self._chain.remove(provider)
+                self._report("warning", f"{exc.message}; not asked again for this video")
+                continue
+            found += [c for c in offered if c.key not in self._used]
+        if not found:
+            sources = ", ".join(provider.name for provider in self._chain) or "no source"
+            self._report("warning", f"{sources}: nothing for '{scene.term}', generated instead")
+        return found
+
+    def _rank(self, scene: Scene, found: list[Candidate]) -> list[Ranked]:
+        """The contenders, best first: the best-fitting candidates by their words, probed, then
+        weighed with the frame's rules."""
+        query = scene_query(scene.text, scene.term)
+        fits = self._relevance(query, [candidate.description for candidate in found])
+        by_fit = sorted(zip(found, fits, strict=True), key=lambda pair: -pair[1])
+        providers = {provider.name: provider for provider in self._chain}
+        contenders: list[tuple[Candidate, float]] = []
+        for candidate, fit in by_fit:
+            if candidate.source == LocalFootage.name and fit < LOCAL_MIN_RELEVANCE:
+                continue
+            probed = providers[candidate.source].probe(candidate)
+            if probed is not None:
+                contenders.append((probed, fit))
+            if len(contenders) == CONTENDERS:
+                break
+        return rank(
+            [candidate for candidate, _ in contenders], [fit for _, fit in contenders],
+            width_px=self._width_px, height_px=self._height_px, duration_s=scene.duration_s,
+            recent=self._recent,
+        )  # fmt: skip
+
+    def _announce(self, scene: Scene, choice: Ranked, ranked: list[Ranked]) -> None:
+        self._report("info", f"Scene {scene.index + 1}: {choice.describe()}.")
+        if choice.recent:
+            self._report(
+                "warning",
+                f"Scene {scene.index + 1}: every clip found for '{scene.term}' was used in a "
+                "recent video of this subject or account; reusing one",
+            )
+        if choice.upscaled:
+            sharp = "a sharper one fitted worse" if any(not r.upscaled for r in ranked) else (
+                "no clip found is that large"
+            )  # fmt: skip
+            self._report(
+                "warning",
+                f"Scene {scene.index + 1}: the clip is {choice.candidate.width_px}x"
+                f"{choice.candidate.height_px}, smaller than the {self._width_px}x"
+                f"{self._height_px} frame, and will be upscaled ({sharp})",
+            )

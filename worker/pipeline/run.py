@@ -14,6 +14,7 @@ from worker.options import PipelineOptions
 from worker.pipeline import footage, metadata, music, qa, render, script, subtitles, terms, voice
 from worker.pipeline.base import OutputFile, PipelineResult, ProgressEvent, Report
 from worker.providers import tts
+from worker.providers.footage import Scene
 from worker.providers.llm import LLM, llm_from_options
 
 # Where each stage starts in the job's overall progress (the render is the long one).
@@ -31,10 +32,13 @@ THUMBNAIL_AT_S = 1.5
 
 
 def run_pipeline(
-    spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report
-) -> PipelineResult:
+    spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
+    recent_clips: frozenset[str] = frozenset(),
+) -> PipelineResult:  # fmt: skip
     """Make the video of `spec` in `work_dir`. Raises PipelineError (a ProviderError names the
-    service) on failure; warnings from fallbacks arrive through `report`."""
+    service) on failure; warnings from fallbacks arrive through `report`. `recent_clips`: the
+    clips of recent videos of the same subject or account, used again only when nothing else
+    fits."""
     work_dir.mkdir(parents=True, exist_ok=True)
     report = _Progress(report)
     configured = llm_from_options(options.llm)
@@ -47,10 +51,11 @@ def run_pipeline(
     sentences = script.split_sentences(text)
     track = _voice(spec, sentences, work_dir, options=options, report=report)
     width_px, height_px = render.frame_size_px(spec.aspect, spec.quality)
-    clips = _footage(
+    picks = _footage(
         spec, text, work_dir, track.duration_s, size_px=(width_px, height_px), llm=llm,
-        options=options, report=report,
+        recent=recent_clips, options=options, report=report,
     )  # fmt: skip
+    clips = [pick.clip for pick in picks]
     ass_path, srt_path = _subtitles(
         spec, track, work_dir, size_px=(width_px, height_px), options=options, report=report
     )
@@ -79,10 +84,13 @@ def run_pipeline(
         OutputFile("subtitles", srt_path, "application/x-subrip"),
         OutputFile("voice", track.path, "audio/wav", {"engine": track.engine}),
         OutputFile("qa", checked.write(work_dir / "qa.json"), "application/json"),
-    ]
+        OutputFile("footage", footage.write_credits(picks, work_dir / "footage.json"),
+                   "application/json"),
+    ]  # fmt: skip
     return PipelineResult(
-        video=video, duration_s=track.duration_s, outputs=outputs, qa_passed=checked.passed
-    )
+        video=video, duration_s=track.duration_s, outputs=outputs, qa_passed=checked.passed,
+        clips=[pick.chosen.candidate.key for pick in picks if pick.chosen is not None],
+    )  # fmt: skip
 
 
 class _Progress:
@@ -171,21 +179,25 @@ def _footage(
     *,
     size_px: tuple[int, int],
     llm: LLM | None,
+    recent: frozenset[str],
     options: PipelineOptions,
     report: Report,
-) -> list[Clip]:
+) -> list[footage.Pick]:
     scenes = max(1, math.ceil(duration_s / spec.clip_duration - 0.01))
     report(ProgressEvent("terms", START["terms"], f"Choosing footage for {scenes} scene(s)."))
     search = terms.search_terms(text, subject=spec.video_subject, scenes=scenes, llm=llm)
-    scene_s = duration_s / scenes
+    chunks = terms.split_into_chunks(text, scenes)
+    scene_s = max(duration_s / scenes, spec.clip_duration)
     report(ProgressEvent("footage", START["footage"], f"Finding footage ({spec.footage_source})."))
 
     def log(level: str, message: str) -> None:
         report(ProgressEvent("footage", START["footage"], message, level))
 
     return footage.gather_footage(
-        search,
-        scene_durations_s=[max(scene_s, spec.clip_duration)] * scenes,
+        [
+            Scene(index, term, scene_s, chunk)
+            for index, (term, chunk) in enumerate(zip(search, chunks, strict=True))
+        ],
         source=spec.footage_source,
         options=options.footage,
         ffmpeg_exe=options.ffmpeg_exe,
@@ -193,6 +205,7 @@ def _footage(
         height_px=size_px[1],
         work_dir=work_dir,
         seed=spec.video_subject,
+        recent=recent,
         report=log,
     )
 

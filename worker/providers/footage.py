@@ -7,7 +7,7 @@ import random
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +24,6 @@ from worker.media import (
 FPS = 30  # the output frame rate (render.FPS): lavfi sources must produce it themselves
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
 STOP_WORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "or", "the", "to", "with"})
-MAX_PROBES = 8  # local candidates probed per scene, best matches first
 PROBE_TIMEOUT_S = 30.0
 
 
@@ -34,17 +33,48 @@ Warn = Callable[[str], None]  # a warning for the job's log
 @dataclass(frozen=True)
 class Scene:
     index: int
-    term: str
+    term: str  # what the sources are searched for
     duration_s: float
+    text: str = ""  # the narration the clip plays under: what the ranking matches
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A clip a source offers, known by what the source says of it. A local file's duration and
+    size are 0 until `FootageProvider.probe` has read them; a stock clip's are the rendition
+    that would be downloaded."""
+
+    source: str  # the provider's name
+    clip_id: str  # the source's id for the clip: a stock id, a local path below the folder
+    description: str  # the source's words for it: page slug, tags, file name, sidecar
+    duration_s: float = 0.0
+    width_px: int = 0
+    height_px: int = 0
+    page_url: str = ""  # where the clip, its author and its licence are shown
+    author: str = ""
+
+    @property
+    def key(self) -> str:
+        """Unique across sources: what a video, and the recent videos, must not repeat."""
+        return f"{self.source}:{self.clip_id}"
+
+    @property
+    def probed(self) -> bool:
+        return self.duration_s > 0 and self.width_px > 0 and self.height_px > 0
 
 
 class FootageProvider(Protocol):
-    """Finds one clip for a scene, or None when it has nothing; raises ProviderError on failure.
-    One instance serves one video, so it can refuse to use a clip twice."""
+    """A source of clips: `candidates` lists what it offers for a scene (raising ProviderError
+    when its service fails), `probe` completes a candidate's facts (None: unplayable), `fetch`
+    makes the chosen one a clip in the work folder (None: it turned out not to be a video)."""
 
     name: str
 
-    def find(self, scene: Scene, *, work_dir: Path) -> Clip | None: ...
+    def candidates(self, scene: Scene) -> list[Candidate]: ...
+
+    def probe(self, candidate: Candidate) -> Candidate | None: ...
+
+    def fetch(self, candidate: Candidate, scene: Scene, *, work_dir: Path) -> Clip | None: ...
 
 
 def words(text: str) -> set[str]:
@@ -59,14 +89,19 @@ def words(text: str) -> set[str]:
     return found
 
 
-def sidecar_tags(video: Path) -> set[str]:
-    """Words of the tag file `<name>.txt` (or `<name>.mp4.txt`): comma or line separated."""
-    tags: set[str] = set()
+def sidecar_text(video: Path) -> str:
+    """The description file `<name>.txt` (or `<name>.mp4.txt`): free text or tags."""
     for sidecar in (video.with_suffix(".txt"), video.with_name(video.name + ".txt")):
         if sidecar.is_file():
-            for tag in re.split(r"[,\n]", sidecar.read_text("utf-8", "replace")):
-                tags |= words(tag)
-    return tags
+            return " ".join(sidecar.read_text("utf-8", "replace").split())
+    return ""
+
+
+def file_description(name: str, sidecar: str = "") -> str:
+    """A file name as words ("b-roll_coffee_pour.mov" → "b roll coffee pour"), and its sidecar."""
+    stem = Path(name).stem
+    named = " ".join(re.findall(r"[^\W_]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)))
+    return f"{named}. {sidecar}" if sidecar else named
 
 
 @dataclass(frozen=True)
@@ -78,65 +113,66 @@ class MediaFacts:
 
 
 class LocalFootage:
-    """Video files in a folder (and below), matched by the words of their names and tag files."""
+    """Video files in a folder (and below), described by their names and sidecar files."""
 
     name = "local"
 
     def __init__(self, media_dir: Path, *, ffmpeg_exe: str, warn: Warn) -> None:
+        self._media_dir = media_dir
         self._ffmpeg_exe = ffmpeg_exe
         self._warn = warn
         self._ffprobe_exe = find_ffprobe(ffmpeg_exe)
-        self._used: set[Path] = set()
-        self._refused: set[Path] = set()  # not videos: warned about once, never offered again
-        self._index = [
-            (path, words(path.stem) | sidecar_tags(path))
+        self._probed: dict[str, MediaFacts | None] = {}  # None: not a playable video
+        self._files = [
+            path
             for path in sorted(media_dir.rglob("*"))
             if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
             and not any(part.startswith(".") for part in path.relative_to(media_dir).parts)
         ]  # fmt: skip
+        self._offered = [
+            Candidate(
+                self.name,
+                path.relative_to(media_dir).as_posix(),
+                file_description(path.name, sidecar_text(path)),
+            )
+            for path in self._files
+        ]
 
     @property
     def has_videos(self) -> bool:
-        return bool(self._index)
+        return bool(self._files)
 
-    def matches(self, term: str) -> list[Path]:
-        """Unused files sharing a word with the term, most shared words first."""
-        wanted = words(term)
-        scored = [
-            (len(wanted & tags), path)
-            for path, tags in self._index
-            if path not in self._used and path not in self._refused
-        ]
-        return [path for score, path in sorted(scored, key=lambda item: -item[0]) if score > 0]
+    def candidates(self, scene: Scene) -> list[Candidate]:
+        """Every file not known to be unplayable: the folder is not searched, the ranking reads
+        all of it."""
+        return [c for c in self._offered if self._probed.get(c.clip_id, True) is not None]
 
-    def find(self, scene: Scene, *, work_dir: Path) -> Clip | None:
-        probed: list[tuple[Path, MediaFacts]] = []
-        for path in self.matches(scene.term)[:MAX_PROBES]:
-            facts = self.probe(path)
-            if facts is None:
-                continue
-            probed.append((path, facts))
-            if facts.duration_s >= scene.duration_s:
-                break
-        if not probed:
+    def probe(self, candidate: Candidate) -> Candidate | None:
+        if candidate.clip_id not in self._probed:
+            self._probed[candidate.clip_id] = self._facts(self._media_dir / candidate.clip_id)
+        facts = self._probed[candidate.clip_id]
+        if facts is None:
             return None
-        # The first long-enough match, else the best-matching playable one.
-        path, facts = next(
-            ((p, f) for p, f in probed if f.duration_s >= scene.duration_s), probed[0]
-        )
-        self._used.add(path)
-        return Clip(
-            source=self.name, term=scene.term, duration_s=facts.duration_s,
-            width_px=facts.width_px, height_px=facts.height_px, path=path.resolve(),
-            container=facts.container,
+        return replace(
+            candidate, duration_s=facts.duration_s, width_px=facts.width_px,
+            height_px=facts.height_px,
         )  # fmt: skip
 
-    def probe(self, path: Path) -> MediaFacts | None:
+    def fetch(self, candidate: Candidate, scene: Scene, *, work_dir: Path) -> Clip | None:
+        facts = self._probed.get(candidate.clip_id)
+        if facts is None:
+            return None
+        return Clip(
+            source=self.name, term=scene.term, duration_s=facts.duration_s,
+            width_px=facts.width_px, height_px=facts.height_px,
+            path=(self._media_dir / candidate.clip_id).resolve(), container=facts.container,
+        )  # fmt: skip
+
+    def _facts(self, path: Path) -> MediaFacts | None:
         """ffprobe's facts, else ffmpeg's banner (the imageio-ffmpeg wheel ships no ffprobe);
         None, with a warning, for a file that is not in a video container."""
         container = sniff_container(path)
         if container not in VIDEO_CONTAINERS:
-            self._refused.add(path)
             self._warn(f"local: {path.name} is not an {VIDEO_CONTAINER_NAMES} video; skipped")
             return None
         facts = probe_media(path, ffprobe_exe=self._ffprobe_exe, container=container)

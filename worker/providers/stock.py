@@ -16,7 +16,7 @@ import httpx
 
 from worker.errors import ProviderError
 from worker.media import VIDEO_CONTAINER_NAMES, VIDEO_CONTAINERS, Clip, sniff_container
-from worker.providers.footage import Scene, Warn
+from worker.providers.footage import Candidate, Scene, Warn
 from worker.providers.http import Sleep, download, redact, request_json
 
 STAGE = "footage"
@@ -44,16 +44,9 @@ class StockVideo:
     video_id: str
     duration_s: float
     renditions: tuple[Rendition, ...]
-
-    @property
-    def key(self) -> str:
-        """Unique across providers: a video is never used twice in one render."""
-        return f"{self.provider}:{self.video_id}"
-
-    @property
-    def orientation(self) -> str:
-        largest = max(self.renditions, key=lambda rendition: rendition.pixels)
-        return orientation(largest.width_px, largest.height_px)
+    description: str = ""  # the site's words for it: Pexels' page slug, Pixabay's tags
+    page_url: str = ""
+    author: str = ""
 
 
 def orientation(width_px: int, height_px: int) -> str:
@@ -81,22 +74,6 @@ def choose_rendition(
     return max(usable, key=lambda r: (r.pixels, -(r.size_bytes or 0)))
 
 
-def rank_videos(
-    videos: Iterable[StockVideo], *, width_px: int, height_px: int, duration_s: float,
-    used: set[str],
-) -> list[StockVideo]:  # fmt: skip
-    """Unused videos, matching orientation first, then long enough, then sharp enough; the
-    provider's relevance order otherwise (the sort is stable)."""
-    wanted = orientation(width_px, height_px)
-
-    def rank(video: StockVideo) -> tuple[bool, bool, bool]:
-        sharp = any(covers(r, width_px=width_px, height_px=height_px) for r in video.renditions)
-        return (video.orientation != wanted, video.duration_s < duration_s, not sharp)
-
-    fresh = [video for video in videos if video.renditions and video.key not in used]
-    return sorted(fresh, key=rank)
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
@@ -104,6 +81,10 @@ def _int(value: Any) -> int | None:
 def _items(payload: Any, key: str) -> list[dict[str, Any]]:
     items = payload.get(key) if isinstance(payload, dict) else None
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _text(value: Any) -> str:
+    return " ".join(value.split()) if isinstance(value, str) else ""
 
 
 def _duration_s(item: dict[str, Any]) -> float:
@@ -129,8 +110,23 @@ def parse_pexels(payload: Any) -> list[StockVideo]:
             if file.get("file_type") == "video/mp4" and file.get("quality") != "hls"
         ]
         renditions = tuple(r for file in files if (r := _rendition(file, "link")) is not None)
-        videos.append(StockVideo("Pexels", str(item.get("id")), _duration_s(item), renditions))
+        page_url = _text(item.get("url"))
+        user = item.get("user")
+        videos.append(
+            StockVideo(
+                "Pexels", str(item.get("id")), _duration_s(item), renditions,
+                description=pexels_slug_words(page_url), page_url=page_url,
+                author=_text(user.get("name")) if isinstance(user, dict) else "",
+            )
+        )  # fmt: skip
     return videos
+
+
+def pexels_slug_words(page_url: str) -> str:
+    """The words of a Pexels video page's slug: `…/video/surfer-riding-a-wave-855386/` →
+    "surfer riding a wave" (a page named by its number alone has none)."""
+    slug = page_url.rstrip("/").rsplit("/", 1)[-1]
+    return " ".join(word for word in slug.split("-") if word and not word.isdigit())
 
 
 def parse_pixabay(payload: Any) -> list[StockVideo]:
@@ -142,12 +138,18 @@ def parse_pixabay(payload: Any) -> list[StockVideo]:
             [e for e in sizes.values() if isinstance(e, dict)] if isinstance(sizes, dict) else []
         )
         renditions = tuple(r for entry in entries if (r := _rendition(entry, "url")) is not None)
-        videos.append(StockVideo("Pixabay", str(item.get("id")), _duration_s(item), renditions))
+        videos.append(
+            StockVideo(
+                "Pixabay", str(item.get("id")), _duration_s(item), renditions,
+                description=_text(item.get("tags")), page_url=_text(item.get("pageURL")),
+                author=_text(item.get("user")),
+            )
+        )  # fmt: skip
     return videos
 
 
 class StockFootage(ABC):
-    """A footage provider over one stock search API, for one video (it remembers what it used)."""
+    """A footage provider over one stock search API, for one video."""
 
     name = "stock"
 
@@ -163,31 +165,48 @@ class StockFootage(ABC):
         self._height_px = height_px
         self._max_download_bytes = max_download_bytes
         self._sleep = sleep
-        self._used: set[str] = set()
+        self._found: dict[str, tuple[StockVideo, Rendition]] = {}  # by id, from the searches
         redact_httpx_log()
 
     @abstractmethod
     def search(self, term: str) -> list[StockVideo]:
         """The provider's videos for `term`, in its own order."""
 
-    def find(self, scene: Scene, *, work_dir: Path) -> Clip | None:
+    def candidates(self, scene: Scene) -> list[Candidate]:
+        """The search's videos that have a rendition within the download limit, each offered
+        at the rendition `fetch` would download."""
         with self._keep_key_secret():
             videos = self.search(scene.term)
-            for video in rank_videos(
-                videos, width_px=self._width_px, height_px=self._height_px,
-                duration_s=scene.duration_s, used=self._used,
-            ):  # fmt: skip
-                rendition = choose_rendition(
-                    video.renditions, width_px=self._width_px, height_px=self._height_px,
-                    max_bytes=self._max_download_bytes,
-                )  # fmt: skip
-                if rendition is None:
-                    continue
-                self._used.add(video.key)
-                clip = self._fetch(scene, video, rendition, work_dir=work_dir)
-                if clip is not None:
-                    return clip
-        return None
+        offered = []
+        for video in videos:
+            rendition = choose_rendition(
+                video.renditions, width_px=self._width_px, height_px=self._height_px,
+                max_bytes=self._max_download_bytes,
+            )  # fmt: skip
+            if rendition is None:
+                continue
+            self._found[video.video_id] = (video, rendition)
+            offered.append(
+                Candidate(
+                    self.name,
+                    video.video_id,
+                    video.description,
+                    video.duration_s,
+                    rendition.width_px,
+                    rendition.height_px,
+                    video.page_url,
+                    video.author,
+                )
+            )
+        return offered
+
+    def probe(self, candidate: Candidate) -> Candidate | None:
+        return candidate  # the search said it all
+
+    def fetch(self, candidate: Candidate, scene: Scene, *, work_dir: Path) -> Clip | None:
+        video, rendition = self._found[candidate.clip_id]
+        with self._keep_key_secret():
+            return self._fetch(scene, video, rendition, work_dir=work_dir)
 
     def _fetch(
         self, scene: Scene, video: StockVideo, rendition: Rendition, *, work_dir: Path

@@ -1,12 +1,14 @@
 """One repository per concern, all on the caller's session: jobs as the API changes them, the
-worker's leases, events, artifacts, workers, projects, webhook deliveries, YouTube accounts and
-publications, and the queue's metrics. The statements they run are in `app/db/statements.py`."""
+worker's leases, events, artifacts, workers, projects, webhook deliveries, YouTube accounts,
+publications, the footage videos used, and the queue's metrics. The statements they run are in
+`app/db/statements.py`."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories.accounts import AccountRepository
 from app.db.repositories.artifacts import ArtifactRepository
 from app.db.repositories.events import EventRepository
+from app.db.repositories.footage import FootageUseRepository
 from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leases import LeaseRepository
 from app.db.repositories.metrics import MetricsRepository
@@ -28,12 +30,14 @@ class Repositories:
         self.webhooks = WebhookRepository(session)
         self.accounts = AccountRepository(session)
         self.publications = PublicationRepository(session)
+        self.footage = FootageUseRepository(session)
 
 
 __all__ = [
     "AccountRepository",
     "ArtifactRepository",
     "EventRepository",
+    "FootageUseRepository",
     "JobRepository",
     "LeaseRepository",
     "MetricsRepository",

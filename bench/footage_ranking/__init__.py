@@ -1,0 +1,1 @@
+"""How well each ranker picks the clip that fits a scene, on tests/data/footage_ranking.json."""
