@@ -82,7 +82,7 @@ def test_ffprobe_reads_a_file_only_as_its_container(files: dict[str, Path]) -> N
 def gather(source: str, options: FootageOptions, work_dir: Path, warnings: list[str]) -> list:
     picks = gather_footage(
         [Scene(0, "ocean", 2.0, "The ocean.")], source=source, options=options,
-        ffmpeg_exe=FFMPEG, width_px=270, height_px=480, work_dir=work_dir, seed="s",
+        ffmpeg_exe=FFMPEG, width_px=270, height_px=480, work_dir=work_dir, subject="s",
         report=lambda level, message: warnings.append(f"{level}: {message}"),
         sleep=lambda _s: None,
     )  # fmt: skip

@@ -3,8 +3,6 @@ clip, the ranking's rules, sources."""
 
 from __future__ import annotations
 
-import itertools
-import re
 from pathlib import Path
 
 import pytest
@@ -14,12 +12,10 @@ from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
 from worker.pipeline.match import keyword_relevance, rank, scene_query
 from worker.providers.footage import (
-    GENERATED_KINDS,
     Candidate,
     LocalFootage,
     Scene,
     file_description,
-    generated_source,
     words,
 )
 from worker.providers.stock import (
@@ -172,51 +168,11 @@ def test_local_folder_describes_files_by_name_and_sidecar(tmp_path: Path) -> Non
     assert file_description("b-roll_CoffeePour.4k.mov") == "b roll Coffee Pour 4k"
 
 
-def _filters(description: str) -> list[tuple[str, dict[str, str]]]:
-    """A lavfi chain as (name, options): no labels, quotes or escapes needed anywhere."""
-    assert re.fullmatch(r"[A-Za-z0-9_=:.,+*/x-]+", description), description
-    parsed = []
-    for text in description.split(","):
-        name, _, options = text.partition("=")
-        pairs = [option.split("=", 1) for option in options.split(":")] if options else []
-        assert all(len(pair) == 2 for pair in pairs), text
-        parsed.append((name, dict(pairs)))
-    return parsed
-
-
-@pytest.mark.parametrize("scene_index", range(len(GENERATED_KINDS) + 1))
-def test_generated_source_is_a_30_fps_lavfi_chain_of_the_scene_length(scene_index: int) -> None:
-    filters = _filters(
-        generated_source("tides", scene_index, width_px=1080, height_px=1920, duration_s=6.5)
-    )
-    (source, options), *rest = filters
-    assert source in GENERATED_KINDS
-    assert rest[-1] == ("trim", {"duration": "6.500"})
-    # The rate out of the chain: the last `fps` filter's, else the source's own.
-    rates = [options["r"]] + [opts["fps"] for name, opts in rest if name == "fps"]
-    assert rates[-1] == "30"
-
-
-def test_generated_sources_differ_per_scene_and_repeat_per_seed() -> None:
-    def sources(seed: str) -> list[str]:
-        return [
-            generated_source(seed, index, width_px=540, height_px=960, duration_s=4.0)
-            for index in range(8)
-        ]
-
-    first = sources("tides")
-    assert first == sources("tides")
-    assert len(set(first)) == len(first)
-    kinds = [description.split("=", 1)[0] for description in first]
-    assert all(a != b for a, b in itertools.pairwise(kinds))
-    assert first != sources("volcanoes")
-
-
 def _gather(source: str, options: FootageOptions, tmp_path: Path, log: list[str]) -> list:
     picks = gather_footage(
         [Scene(0, "ocean", 3.0, "The sea."), Scene(1, "sky", 4.5, "The sky.")], source=source,
         options=options, ffmpeg_exe="ffmpeg", width_px=540, height_px=960, work_dir=tmp_path,
-        seed="s", report=lambda level, message: log.append(f"{level}: {message}"),
+        subject="s", report=lambda level, message: log.append(f"{level}: {message}"),
     )  # fmt: skip
     return [pick.clip for pick in picks]
 

@@ -19,13 +19,14 @@ from worker.pipeline.match import (
     ModelRelevance,
     Ranked,
     Relevance,
+    palette_for,
     rank,
     scene_query,
 )
+from worker.providers.backgrounds import GeneratedFootage
 from worker.providers.footage import (
     Candidate,
     FootageProvider,
-    GeneratedFootage,
     LocalFootage,
     Scene,
     Warn,
@@ -83,7 +84,7 @@ def gather_footage(
     width_px: int,
     height_px: int,
     work_dir: Path,
-    seed: str,
+    subject: str,
     report: ReportLog,
     recent: frozenset[str] = frozenset(),
     relevance: Relevance | None = None,
@@ -93,7 +94,8 @@ def gather_footage(
     (worker/pipeline/match.py), never one clip twice. `auto` asks Pexels, Pixabay and the local
     folder, warning about a source that fails and asking it no more; an explicit stock source
     fails the job when its requests fail. A scene nothing is found for gets a generated
-    background. `recent`: keys of clips used by recent videos of the same subject or account."""
+    background in a palette chosen for the `subject`. `recent`: keys of clips used by recent
+    videos of the same subject or account."""
     if source not in SOURCES:
         raise PipelineError(f"unknown footage source {source!r}", retryable=False, stage=STAGE)
     with httpx.Client(timeout=HTTP_TIMEOUT) as http:
@@ -101,11 +103,14 @@ def gather_footage(
             source, options=options, http=http, ffmpeg_exe=ffmpeg_exe, width_px=width_px,
             height_px=height_px, sleep=sleep, report=report,
         )  # fmt: skip
+        relevance = relevance or ModelRelevance()
         chooser = _Chooser(
             chain, strict=source != "auto", size_px=(width_px, height_px), recent=recent,
-            relevance=relevance or ModelRelevance(), report=report,
+            relevance=relevance, report=report,
         )  # fmt: skip
-        fallback = GeneratedFootage(seed=seed, width_px=width_px, height_px=height_px)
+        fallback = GeneratedFootage(
+            palette_for(subject, relevance), seed=subject, width_px=width_px, height_px=height_px
+        )
         picks = []
         for scene in scenes:
             pick = chooser.pick(scene, work_dir=work_dir)

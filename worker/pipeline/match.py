@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from worker.providers.backgrounds import PALETTES, Palette
 from worker.providers.footage import Candidate, words
 from worker.providers.stock import orientation
 from worker.text_model import TextModel
@@ -95,3 +96,10 @@ def rank(
         )
         ranked.append(Ranked(candidate, fit, score, upscaled, candidate.key in recent))
     return sorted(ranked, key=lambda item: (item.recent, -item.score))
+
+
+def palette_for(subject: str, relevance: Relevance) -> Palette:
+    """The palette whose mood words fit the subject best: generated backgrounds for "Ocean
+    animals" come in blues and teals, for "Personal finance" in golds."""
+    fits = relevance(subject, [palette.mood for palette in PALETTES])
+    return PALETTES[max(range(len(PALETTES)), key=lambda index: fits[index])]

@@ -204,7 +204,7 @@ def _footage(
         width_px=size_px[0],
         height_px=size_px[1],
         work_dir=work_dir,
-        seed=spec.video_subject,
+        subject=spec.video_subject,
         recent=recent,
         report=log,
     )

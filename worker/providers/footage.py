@@ -1,9 +1,8 @@
-"""Footage providers: the Protocol, a local media folder, and generated moving backgrounds."""
+"""Footage providers: the Protocol, what a candidate clip is, and a local media folder (generated
+backgrounds are in backgrounds.py, stock sites in stock.py)."""
 
 from __future__ import annotations
 
-import colorsys
-import random
 import re
 import subprocess
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from worker.media import (
     sniff_container,
 )
 
-FPS = 30  # the output frame rate (render.FPS): lavfi sources must produce it themselves
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
 STOP_WORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "or", "the", "to", "with"})
 PROBE_TIMEOUT_S = 30.0
@@ -209,130 +207,3 @@ def probe_with_ffmpeg(
     hours, minutes, seconds = duration.groups()
     duration_s = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     return MediaFacts(duration_s, int(size.group(1)), int(size.group(2)), container)
-
-
-# Generated backgrounds. Each kind draws at a fraction of the frame size (the renderer scales it
-# up: these sources are smooth or blocky by nature, and drawing small keeps them nearly free).
-
-
-def _colour(rng: random.Random, *, value: tuple[float, float] = (0.35, 0.8)) -> str:
-    red, green, blue = colorsys.hsv_to_rgb(
-        rng.random(), rng.uniform(0.45, 0.85), rng.uniform(*value)
-    )
-    return f"0x{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}"
-
-
-def _size(width_px: int, height_px: int, downscale: int) -> str:
-    return f"{max(8, width_px // downscale)}x{max(8, height_px // downscale)}"
-
-
-def _gradients(rng: random.Random, width_px: int, height_px: int, duration_s: float) -> str:
-    colours = [f"c{i}={_colour(rng)}" for i in range(rng.randint(2, 4))]
-    kind = rng.choice(("linear", "radial", "circular", "spiral"))
-    return (
-        f"gradients=s={_size(width_px, height_px, 4)}:r={FPS}:n={len(colours)}:"
-        f"{':'.join(colours)}:type={kind}:speed={rng.uniform(0.005, 0.03):.4f}:"
-        f"seed={rng.randrange(2**31)}"
-    )
-
-
-# Points on the Mandelbrot set's edge that stay detailed while zooming in.
-MANDELBROT_POINTS = (
-    (-0.743643887037151, 0.131825904205330),
-    (-0.745300000000000, 0.112700000000000),
-    (-0.160000000000000, 1.040500000000000),
-    (-1.250660000000000, 0.020120000000000),
-    (0.281717921930775, 0.577105284148850),
-)
-
-
-def _mandelbrot(rng: random.Random, width_px: int, height_px: int, duration_s: float) -> str:
-    start_x, start_y = rng.choice(MANDELBROT_POINTS)
-    # end_pts counts frames at this rate: the zoom spans the whole scene.
-    return (
-        f"mandelbrot=s={_size(width_px, height_px, 4)}:r={FPS}:maxiter=256:"
-        f"start_x={start_x}:start_y={start_y}:start_scale={rng.uniform(2.0, 3.0):.3f}:"
-        f"end_scale={rng.uniform(0.02, 0.2):.3f}:end_pts={max(1, round(duration_s * FPS))},"
-        f"hue=h={rng.randrange(360)}"
-    )
-
-
-def _life(rng: random.Random, width_px: int, height_px: int, duration_s: float) -> str:
-    # A few generations a second, held for several frames: a full-rate game of life flickers.
-    rule = rng.choice(("B3/S23", "B36/S23", "B3678/S34678"))
-    return (
-        f"life=s={_size(width_px, height_px, 12)}:r={rng.choice((4, 6, 10))}:rule={rule}:"
-        f"ratio={rng.uniform(0.15, 0.4):.2f}:seed={rng.randrange(2**31)}:mold={rng.randint(8, 40)}:"
-        f"life_color={_colour(rng, value=(0.8, 1.0))}:death_color={_colour(rng, value=(0.1, 0.3))}:"
-        f"mold_color={_colour(rng, value=(0.3, 0.6))},fps=fps={FPS}"
-    )
-
-
-def _two_colours(rng: random.Random) -> str:
-    """Map black and white (0 and 255 in every channel) onto a dark and a light colour."""
-    dark, light = _colour(rng, value=(0.1, 0.3)), _colour(rng, value=(0.7, 1.0))
-    channels = []
-    for name, shift in (("r", 16), ("g", 8), ("b", 0)):
-        low, high = (int(dark, 16) >> shift) & 255, (int(light, 16) >> shift) & 255
-        channels.append(f"{name}={low}+val*{(high - low) / 255:.4f}")
-    return f"format=pix_fmts=rgb24,lutrgb={':'.join(channels)}"
-
-
-def _cellauto(rng: random.Random, width_px: int, height_px: int, duration_s: float) -> str:
-    # cellauto draws one row per frame: a low rate keeps the scroll calm.
-    return (
-        f"cellauto=s={_size(width_px, height_px, 16)}:r={rng.choice((6, 10))}:"
-        f"rule={rng.choice((18, 30, 90, 110, 150))}:ratio=0.5:seed={rng.randrange(2**31)},"
-        f"{_two_colours(rng)},fps=fps={FPS}"
-    )
-
-
-def _sierpinski(rng: random.Random, width_px: int, height_px: int, duration_s: float) -> str:
-    return (
-        f"sierpinski=s={_size(width_px, height_px, 4)}:r={FPS}:seed={rng.randrange(2**31)}:"
-        f"jump={rng.randint(1, 3)}:type={rng.choice(('carpet', 'triangle'))},{_two_colours(rng)}"
-    )
-
-
-SourceKind = Callable[[random.Random, int, int, float], str]
-GENERATED_KINDS: dict[str, SourceKind] = {
-    "gradients": _gradients,
-    "mandelbrot": _mandelbrot,
-    "life": _life,
-    "cellauto": _cellauto,
-    "sierpinski": _sierpinski,
-}
-
-
-def generated_source(
-    seed: str, scene_index: int, *, width_px: int, height_px: int, duration_s: float
-) -> str:
-    """A lavfi source graph at 30 fps lasting `duration_s`: the kind rotates from scene to scene
-    (neighbours never share one), colours and motion follow from the seed and the scene."""
-    kinds = list(GENERATED_KINDS.values())
-    first = random.Random(f"{seed}").randrange(len(kinds))
-    kind = kinds[(first + scene_index) % len(kinds)]
-    rng = random.Random(f"{seed}:{scene_index}")
-    source = kind(rng, width_px, height_px, duration_s)
-    return f"{source},trim=duration={duration_s:.3f}"
-
-
-class GeneratedFootage:
-    """The offline default: a moving background for every scene, never nothing."""
-
-    name = "generated"
-
-    def __init__(self, *, seed: str, width_px: int, height_px: int) -> None:
-        self._seed = seed
-        self._width_px = width_px
-        self._height_px = height_px
-
-    def find(self, scene: Scene, *, work_dir: Path) -> Clip:
-        lavfi = generated_source(
-            self._seed, scene.index, width_px=self._width_px, height_px=self._height_px,
-            duration_s=scene.duration_s,
-        )  # fmt: skip
-        return Clip(
-            source=self.name, term=scene.term, duration_s=scene.duration_s,
-            width_px=self._width_px, height_px=self._height_px, lavfi=lavfi,
-        )  # fmt: skip
