@@ -15,6 +15,10 @@ FFPROBE_TIMEOUT_S = 30.0
 # by `matroska`. Footage in anything else is skipped.
 VIDEO_CONTAINERS = ("mov", "matroska")
 VIDEO_CONTAINER_NAMES = "MP4/MOV or WebM/Matroska"
+# Still images in the local footage folder, which the render moves over (a Ken Burns move): the
+# demuxers that read exactly one picture of that format, never a pattern of file names.
+STILL_CONTAINERS = ("jpeg_pipe", "png_pipe", "webp_pipe")
+STILL_CONTAINER_NAMES = "JPEG, PNG or WebP"
 # The types of an ISO media file's first box (MP4, QuickTime): `ftyp` in any recent file; older
 # QuickTime files may open with the movie, the media data or padding.
 ISO_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
@@ -38,15 +42,21 @@ class Clip:
     def __post_init__(self) -> None:
         if (self.path is None) == (self.lavfi is None):
             raise ValueError("a clip is either a file or a generated source")
-        if (self.container in VIDEO_CONTAINERS) != (self.path is not None):
+        if (self.container in VIDEO_CONTAINERS + STILL_CONTAINERS) != (self.path is not None):
             raise ValueError(
-                "a file clip names its container (mov or matroska), a generated one none"
+                "a file clip names its container (a video's or a still's), a generated one none"
             )
+
+    @property
+    def still(self) -> bool:
+        """A picture, not a video: the render moves over it for as long as its scene lasts."""
+        return self.container in STILL_CONTAINERS
 
 
 def sniff_container(path: Path) -> str | None:
     """ffmpeg's demuxer for the file, from its first bytes: `mov` (MP4, MOV), `matroska` (MKV,
-    WebM) or `wav`; None for anything else, or when it cannot be read."""
+    WebM), `wav`, or a still's (`jpeg_pipe`, `png_pipe`, `webp_pipe`); None for anything else,
+    or when it cannot be read."""
     try:
         with path.open("rb") as handle:
             head = handle.read(12)
@@ -58,6 +68,12 @@ def sniff_container(path: Path) -> str | None:
         return "matroska"
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return "wav"
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg_pipe"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png_pipe"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp_pipe"
     return None
 
 

@@ -1,6 +1,7 @@
 """Footage is opened only as the container its first bytes show: real files made by ffmpeg are
 recognised, and a playlist posing as a video (in the media folder, or downloaded from a stock
-site) is skipped with a warning, so the file it names never reaches a render."""
+site) is skipped with a warning, so the file it names never reaches a render. A picture in the
+media folder plays its scene with a slow move over it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.fakes.server import serving
 from worker.media import find_ffprobe, probe_media, sniff_container
 from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
+from worker.pipeline.render import plan_render, plan_segments, segment_command
 from worker.providers.footage import Scene
 
 FFMPEG = find_ffmpeg()
@@ -139,3 +141,37 @@ def test_a_download_that_is_no_video_is_skipped_and_deleted(
         "warning: Pexels: video 1 is not an MP4/MOV or WebM/Matroska file; skipped"
     )
     assert [path.name for path in (tmp_path / "footage").iterdir()] == [clip.path.name]
+
+
+@pytest.mark.parametrize(("suffix", "container"), [("jpg", "jpeg_pipe"), ("png", "png_pipe"),
+                                                  ("webp", "webp_pipe")])  # fmt: skip
+def test_a_picture_in_the_media_folder_is_moved_over_for_its_scene(
+    suffix: str, container: str, tmp_path: Path
+) -> None:
+    media_dir = tmp_path / "media"
+    media_dir.mkdir()
+    picture = media_dir / f"ocean-waves-at-dawn.{suffix}"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=800x600", "-frames:v", "1", picture)
+    (media_dir / "ocean-postcard.jpg").write_text("not a picture")
+    warnings: list[str] = []
+
+    [clip] = gather("local", FootageOptions(media_dir=media_dir), tmp_path / "job", warnings)
+
+    assert (clip.still, clip.container, clip.path) == (True, container, picture.resolve())
+    assert (clip.width_px, clip.height_px, clip.duration_s) == (800, 600, 2.0)  # the scene's
+    assert "warning: local: ocean-postcard.jpg is not a JPEG, PNG or WebP picture; skipped" in (
+        warnings
+    )
+    plan = plan_render(
+        aspect="9:16", quality="draft", duration_s=2.0, clips=[clip], clip_duration_s=2.0,
+        voice=None, subtitles=None, music=None, music_volume=0.0, fonts_dir=None,
+    )  # fmt: skip
+    frame_bytes = plan.width_px * plan.height_px * 3 // 2
+    segments = [
+        segment_command(segment, plan, ffmpeg_exe=FFMPEG) for segment in plan_segments(plan)
+    ]
+    first = subprocess.run(segments[0], capture_output=True, check=True, timeout=60).stdout
+    assert len(first) == 60 * frame_bytes  # exactly the segment's frames
+    # It moves: the first and the last frame differ, and so do two frames a second apart.
+    assert first[:frame_bytes] != first[-frame_bytes:]
+    assert first[:frame_bytes] != first[30 * frame_bytes : 31 * frame_bytes]

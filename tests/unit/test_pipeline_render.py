@@ -152,6 +152,22 @@ def test_segments_seek_inside_their_clip_and_generated_ones_use_lavfi() -> None:
     assert "-ss 2.000 -t 0.750 -protocol_whitelist file -f mov -i file:/media/a.mp4" in joined
 
 
+def test_a_still_is_moved_over_for_each_of_its_segments() -> None:
+    still = Clip(
+        "local", "harbour", 4.0, 1600, 1200, path=Path("/media/harbour.jpg"), container="jpeg_pipe"
+    )
+    first, second = segment_commands(make_plan(clips=[still], duration_s=3.5))
+
+    # One picture, read as what its bytes are; the move makes exactly the segment's frames.
+    assert " -ss " not in first and " -t " not in first
+    assert "-protocol_whitelist file -f jpeg_pipe -i file:/media/harbour.jpg" in first
+    assert "crop=w='min(iw,ih*540/960)':h='min(ih,iw*960/540)',scale=1080:1920" in first
+    assert ":d=60:s=540x960:fps=30,format=yuv420p" in first and "-frames:v 60" in first
+    # Each segment zooms from where its own start puts it; the moves are not all alike.
+    moves = {command.split("zoompan=")[1].split(":d=")[0] for command in (first, second)}
+    assert len(moves) == 2
+
+
 def test_without_footage_the_plan_is_refused_permanently() -> None:
     with pytest.raises(PipelineError) as raised:
         make_plan(clips=[])

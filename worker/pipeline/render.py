@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import subprocess
 import threading
 from collections.abc import Callable
@@ -41,6 +42,7 @@ ENCODING: dict[str, tuple[str, int]] = {
     "high": ("medium", 20),
 }
 MIN_SEGMENT_S = 1.0  # a clip's remainder shorter than this starts the clip over instead
+KEN_BURNS_ZOOM = 0.12  # how far a move over a still zooms in (or out) across its segment
 # Clips cover a little more than the narration: each segment is rounded to whole frames, and `-t`
 # must cut inside the last clip rather than after it.
 COVER_SLACK_S = 0.5
@@ -170,21 +172,40 @@ def ffmpeg_command(
 def segment_command(segment: Segment, plan: RenderPlan, *, ffmpeg_exe: str) -> list[str]:
     """One segment decoded, cropped to cover the frame (never stretched, never letterboxed) and
     scaled, as exactly `length_s` × 30 raw frames on stdout (the last frame repeats if the clip
-    runs short, so the cut never drifts from the voice)."""
+    runs short, so the cut never drifts from the voice). A still is moved over instead."""
     width, height = plan.width_px, plan.height_px
     frames = max(1, round(segment.length_s * FPS))
     # Crop before scaling: a landscape source scales only its 9:16 middle, not the whole frame.
-    cover = (
-        f"fps={FPS},crop=w='min(iw,ih*{width}/{height})':h='min(ih,iw*{height}/{width})',"
-        f"scale={width}:{height},setsar=1,format=yuv420p,"
-        f"tpad=stop_mode=clone:stop_duration={segment.length_s:.3f}"
-    )
+    crop = f"crop=w='min(iw,ih*{width}/{height})':h='min(ih,iw*{height}/{width})'"
+    if segment.clip.still:
+        frames_filter = f"{crop},{ken_burns(segment, width, height, frames)},format=yuv420p"
+    else:
+        frames_filter = (
+            f"fps={FPS},{crop},scale={width}:{height},setsar=1,format=yuv420p,"
+            f"tpad=stop_mode=clone:stop_duration={segment.length_s:.3f}"
+        )
     return [
         ffmpeg_exe, "-hide_banner", "-nostdin", "-loglevel", "error",
         *segment_input(segment),
-        "-vf", cover, "-frames:v", str(frames), "-an",
+        "-vf", frames_filter, "-frames:v", str(frames), "-an",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
     ]  # fmt: skip
+
+
+def ken_burns(segment: Segment, width: int, height: int, frames: int) -> str:
+    """A slow move over a still cropped to the frame's shape: a zoom in or out by KEN_BURNS_ZOOM
+    toward a corner, an edge or the centre, chosen by the picture and the segment. The still is
+    first scaled to twice the frame, so the move glides rather than steps a pixel at a time."""
+    assert segment.clip.path is not None
+    rng = random.Random(f"{segment.clip.path.name}:{segment.start_s:.3f}")
+    step = f"{KEN_BURNS_ZOOM}*on/{max(1, frames - 1)}"
+    zoom = f"1+{step}" if rng.random() < 0.5 else f"{1 + KEN_BURNS_ZOOM}-{step}"
+    towards_x, towards_y = rng.choice((0.0, 0.5, 1.0)), rng.choice((0.0, 0.5, 1.0))
+    return (
+        f"scale={2 * width}:{2 * height},setsar=1,"
+        f"zoompan=z='{zoom}':x='(iw-iw/zoom)*{towards_x}':y='(ih-ih/zoom)*{towards_y}'"
+        f":d={frames}:s={width}x{height}:fps={FPS}"
+    )
 
 
 def plan_segments(plan: RenderPlan) -> list[Segment]:
@@ -204,6 +225,8 @@ def segment_input(segment: Segment) -> list[str]:
     if clip.lavfi is not None:
         return ["-threads", "1", *timing, "-f", "lavfi", "-i", clip.lavfi]
     assert clip.path is not None and clip.container is not None
+    if clip.still:  # one picture: the move makes the segment's frames
+        return ["-threads", "1", *forced_input(clip.container, clip.path)]
     # Opened as the container its first bytes showed, never as what ffmpeg would guess.
     return ["-threads", "1", *timing, *forced_input(clip.container, clip.path)]
 

@@ -3,6 +3,7 @@ backgrounds are in backgrounds.py, stock sites in stock.py)."""
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Protocol
 
 from worker.media import (
+    STILL_CONTAINER_NAMES,
+    STILL_CONTAINERS,
     VIDEO_CONTAINER_NAMES,
     VIDEO_CONTAINERS,
     Clip,
@@ -21,6 +24,7 @@ from worker.media import (
 )
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
+STILL_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 STOP_WORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "or", "the", "to", "with"})
 PROBE_TIMEOUT_S = 30.0
 
@@ -104,14 +108,15 @@ def file_description(name: str, sidecar: str = "") -> str:
 
 @dataclass(frozen=True)
 class MediaFacts:
-    duration_s: float
+    duration_s: float  # math.inf for a still: it lasts as long as its scene
     width_px: int
     height_px: int
-    container: str  # ffmpeg's demuxer for the file: one of VIDEO_CONTAINERS
+    container: str  # ffmpeg's demuxer for the file: one of VIDEO_CONTAINERS or STILL_CONTAINERS
 
 
 class LocalFootage:
-    """Video files in a folder (and below), described by their names and sidecar files."""
+    """Videos and stills in a folder (and below), described by their names and sidecar files. A
+    still plays for its whole scene, the render moving slowly over it (a Ken Burns move)."""
 
     name = "local"
 
@@ -120,11 +125,11 @@ class LocalFootage:
         self._ffmpeg_exe = ffmpeg_exe
         self._warn = warn
         self._ffprobe_exe = find_ffprobe(ffmpeg_exe)
-        self._probed: dict[str, MediaFacts | None] = {}  # None: not a playable video
+        self._probed: dict[str, MediaFacts | None] = {}  # None: neither a video nor a still
         self._files = [
             path
             for path in sorted(media_dir.rglob("*"))
-            if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
+            if path.suffix.lower() in VIDEO_SUFFIXES | STILL_SUFFIXES and path.is_file()
             and not any(part.startswith(".") for part in path.relative_to(media_dir).parts)
         ]  # fmt: skip
         self._offered = [
@@ -160,18 +165,25 @@ class LocalFootage:
         facts = self._probed.get(candidate.clip_id)
         if facts is None:
             return None
+        duration_s = facts.duration_s
+        if facts.container in STILL_CONTAINERS:
+            duration_s = scene.duration_s  # a still lasts its scene
         return Clip(
-            source=self.name, term=scene.term, duration_s=facts.duration_s,
-            width_px=facts.width_px, height_px=facts.height_px,
-            path=(self._media_dir / candidate.clip_id).resolve(), container=facts.container,
+            source=self.name, term=scene.term, duration_s=duration_s, width_px=facts.width_px,
+            height_px=facts.height_px, path=(self._media_dir / candidate.clip_id).resolve(),
+            container=facts.container,
         )  # fmt: skip
 
     def _facts(self, path: Path) -> MediaFacts | None:
         """ffprobe's facts, else ffmpeg's banner (the imageio-ffmpeg wheel ships no ffprobe);
-        None, with a warning, for a file that is not in a video container."""
+        None, with a warning, for a file that is neither a video nor a still by its bytes."""
         container = sniff_container(path)
-        if container not in VIDEO_CONTAINERS:
-            self._warn(f"local: {path.name} is not an {VIDEO_CONTAINER_NAMES} video; skipped")
+        if container is None or container not in VIDEO_CONTAINERS + STILL_CONTAINERS:
+            what = (
+                f"a {STILL_CONTAINER_NAMES} picture" if path.suffix.lower() in STILL_SUFFIXES
+                else f"an {VIDEO_CONTAINER_NAMES} video"
+            )  # fmt: skip
+            self._warn(f"local: {path.name} is not {what}; skipped")
             return None
         facts = probe_media(path, ffprobe_exe=self._ffprobe_exe, container=container)
         if facts is None:
@@ -179,6 +191,8 @@ class LocalFootage:
         duration_s, width_px, height_px = (
             facts.get("durationS"), facts.get("widthPx"), facts.get("heightPx")
         )  # fmt: skip
+        if container in STILL_CONTAINERS:
+            duration_s = math.inf
         if not duration_s or not width_px or not height_px:
             return None
         return MediaFacts(float(duration_s), int(width_px), int(height_px), container)
@@ -187,10 +201,11 @@ class LocalFootage:
 def probe_with_ffmpeg(
     path: Path, *, ffmpeg_exe: str, container: str | None = None
 ) -> MediaFacts | None:
-    """Duration and size from ffmpeg's banner; None for a file in no video container.
-    `container`: the file's, when the caller has sniffed it already."""
+    """Duration and size from ffmpeg's banner (a still's duration is math.inf); None for a file
+    that is neither a video nor a still. `container`: the file's, when the caller has sniffed it
+    already."""
     container = container or sniff_container(path)
-    if container is None or container not in VIDEO_CONTAINERS:
+    if container is None or container not in VIDEO_CONTAINERS + STILL_CONTAINERS:
         return None
     try:
         completed = subprocess.run(
@@ -202,6 +217,8 @@ def probe_with_ffmpeg(
     banner = completed.stderr.decode("utf-8", "replace")  # exits 1: no output file was named
     duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", banner)
     size = re.search(r"Stream #.*?Video: .*?, (\d{2,5})x(\d{2,5})", banner)
+    if size is not None and container in STILL_CONTAINERS:
+        return MediaFacts(math.inf, int(size.group(1)), int(size.group(2)), container)
     if duration is None or size is None:
         return None
     hours, minutes, seconds = duration.groups()
