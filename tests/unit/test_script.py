@@ -70,7 +70,7 @@ Word count: 42
 
 
 def test_a_first_line_with_end_punctuation_is_narration_not_a_title() -> None:
-    assert clean_script("The sea rises.\n\nIt falls.") == "The sea rises.\nIt falls."
+    assert clean_script("The sea rises.\n\nIt falls.") == "The sea rises.\n\nIt falls."
     assert clean_script("Title: Tides\nThe sea rises.") == "The sea rises."
 
 
@@ -101,7 +101,7 @@ def test_the_requests_script_is_used_without_asking_the_llm() -> None:
     llm = ScriptedLLM()
     spec = VideoSpec(video_subject="tides", script="**Narrator:** The moon pulls.\n\n The sea.")
 
-    assert write_script(spec, llm=llm) == "The moon pulls.\nThe sea."
+    assert write_script(spec, llm=llm) == "The moon pulls.\n\nThe sea."
     assert llm.calls == []
 
 

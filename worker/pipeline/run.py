@@ -49,7 +49,10 @@ def run_pipeline(
     )
     llm = _ReportingLLM(configured, report) if configured is not None else None
     sentences = script.split_sentences(text)
-    track = _voice(spec, sentences, work_dir, options=options, report=report)
+    track = _voice(
+        spec, sentences, work_dir, paragraph_ends=script.paragraph_ends(text), options=options,
+        report=report,
+    )  # fmt: skip
     width_px, height_px = render.frame_size_px(spec.aspect, spec.quality)
     picks = _footage(
         spec, text, work_dir, track.duration_s, size_px=(width_px, height_px), llm=llm,
@@ -148,6 +151,7 @@ def _voice(
     sentences: list[str],
     work_dir: Path,
     *,
+    paragraph_ends: list[bool],
     options: PipelineOptions,
     report: _Progress,
 ) -> voice.VoiceTrack:
@@ -162,6 +166,7 @@ def _voice(
         options=options.voice,
         ffmpeg_exe=options.ffmpeg_exe,
         on_progress=lambda done: report(ProgressEvent("voice", START["voice"] + span * done)),
+        paragraph_ends=paragraph_ends,
     )
     if choice.replaced:
         report.warn(f"{choice.replaced}: spoken by {track.engine} instead.")

@@ -54,6 +54,8 @@ _ABBREVIATIONS = frozenset(
     | {"nov", "dec"}
 )
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)+$")
+# ". . ." (and "Wait . . .", "... ." typed loosely): one ellipsis, glued to the word before it.
+_SPACED_ELLIPSIS = re.compile(r"\s*\.(?:\s*\.){2,}")
 
 _FENCE_LINE = re.compile(r"^\s*```")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
@@ -253,11 +255,17 @@ def trim_to_words(script: str, target_words: int, *, highest: int) -> str:
 
 def clean_script(text: str) -> str:
     """Narration only: no markdown, labels, stage directions, title or surrounding quotes;
-    whitespace normalised per line, blank lines dropped."""
+    whitespace normalised per line, and paragraphs kept apart by one blank line (the voice
+    pauses longer there)."""
     lines = [line for line in text.splitlines() if not _FENCE_LINE.match(line)]
-    lines = _without_title(lines)
-    cleaned = (_clean_line(line) for line in lines)
-    return "\n".join(line for line in cleaned if line)
+    kept: list[str] = []
+    for line in _without_title(lines):
+        if not line.strip():
+            if kept and kept[-1]:
+                kept.append("")  # a paragraph break, however many blank lines made it
+        elif cleaned := _clean_line(line):
+            kept.append(cleaned)
+    return "\n".join(kept).strip("\n")
 
 
 def _without_title(lines: list[str]) -> list[str]:
@@ -307,16 +315,34 @@ def _unquoted(line: str) -> str:
 
 def split_sentences(script: str) -> list[str]:
     """Sentences in reading order; line breaks end sentences; abbreviations ("Dr.", "e.g.",
-    "U.S."), initials and decimals do not; text without end punctuation is one sentence."""
-    sentences: list[str] = []
+    "U.S."), initials and decimals do not; text without end punctuation is one sentence. An
+    ellipsis ends one too, spaced (". . .") or not, and is written "…"."""
+    return [text for text, _ in _sentences(script)]
+
+
+def paragraph_ends(script: str) -> list[bool]:
+    """For each of `split_sentences(script)`: whether a paragraph ends after it."""
+    return [ends for _, ends in _sentences(script)]
+
+
+def _sentences(script: str) -> list[tuple[str, bool]]:
+    found: list[tuple[str, bool]] = []
     for line in script.splitlines():
+        if not line.strip():
+            if found:
+                found[-1] = (found[-1][0], True)
+            continue
+        line = _SPACED_ELLIPSIS.sub("…", line)
         start = 0
         for match in _BOUNDARY.finditer(line):
             if _is_sentence_end(line, match):
-                sentences.append(line[start : match.end()].strip())
+                found.append((line[start : match.end()].strip(), False))
                 start = match.end()
-        sentences.append(line[start:].strip())
-    return [sentence for sentence in sentences if sentence and count_words(sentence)]
+        found.append((line[start:].strip(), False))
+        found = [(text, ends) for text, ends in found if text and count_words(text)]
+    if found:
+        found[-1] = (found[-1][0], False)  # the end of the script is no pause
+    return found
 
 
 def _is_sentence_end(line: str, match: re.Match[str]) -> bool:

@@ -19,6 +19,8 @@ from worker.providers import tts
 
 STAGE = "voice"
 PAUSE_S = 0.25  # silence between sentences in voice.wav
+ELLIPSIS_PAUSE_S = 0.6  # after a sentence that trails off ("…")
+PARAGRAPH_PAUSE_S = 0.8  # where a paragraph ends
 SAMPLE_WIDTH_BYTES = 2  # voice.wav is 16-bit mono PCM at the first sentence's rate
 # Speech starts at the first 10 ms window louder than 5 % of the sentence's loudest window (and
 # than ≈ −40 dBFS): engines pad sentences with silence that subtitles should not wait through.
@@ -76,9 +78,11 @@ def synthesize_voice(
     on_progress: Callable[[float], None],
     ffmpeg_exe: str = "ffmpeg",
     engine: tts.SpeechEngine | None = None,
+    paragraph_ends: list[bool] | None = None,
 ) -> VoiceTrack:
-    """Speak each sentence with `engine` (default: the one `options` pick), join them with PAUSE_S
-    between into `voice.wav`, and time every sentence and word in it. `ffmpeg_exe` converts
+    """Speak each sentence with `engine` (default: the one `options` pick), join them into
+    `voice.wav` with a pause after each (`pause_after`; `paragraph_ends` from
+    script.paragraph_ends), and time every sentence and word in it. `ffmpeg_exe` converts
     sentence WAVs only when an engine gives them in different formats."""
     engine = engine or tts.engine_for(options, language=language, voice=voice)
     parts_dir = work_dir / "voice-parts"
@@ -94,7 +98,12 @@ def synthesize_voice(
     rate_hz = _frame_rate_hz(paths[0])
     parts = [_read_part(path, rate_hz=rate_hz, ffmpeg_exe=ffmpeg_exe) for path in paths]
     output = work_dir / "voice.wav"
-    timed, duration_s = _join(sentences, parts, output, rate_hz=rate_hz)
+    ends = paragraph_ends or [False] * len(sentences)
+    pauses_s = [
+        pause_after(text, ends_paragraph)
+        for text, ends_paragraph in zip(sentences, ends, strict=True)
+    ]
+    timed, duration_s = _join(sentences, parts, output, rate_hz=rate_hz, pauses_s=pauses_s)
     shutil.rmtree(parts_dir)
     on_progress(1.0)
     return VoiceTrack(path=output, duration_s=duration_s, sentences=timed, engine=engine.name)
@@ -155,10 +164,17 @@ def speech_bounds(samples: array[int], *, rate_hz: int) -> tuple[int, int]:
     return loud[0] * window, min(len(samples), (loud[-1] + 1) * window)
 
 
+def pause_after(sentence: str, ends_paragraph: bool) -> float:
+    """The silence after a sentence: longer where a paragraph ends or the sentence trails off."""
+    if ends_paragraph:
+        return PARAGRAPH_PAUSE_S
+    return ELLIPSIS_PAUSE_S if sentence.rstrip("\"'”’»)]").endswith("…") else PAUSE_S
+
+
 def _join(
-    sentences: list[str], parts: list[_Part], output: Path, *, rate_hz: int
-) -> tuple[list[TimedText], float]:
-    pause = array("h", bytes(SAMPLE_WIDTH_BYTES * round(PAUSE_S * rate_hz)))
+    sentences: list[str], parts: list[_Part], output: Path, *, rate_hz: int,
+    pauses_s: list[float],
+) -> tuple[list[TimedText], float]:  # fmt: skip
     timed: list[TimedText] = []
     offset = 0  # frames written so far
     with wave.open(str(output), "wb") as writer:
@@ -167,6 +183,7 @@ def _join(
         writer.setframerate(rate_hz)
         for index, (sentence, part) in enumerate(zip(sentences, parts, strict=True)):
             if index:
+                pause = array("h", bytes(SAMPLE_WIDTH_BYTES * round(pauses_s[index - 1] * rate_hz)))
                 writer.writeframes(_le_bytes(pause))
                 offset += len(pause)
             writer.writeframes(_le_bytes(part.samples))

@@ -1,0 +1,101 @@
+"""Captions on the beat, measured against the voice itself: after each long pause of a script
+(an ellipsis, a paragraph break), the first word's highlight starts within 80 ms of where
+ffmpeg's `silencedetect` hears the voice come back, for each local speech engine.
+
+The figures (median and worst error per engine) are printed with `-s` and recorded in
+README.md ("Captions on the beat")."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+
+from app.settings import find_ffmpeg
+from worker.options import VoiceOptions
+from worker.pipeline.script import paragraph_ends, split_sentences
+from worker.pipeline.voice import VoiceTrack, synthesize_voice
+from worker.providers import tts
+
+FFMPEG = find_ffmpeg()
+ESPEAK = shutil.which("espeak-ng")
+SCRIPT = (
+    "The tide comes in . . . and then it goes out again.\n\n"
+    "A new day begins on the shore. Nobody is there . . . except one old dog.\n\n"
+    "He waits for the boats. When they come back, he runs to meet them."
+)
+TOLERANCE_S = 0.08
+LONG_PAUSE_S = 0.45  # silences at least this long are the script's pauses
+
+
+def onsets_after_pauses(voice: Path) -> list[float]:
+    """Where the voice comes back after each long silence, by ffmpeg's silencedetect."""
+    completed = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostats", "-i", str(voice), "-af",
+         f"silencedetect=noise=-40dB:d={LONG_PAUSE_S}", "-f", "null", "-"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    ends = [float(value) for value in re.findall(r"silence_end: ([\d.]+)", completed.stderr)]
+    return [end for end in ends if end < duration_s(voice) - 0.05]  # not the trailing silence
+
+
+def duration_s(voice: Path) -> float:
+    with wave.open(str(voice), "rb") as reader:
+        return reader.getnframes() / reader.getframerate()
+
+
+def errors_s(track: VoiceTrack) -> dict[str, float]:
+    """For each onset after a long pause: the word whose highlight starts nearest to it, and by
+    how much its start misses the onset."""
+    words = [word for sentence in track.sentences for word in sentence.words]
+    found = {}
+    for onset in onsets_after_pauses(track.path):
+        nearest = min(words, key=lambda word: abs(word.start_s - onset))
+        found[nearest.text] = nearest.start_s - onset
+    return found
+
+
+def speak(engine: tts.SpeechEngine, options: VoiceOptions, work_dir: Path) -> VoiceTrack:
+    return synthesize_voice(
+        split_sentences(SCRIPT), work_dir, language="en", voice=None, options=options,
+        on_progress=lambda _done: None, ffmpeg_exe=FFMPEG, engine=engine,
+        paragraph_ends=paragraph_ends(SCRIPT),
+    )  # fmt: skip
+
+
+def engines() -> list[tuple[str, tts.SpeechEngine, VoiceOptions]]:
+    found: list[tuple[str, tts.SpeechEngine, VoiceOptions]] = []
+    piper = VoiceOptions(provider="piper")
+    found.append(("piper", tts.engine_for(piper, language="en", voice=None), piper))
+    if ESPEAK is not None:
+        espeak = VoiceOptions(provider="espeak", espeak_exe=ESPEAK)
+        found.append(("espeak-ng", tts.engine_for(espeak, language="en", voice=None), espeak))
+    return found
+
+
+@pytest.mark.parametrize("engine_name", ["piper", "espeak-ng"])
+def test_the_first_word_after_each_pause_starts_with_the_voice(
+    engine_name: str, tmp_path: Path
+) -> None:
+    chosen = {name: (engine, options) for name, engine, options in engines()}
+    if engine_name not in chosen:
+        pytest.skip(f"{engine_name} is not installed")
+    engine, options = chosen[engine_name]
+
+    track = speak(engine, options, tmp_path)
+    errors = errors_s(track)
+
+    # The two ellipses and the two paragraph breaks are heard as long pauses, and the word
+    # after each is found at the voice's return (other sentence breaks may be long enough too).
+    assert {"and", "A", "except", "He"} <= set(errors), errors
+    misses_ms = sorted(abs(error) * 1000 for error in errors.values())
+    print(
+        f"\n{engine_name}: {len(misses_ms)} pauses, median {statistics.median(misses_ms):.0f} ms, "
+        f"worst {misses_ms[-1]:.0f} ms: { ({w: round(e * 1000) for w, e in errors.items()}) }"
+    )
+    assert all(abs(error) <= TOLERANCE_S for error in errors.values()), errors
