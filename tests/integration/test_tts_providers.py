@@ -34,13 +34,13 @@ class RecordingEngine:
         self.name = inner.name
         self.durations_s: list[float] = []
 
-    def synthesize(self, sentences: list[str], out_dir: Path, **kwargs: object) -> list[Path]:
-        paths = self.inner.synthesize(sentences, out_dir, **kwargs)  # type: ignore[arg-type]
+    def synthesize(self, sentences: list[str], out_dir: Path, **kwargs: object) -> list[tts.Spoken]:
+        parts = self.inner.synthesize(sentences, out_dir, **kwargs)  # type: ignore[arg-type]
         self.name = self.inner.name
-        for path in paths:
-            with wave.open(str(path), "rb") as reader:
+        for part in parts:
+            with wave.open(str(part.path), "rb") as reader:
                 self.durations_s.append(reader.getnframes() / reader.getframerate())
-        return paths
+        return parts
 
 
 def wav_duration_s(path: Path) -> float:
@@ -205,7 +205,7 @@ def test_openai_speech_rate_limit_is_retried(tmp_path: Path) -> None:
         )
 
     assert len(fake.requests) == 2 and len(sleeps) == 1
-    assert wav_duration_s(paths[0]) > 0
+    assert wav_duration_s(paths[0].path) > 0
 
 
 def test_openai_speech_server_error_fails_after_the_retries(tmp_path: Path) -> None:
@@ -274,7 +274,7 @@ def test_every_voice_of_the_original_page_speaks_offline(voice_id: str, tmp_path
     else:
         # espeak-ng's own voice of that language and kind, never a fallback to another one.
         assert engine.name == f"espeak-ng:{original.espeak}"
-    with wave.open(str(part), "rb") as reader:
+    with wave.open(str(part.path), "rb") as reader:
         assert reader.getnframes() > 0
 
 

@@ -17,6 +17,7 @@ from worker.options import VoiceOptions
 from worker.pipeline.voice import (
     PAUSE_S,
     apportion_words,
+    engine_words,
     speech_bounds,
     synthesize_voice,
 )
@@ -52,12 +53,12 @@ class ToneEngine:
     def synthesize(
         self, sentences: list[str], out_dir: Path, *, voice: str | None, language: str,
         on_sentence: tts.OnSentence | None = None,
-    ) -> list[Path]:  # fmt: skip
+    ) -> list[tts.Spoken]:  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for index, sentence in enumerate(sentences):
             samples = tone(silence_s=0.2, speech_s=0.1 * len(sentence.split()))
-            paths.append(write_wav(tts.part_path(out_dir, index), samples))
+            paths.append(tts.Spoken(write_wav(tts.part_path(out_dir, index), samples)))
             if on_sentence is not None:
                 on_sentence(index + 1)
         return paths
@@ -229,3 +230,18 @@ def test_an_engine_that_refuses_the_voice_is_not(tmp_path: Path) -> None:
     assert not caught.value.retryable
     assert caught.value.message == "espeak-ng failed with voice 'xx': no output"
     assert caught.value.stage == "voice"
+
+
+def test_engine_word_marks_time_the_words_and_fill_the_unmarked() -> None:
+    text = "Wait, the tide — it turns."
+    marks = (
+        tts.WordMark(0, 4, 0.0), tts.WordMark(6, 3, 0.52), tts.WordMark(10, 4, 0.66),
+        tts.WordMark(17, 2, 1.34), tts.WordMark(20, 5, 1.51),
+    )  # fmt: skip
+    words = engine_words(text, marks, offset_s=10.0, start_s=10.05, end_s=11.9)
+
+    assert [word.text for word in words] == ["Wait,", "the", "tide", "—", "it", "turns."]
+    starts = [round(word.start_s, 3) for word in words]
+    # The first word at the speech, not the engine's lead-in; the dash halfway between.
+    assert starts == [10.05, 10.52, 10.66, 11.0, 11.34, 11.51]
+    assert [round(word.end_s, 3) for word in words] == [*starts[1:], 11.9]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import operator
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +34,7 @@ SILENCE_FLOOR_RMS = 330.0
 DIGIT_WEIGHT = 3.0
 PAUSE_WEIGHT = {",": 2.0, ";": 2.5, ":": 2.5, "—": 2.5, "-": 1.0, ".": 3.0, "!": 3.0, "?": 3.0}
 FFMPEG_TIMEOUT_S = 60.0
+MIN_WORD_S = 0.01  # a word the engine ran into the next still lights up
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class _Part:
     samples: array[int]
     speech_start: int  # first and past-last frame of speech in `samples`
     speech_end: int
+    words: tuple[tts.WordMark, ...] | None  # the engine's, when it gives them
 
 
 def synthesize_voice(
@@ -88,15 +92,15 @@ def synthesize_voice(
     parts_dir = work_dir / "voice-parts"
     shutil.rmtree(parts_dir, ignore_errors=True)  # a previous attempt's leftovers
     on_progress(0.0)
-    paths = engine.synthesize(
+    spoken = engine.synthesize(
         sentences,
         parts_dir,
         voice=voice,
         language=language,
         on_sentence=lambda done: on_progress(0.9 * done / len(sentences)),
     )
-    rate_hz = _frame_rate_hz(paths[0])
-    parts = [_read_part(path, rate_hz=rate_hz, ffmpeg_exe=ffmpeg_exe) for path in paths]
+    rate_hz = _frame_rate_hz(spoken[0].path)
+    parts = [_read_part(part, rate_hz=rate_hz, ffmpeg_exe=ffmpeg_exe) for part in spoken]
     output = work_dir / "voice.wav"
     ends = paragraph_ends or [False] * len(sentences)
     pauses_s = [
@@ -114,7 +118,8 @@ def _frame_rate_hz(path: Path) -> int:
         return reader.getframerate()
 
 
-def _read_part(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> _Part:
+def _read_part(spoken: tts.Spoken, *, rate_hz: int, ffmpeg_exe: str) -> _Part:
+    path = spoken.path
     with wave.open(str(path), "rb") as reader:
         params = reader.getparams()
         # Frames from the data itself: streamed WAVs (OpenAI's) may declare a bogus length.
@@ -126,7 +131,9 @@ def _read_part(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> _Part:
     if sys.byteorder == "big":  # WAV samples are little-endian
         samples.byteswap()
     start, end = speech_bounds(samples, rate_hz=rate_hz)
-    return _Part(samples, start, end)
+    if spoken.words is not None and params.framerate != rate_hz:
+        return _Part(samples, start, end, None)  # resampled: keep it simple, share words out
+    return _Part(samples, start, end, spoken.words)
 
 
 def _convert(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> bytes:
@@ -189,9 +196,12 @@ def _join(
             writer.writeframes(_le_bytes(part.samples))
             start_s = (offset + part.speech_start) / rate_hz
             end_s = (offset + part.speech_end) / rate_hz
-            timed.append(
-                TimedText(sentence, start_s, end_s, apportion_words(sentence, start_s, end_s))
-            )
+            words = apportion_words(sentence, start_s, end_s)
+            if part.words:
+                words = engine_words(
+                    sentence, part.words, offset_s=offset / rate_hz, start_s=start_s, end_s=end_s
+                )
+            timed.append(TimedText(sentence, start_s, end_s, words))
             offset += len(part.samples)
     return timed, offset / rate_hz
 
@@ -219,6 +229,35 @@ def apportion_words(text: str, start_s: float, end_s: float) -> list[TimedWord]:
         words.append(TimedWord(token, cursor, word_end))
         cursor = word_end + pause * scale
     return words
+
+
+def engine_words(
+    text: str, marks: tuple[tts.WordMark, ...], *, offset_s: float, start_s: float,
+    end_s: float,
+) -> list[TimedWord]:  # fmt: skip
+    """The sentence's words (`text.split()`) at the times the engine gave: a word starts at the
+    first mark inside its characters (the part starts at `offset_s` in voice.wav), held within
+    the sentence's speech; a word the engine did not mark (a dash) shares the time between its
+    neighbours; each word ends where the next begins."""
+    spans = [(match.start(), match.end()) for match in re.finditer(r"\S+", text)]
+    starts: list[float | None] = []
+    for first, past in spans:
+        mark = next((m for m in marks if first <= m.char_start < past), None)
+        at_s = None if mark is None else min(max(offset_s + mark.at_s, start_s), end_s)
+        starts.append(at_s)
+    starts[0] = start_s  # the engine's first mark includes its lead-in silence
+    known = [(index, at_s) for index, at_s in enumerate(starts) if at_s is not None]
+    known.append((len(starts), end_s))
+    filled: list[float] = []
+    for (index, at_s), (following, next_s) in itertools.pairwise(known):
+        at_s = max(at_s, filled[-1] if filled else start_s)  # never backwards
+        gap = (max(next_s, at_s) - at_s) / (following - index)
+        filled += [at_s + gap * step for step in range(following - index)]
+    ends = [*filled[1:], end_s]
+    return [
+        TimedWord(token, at_s, max(ends_s, at_s + MIN_WORD_S))
+        for token, at_s, ends_s in zip(text.split(), filled, ends, strict=True)
+    ]
 
 
 def _spoken_weight(token: str) -> float:

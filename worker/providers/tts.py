@@ -1,13 +1,16 @@
 """Speech engines: Piper and espeak-ng (run as programs by app/speech.py, whose docstring says
-why Piper is never imported), and an OpenAI-compatible server. Every engine writes one WAV per
-sentence, `0000.wav`, `0001.wav`…, and which one a job uses is `engine_for`'s choice.
+why Piper is never imported; espeak-ng through its library when it is installed, for its word
+times), and an OpenAI-compatible server. Every engine writes one WAV per sentence, `0000.wav`,
+`0001.wav`…, and which one a job uses is `engine_for`'s choice.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 import wave
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +21,7 @@ from app.speech import OnSentence, SpeechError, run_espeak, run_piper
 from app.voices import ORIGINAL_VOICES, PiperVoiceFiles, espeak_voices, find_piper_voice
 from worker.errors import PipelineError, ProviderError
 from worker.options import VoiceOptions
+from worker.providers.espeak_library import EspeakError, EspeakLibrary, WordMark, espeak_library
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, scrub, status_error
 
 STAGE = "voice"
@@ -31,6 +35,14 @@ ESPEAK_INSTALL_HINT = (
 )
 
 
+@dataclass(frozen=True)
+class Spoken:
+    """A sentence's WAV, and where the engine says each word starts in it (None: it cannot)."""
+
+    path: Path
+    words: tuple[WordMark, ...] | None = None
+
+
 class SpeechEngine(Protocol):
     name: str
 
@@ -42,7 +54,7 @@ class SpeechEngine(Protocol):
         voice: str | None,
         language: str,
         on_sentence: OnSentence = lambda _: None,
-    ) -> list[Path]:
+    ) -> list[Spoken]:
         """One WAV per sentence, in order; `on_sentence(n)` after the n-th where it can tell."""
         ...
 
@@ -83,7 +95,7 @@ class PiperEngine:
         voice: str | None,
         language: str,
         on_sentence: OnSentence = lambda _: None,
-    ) -> list[Path]:
+    ) -> list[Spoken]:
         raw_dir = out_dir / "piper-raw"
         try:
             written = run_piper(self.files, sentences, raw_dir, on_sentence=on_sentence)
@@ -92,7 +104,7 @@ class PiperEngine:
         parts = []
         for index, (sentence, path) in enumerate(zip(sentences, written, strict=True)):
             check_audio(path, engine=self.name, index=index, sentence=sentence)
-            parts.append(path.replace(part_path(out_dir, index)))
+            parts.append(Spoken(path.replace(part_path(out_dir, index))))
         raw_dir.rmdir()
         return parts
 
@@ -105,7 +117,8 @@ def espeak_candidates(*, voice: str | None, language: str) -> list[str]:
 
 
 class EspeakEngine:
-    """espeak-ng, one process per sentence; the voice falls back requested → language → base."""
+    """espeak-ng, sentence by sentence, through its library where it can (which times each word)
+    or its program; the voice falls back requested → language → base."""
 
     def __init__(self, espeak_exe: str) -> None:
         self.espeak_exe = espeak_exe
@@ -119,19 +132,44 @@ class EspeakEngine:
         voice: str | None,
         language: str,
         on_sentence: OnSentence = lambda _: None,
-    ) -> list[Path]:
+    ) -> list[Spoken]:
         out_dir.mkdir(parents=True, exist_ok=True)
         chosen = self._first_working_voice(
             espeak_candidates(voice=voice, language=language), out_dir
         )
         self.name = f"espeak-ng:{chosen}"
-        parts: list[Path] = []
+        library = espeak_library()
+        parts: list[Spoken] = []
         for index, sentence in enumerate(sentences):
             path = part_path(out_dir, index)
-            self._run(chosen, text=sentence, out=path)
-            parts.append(check_audio(path, engine=self.name, index=index, sentence=sentence))
+            marks = None
+            if library is not None:
+                marks = self._speak(library, chosen, text=sentence, out=path)
+            if marks is None:
+                self._run(chosen, text=sentence, out=path)
+            check_audio(path, engine=self.name, index=index, sentence=sentence)
+            parts.append(Spoken(path, None if marks is None else tuple(marks)))
             on_sentence(index + 1)
         return parts
+
+    @staticmethod
+    def _speak(
+        library: EspeakLibrary, voice: str, *, text: str, out: Path
+    ) -> list[WordMark] | None:
+        """The sentence through the library into `out`, and its word marks; None when the library
+        refuses (the program then speaks it)."""
+        try:
+            samples, marks = library.speak(text, voice=voice, words_per_min=ESPEAK_WORDS_PER_MIN)
+        except EspeakError:
+            return None
+        with wave.open(str(out), "wb") as writer:
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(library.rate_hz)
+            writer.writeframes(
+                samples.tobytes() if sys.byteorder == "little" else _swapped(samples)
+            )
+        return marks
 
     def _first_working_voice(self, voices: list[str], out_dir: Path) -> str:
         # espeak-ng reads an unknown "no-such-voice" as Norwegian ("no") and exits 0: only names
@@ -182,20 +220,19 @@ class OpenAISpeechEngine:
         voice: str | None,
         language: str,
         on_sentence: OnSentence = lambda _: None,
-    ) -> list[Path]:
+    ) -> list[Spoken]:
         out_dir.mkdir(parents=True, exist_ok=True)
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         request = {"model": self.model, "voice": voice or OPENAI_DEFAULT_VOICE}
-        parts: list[Path] = []
+        parts: list[Spoken] = []
         with httpx.Client(timeout=SPEECH_TIMEOUT_S, headers=headers) as client:
             for index, sentence in enumerate(sentences):
                 path = part_path(out_dir, index)
                 path.write_bytes(
                     self._post(client, {**request, "input": sentence, "response_format": "wav"})
                 )
-                parts.append(
-                    check_audio(path, engine=self.provider, index=index, sentence=sentence)
-                )
+                check_audio(path, engine=self.provider, index=index, sentence=sentence)
+                parts.append(Spoken(path))
                 on_sentence(index + 1)
         return parts
 
@@ -320,3 +357,10 @@ def _espeak(options: VoiceOptions) -> EspeakEngine:
     if options.espeak_exe is None:
         raise PipelineError(ESPEAK_INSTALL_HINT, retryable=False, stage=STAGE)
     return EspeakEngine(options.espeak_exe)
+
+
+def _swapped(samples: array[int]) -> bytes:
+    """Little-endian bytes of native samples on a big-endian machine (WAV is little-endian)."""
+    swapped = array("h", samples)
+    swapped.byteswap()
+    return swapped.tobytes()
