@@ -1,5 +1,7 @@
 """The local speech engines, run as programs: Piper's command line and espeak-ng. Text in, WAV
-files out; the worker's voice stage and the API's voice samples both speak through here.
+files out; the API's voice samples speak through here, and so does the worker's voice stage
+where espeak-ng's library is missing (else it runs the voices itself, for their word times:
+worker/providers/piper_model.py, worker/providers/espeak_library.py).
 
 Licence: `piper-tts` is GPL-3.0 and MoneyPrinter is MIT, so our code never imports `piper`. It
 runs Piper's command-line program (`python -m piper` of the same environment) as a separate

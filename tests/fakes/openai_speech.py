@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import subprocess
 import wave
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
@@ -31,10 +32,25 @@ def tone_wav(duration_s: float, *, rate_hz: int = 24_000, channels: int = 1) -> 
     return buffer.getvalue()
 
 
+def spoken_wav(text: str) -> bytes:
+    """`text` spoken by espeak-ng, as a 24 kHz mono WAV."""
+    espeak = subprocess.run(
+        ["espeak-ng", "-v", "en-us", "--stdout"], input=text.encode(), capture_output=True,
+        check=True, timeout=60,
+    )  # fmt: skip
+    converted = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", "pipe:0", "-ar", "24000", "-ac", "1", "-f", "wav",
+         "pipe:1"],
+        input=espeak.stdout, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return converted.stdout
+
+
 class SpeechHandler(BaseHTTPRequestHandler):
     """`mode`: "ok", "unauthorized" (401), "busy-once" (429 then ok), "error" (500 always),
     "empty" (200 with a 0-byte body), "echo-authorization" (400 repeating the credentials it was
-    sent). `formats` cycle per request: (rate_hz, channels)."""
+    sent), "speech" (real speech, by the espeak-ng program, resampled to 24 kHz as OpenAI's
+    WAVs are, without any word times). `formats` cycle per request: (rate_hz, channels)."""
 
     mode: ClassVar[str] = "ok"
     formats: ClassVar[list[tuple[int, int]]] = [(24_000, 1)]
@@ -59,6 +75,8 @@ class SpeechHandler(BaseHTTPRequestHandler):
             self._json(429, {"error": {"message": "Rate limit reached"}})
         elif self.mode == "empty":
             self._send(200, b"", "audio/wav")
+        elif self.mode == "speech":
+            self._send(200, spoken_wav(str(body.get("input", ""))), "audio/wav")
         else:
             rate_hz, channels = self.formats[(len(self.requests) - 1) % len(self.formats)]
             duration_s = SECONDS_PER_CHAR * len(str(body.get("input", "")))

@@ -16,9 +16,11 @@ from worker.errors import PipelineError
 from worker.options import VoiceOptions
 from worker.pipeline.voice import (
     PAUSE_S,
+    aligned_words,
     apportion_words,
     engine_words,
     speech_bounds,
+    speech_spans,
     synthesize_voice,
 )
 from worker.providers import tts
@@ -245,3 +247,25 @@ def test_engine_word_marks_time_the_words_and_fill_the_unmarked() -> None:
     # The first word at the speech, not the engine's lead-in; the dash halfway between.
     assert starts == [10.05, 10.52, 10.66, 11.0, 11.34, 11.51]
     assert [round(word.end_s, 3) for word in words] == [*starts[1:], 11.9]
+
+
+def test_without_engine_times_each_clause_goes_in_its_stretch_of_speech() -> None:
+    spans = [(1.0, 1.5), (1.62, 1.7), (2.0, 2.6), (3.0, 3.9)]  # the 0.3 s and 0.4 s gaps are pauses
+    words = aligned_words("One two, three four; five six seven.", spans)
+
+    firsts = [(words[i].text, round(words[i].start_s, 2)) for i in (0, 2, 4)]
+    assert firsts == [("One", 1.0), ("three", 2.0), ("five", 3.0)]
+    assert round(words[1].end_s, 2) <= 1.7 and round(words[3].end_s, 2) == 2.6
+    # Too few pauses for the clauses: the sentence is shared out as a whole.
+    assert aligned_words("One, two, three.", [(0.0, 1.0)]) == apportion_words(
+        "One, two, three.", 0.0, 1.0
+    )
+
+
+def test_speech_spans_split_where_the_voice_stops() -> None:
+    samples = tone(silence_s=0.2, speech_s=0.3)  # its trailing 0.2 s is the pause
+    samples.extend(tone(silence_s=0.0, speech_s=0.3))
+    spans = speech_spans(samples, rate_hz=RATE_HZ)
+    assert [(round(a / RATE_HZ, 1), round(b / RATE_HZ, 1)) for a, b in spans] == [
+        (0.2, 0.5), (0.7, 1.0)
+    ]  # fmt: skip

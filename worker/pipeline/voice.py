@@ -35,6 +35,8 @@ DIGIT_WEIGHT = 3.0
 PAUSE_WEIGHT = {",": 2.0, ";": 2.5, ":": 2.5, "—": 2.5, "-": 1.0, ".": 3.0, "!": 3.0, "?": 3.0}
 FFMPEG_TIMEOUT_S = 60.0
 MIN_WORD_S = 0.01  # a word the engine ran into the next still lights up
+MIN_GAP_S = 0.08  # a quieter stretch this long inside a sentence is a pause
+CLAUSE_MARKS = (",", ";", ":", "—", "–", "…")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class _Part:
     samples: array[int]
     speech_start: int  # first and past-last frame of speech in `samples`
     speech_end: int
+    spans: list[tuple[int, int]]  # its stretches of speech, split at pauses
     words: tuple[tts.WordMark, ...] | None  # the engine's, when it gives them
 
 
@@ -130,10 +133,11 @@ def _read_part(spoken: tts.Spoken, *, rate_hz: int, ffmpeg_exe: str) -> _Part:
     samples.frombytes(data[: len(data) - len(data) % SAMPLE_WIDTH_BYTES])
     if sys.byteorder == "big":  # WAV samples are little-endian
         samples.byteswap()
-    start, end = speech_bounds(samples, rate_hz=rate_hz)
+    spans = speech_spans(samples, rate_hz=rate_hz)
+    start, end = (spans[0][0], spans[-1][1]) if spans else (0, len(samples))
     if spoken.words is not None and params.framerate != rate_hz:
-        return _Part(samples, start, end, None)  # resampled: keep it simple, share words out
-    return _Part(samples, start, end, spoken.words)
+        return _Part(samples, start, end, spans, None)  # resampled: placed by its pauses
+    return _Part(samples, start, end, spans, spoken.words)
 
 
 def _convert(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> bytes:
@@ -157,18 +161,59 @@ def _convert(path: Path, *, rate_hz: int, ffmpeg_exe: str) -> bytes:
 
 def speech_bounds(samples: array[int], *, rate_hz: int) -> tuple[int, int]:
     """First and past-last frame of speech; the whole part when nothing stands out."""
+    spans = speech_spans(samples, rate_hz=rate_hz)
+    if not spans:
+        return (0, 0) if not samples else (0, len(samples))
+    return spans[0][0], spans[-1][1]
+
+
+def speech_spans(samples: array[int], *, rate_hz: int) -> list[tuple[int, int]]:
+    """The stretches of speech (first and past-last frame), split where the voice stops for
+    MIN_GAP_S or longer: speech is a window louder than SILENCE_RELATIVE of the loudest (and
+    than the floor)."""
     window = max(1, round(rate_hz * WINDOW_S))
     energies = []  # mean square per window
     for start in range(0, len(samples), window):
         chunk = samples[start : start + window]
         energies.append(sum(map(operator.mul, chunk, chunk)) / len(chunk))
     if not energies:
-        return 0, 0
+        return []
     threshold = max(SILENCE_FLOOR_RMS**2, SILENCE_RELATIVE**2 * max(energies))
     loud = [index for index, energy in enumerate(energies) if energy >= threshold]
-    if not loud:
-        return 0, len(samples)
-    return loud[0] * window, min(len(samples), (loud[-1] + 1) * window)
+    gap_windows = round(MIN_GAP_S / WINDOW_S)
+    spans: list[tuple[int, int]] = []
+    for index in loud:
+        if spans and index - spans[-1][1] < gap_windows:
+            spans[-1] = (spans[-1][0], index + 1)
+        else:
+            spans.append((index, index + 1))
+    return [(first * window, min(len(samples), past * window)) for first, past in spans]
+
+
+def aligned_words(text: str, spans_s: list[tuple[float, float]]) -> list[TimedWord]:
+    """Words for an engine that gives no times, placed by the pauses heard in its audio: each
+    clause (ended by , ; : — or …) in its own stretch of speech, the clauses matched to the
+    widest pauses in order; the whole sentence shared out when the pauses are too few."""
+    tokens = text.split()
+    clauses: list[list[str]] = [[]]
+    for index, token in enumerate(tokens):
+        clauses[-1].append(token)
+        ends_clause = token.rstrip("\"'”’»)]").endswith(CLAUSE_MARKS)
+        if ends_clause and index < len(tokens) - 1:
+            clauses.append([])
+    clauses = [clause for clause in clauses if clause]
+    start_s, end_s = spans_s[0][0], spans_s[-1][1]
+    if len(clauses) < 2 or len(spans_s) < len(clauses):
+        return apportion_words(text, start_s, end_s)
+    gaps = sorted(
+        range(1, len(spans_s)), key=lambda i: spans_s[i][0] - spans_s[i - 1][1], reverse=True
+    )
+    cuts = sorted(gaps[: len(clauses) - 1])
+    bounds = [0, *cuts, len(spans_s)]
+    words: list[TimedWord] = []
+    for clause, first, past in zip(clauses, bounds[:-1], bounds[1:], strict=True):
+        words += apportion_words(" ".join(clause), spans_s[first][0], spans_s[past - 1][1])
+    return words
 
 
 def pause_after(sentence: str, ends_paragraph: bool) -> float:
@@ -196,11 +241,13 @@ def _join(
             writer.writeframes(_le_bytes(part.samples))
             start_s = (offset + part.speech_start) / rate_hz
             end_s = (offset + part.speech_end) / rate_hz
-            words = apportion_words(sentence, start_s, end_s)
             if part.words:
                 words = engine_words(
                     sentence, part.words, offset_s=offset / rate_hz, start_s=start_s, end_s=end_s
                 )
+            else:
+                spans_s = [((offset + a) / rate_hz, (offset + b) / rate_hz) for a, b in part.spans]
+                words = aligned_words(sentence, spans_s or [(start_s, end_s)])
             timed.append(TimedText(sentence, start_s, end_s, words))
             offset += len(part.samples)
     return timed, offset / rate_hz

@@ -1,5 +1,6 @@
 """espeak-ng's library (libespeak-ng) through ctypes: a sentence's speech, and where each of its
-words starts in it, which the program `espeak-ng` cannot tell.
+words starts in it, which the program `espeak-ng` cannot tell; and a sentence's phonemes, which
+a Piper voice speaks (worker/providers/piper_model.py).
 
 The library reports a word event (its characters in the text, and the millisecond of the audio
 it starts at) as it synthesises; in the synchronous mode used here, events arrive in the same
@@ -26,6 +27,10 @@ PARAMETER_RATE = 1
 EVENT_LIST_TERMINATED = 0
 EVENT_WORD = 1
 EE_OK = 0
+PHONEMES_IPA = 0x02
+# How a clause's end reads in a Piper voice's phonemes (its phoneme_id_map has these): what
+# espeak-ng reports as the clause's punctuation, dashes as a semicolon's pause.
+CLAUSE_ENDS = {".": ".", ",": ",", "!": "!", "?": "?", ";": ";", ":": ":", "—": ";", "–": ";"}
 
 
 class _Event(ctypes.Structure):
@@ -75,6 +80,10 @@ class EspeakLibrary:
             ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
         ]  # fmt: skip
         self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self._lib.espeak_TextToPhonemes.argtypes = [
+            ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int
+        ]  # fmt: skip
+        self._lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         self.rate_hz = int(
             self._lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, None, INITIALIZE_DONT_EXIT)
         )
@@ -100,6 +109,31 @@ class EspeakLibrary:
             if status != EE_OK or self._lib.espeak_Synchronize() != EE_OK:
                 raise EspeakError(f"libespeak-ng failed on {text!r} (error {status})")
             return self._samples, self._marks
+
+    def phonemes(self, text: str, *, voice: str) -> list[tuple[str, str]]:
+        """The sentence's clauses as (IPA phonemes, the punctuation ending it or ""), in order;
+        words are separated by spaces."""
+        with self._lock:
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
+                raise EspeakError(f"libespeak-ng has no voice {voice!r}")
+            data = text.encode("utf-8")
+            buffer = ctypes.create_string_buffer(data)
+            start = ctypes.addressof(buffer)
+            cursor = ctypes.c_void_p(start)
+            clauses = []
+            while cursor.value:
+                before = cursor.value - start
+                phonemes = self._lib.espeak_TextToPhonemes(
+                    ctypes.byref(cursor), CHARS_UTF8, PHONEMES_IPA
+                )
+                # It reads one character past the clause before it stops: not the clause's own.
+                after = cursor.value - start - 1 if cursor.value else len(data)
+                read = data[before:after].decode("utf-8", "replace")
+                ends = [CLAUSE_ENDS[char] for char in read if char in CLAUSE_ENDS]
+                clauses.append(
+                    ((phonemes or b"").decode("utf-8").strip(), ends[-1] if ends else "")
+                )
+            return [(phonemes, end) for phonemes, end in clauses if phonemes]
 
     def _receive(
         self, wav: ctypes.Array[ctypes.c_short], count: int, events: ctypes.Array[_Event]

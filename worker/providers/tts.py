@@ -1,6 +1,7 @@
-"""Speech engines: Piper and espeak-ng (run as programs by app/speech.py, whose docstring says
-why Piper is never imported; espeak-ng through its library when it is installed, for its word
-times), and an OpenAI-compatible server. Every engine writes one WAV per sentence, `0000.wav`,
+"""Speech engines: Piper and espeak-ng, and an OpenAI-compatible server. Where espeak-ng's library
+is installed, a Piper voice runs here and espeak-ng speaks through the library, both giving each
+word's time; otherwise both run as programs (app/speech.py, whose docstring says why Piper is
+never imported). Every engine writes one WAV per sentence, `0000.wav`,
 `0001.wav`…, and which one a job uses is `engine_for`'s choice.
 """
 
@@ -23,6 +24,7 @@ from worker.errors import PipelineError, ProviderError
 from worker.options import VoiceOptions
 from worker.providers.espeak_library import EspeakError, EspeakLibrary, WordMark, espeak_library
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, scrub, status_error
+from worker.providers.piper_model import PiperModelError, piper_model
 
 STAGE = "voice"
 ESPEAK_WORDS_PER_MIN = 165  # the narration's pace (espeak-ng's own default is 175)
@@ -81,7 +83,8 @@ def check_audio(path: Path, *, engine: str, index: int, sentence: str) -> Path:
 
 
 class PiperEngine:
-    """All sentences in one `piper` process."""
+    """A Piper voice run here (worker/providers/piper_model.py), which times each word; where
+    espeak-ng's library is missing, Piper's own program, all sentences in one process."""
 
     def __init__(self, files: PiperVoiceFiles) -> None:
         self.files = files
@@ -95,6 +98,31 @@ class PiperEngine:
         voice: str | None,
         language: str,
         on_sentence: OnSentence = lambda _: None,
+    ) -> list[Spoken]:
+        library = espeak_library()
+        if library is None:
+            return self._run_program(sentences, out_dir, on_sentence=on_sentence)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model = piper_model(self.files, library)
+        parts = []
+        for index, sentence in enumerate(sentences):
+            path = part_path(out_dir, index)
+            try:
+                samples, marks = model.speak(sentence)
+            except (PiperModelError, EspeakError) as exc:
+                raise PipelineError(
+                    f"{self.name} produced no audio for sentence {index + 1} ({sentence!r})",
+                    retryable=False,
+                    stage=STAGE,
+                ) from exc
+            write_wav(path, samples, rate_hz=model.rate_hz)
+            check_audio(path, engine=self.name, index=index, sentence=sentence)
+            parts.append(Spoken(path, tuple(marks)))
+            on_sentence(index + 1)
+        return parts
+
+    def _run_program(
+        self, sentences: list[str], out_dir: Path, *, on_sentence: OnSentence
     ) -> list[Spoken]:
         raw_dir = out_dir / "piper-raw"
         try:
@@ -162,13 +190,7 @@ class EspeakEngine:
             samples, marks = library.speak(text, voice=voice, words_per_min=ESPEAK_WORDS_PER_MIN)
         except EspeakError:
             return None
-        with wave.open(str(out), "wb") as writer:
-            writer.setnchannels(1)
-            writer.setsampwidth(2)
-            writer.setframerate(library.rate_hz)
-            writer.writeframes(
-                samples.tobytes() if sys.byteorder == "little" else _swapped(samples)
-            )
+        write_wav(out, samples, rate_hz=library.rate_hz)
         return marks
 
     def _first_working_voice(self, voices: list[str], out_dir: Path) -> str:
@@ -359,8 +381,14 @@ def _espeak(options: VoiceOptions) -> EspeakEngine:
     return EspeakEngine(options.espeak_exe)
 
 
-def _swapped(samples: array[int]) -> bytes:
-    """Little-endian bytes of native samples on a big-endian machine (WAV is little-endian)."""
-    swapped = array("h", samples)
-    swapped.byteswap()
-    return swapped.tobytes()
+def write_wav(path: Path, samples: array[int], *, rate_hz: int) -> Path:
+    """16-bit mono samples (native order) as a WAV file (little-endian)."""
+    if sys.byteorder == "big":
+        samples = array("h", samples)
+        samples.byteswap()
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate_hz)
+        writer.writeframes(samples.tobytes())
+    return path
