@@ -19,7 +19,6 @@ import json
 import re
 from array import array
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -110,7 +109,8 @@ class _Ids:
 
 
 class PiperModel:
-    """One voice, loaded (about a second); `speak` gives a sentence's samples and word marks."""
+    """One voice, loaded (about a second, some 150 MB); `speak` gives a sentence's samples and
+    word marks. The voice stage loads it for its sentences and lets it go before the render."""
 
     def __init__(self, files: PiperVoiceFiles, espeak: EspeakLibrary) -> None:
         import onnxruntime  # imported here: only jobs that speak with Piper load it
@@ -192,9 +192,3 @@ def _word_marks(text: str, starts_s: list[float]) -> list[WordMark]:
         spoken = number * len(starts_s) // len(tokens)
         marks.append(WordMark(token.start(), len(token.group()), starts_s[spoken]))
     return marks
-
-
-@cache
-def piper_model(files: PiperVoiceFiles, espeak: EspeakLibrary) -> PiperModel:
-    """A voice loaded once per process."""
-    return PiperModel(files, espeak)

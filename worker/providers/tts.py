@@ -24,7 +24,7 @@ from worker.errors import PipelineError, ProviderError
 from worker.options import VoiceOptions
 from worker.providers.espeak_library import EspeakError, EspeakLibrary, WordMark, espeak_library
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, scrub, status_error
-from worker.providers.piper_model import PiperModelError, piper_model
+from worker.providers.piper_model import PiperModel, PiperModelError
 
 STAGE = "voice"
 ESPEAK_WORDS_PER_MIN = 165  # the narration's pace (espeak-ng's own default is 175)
@@ -103,7 +103,7 @@ class PiperEngine:
         if library is None:
             return self._run_program(sentences, out_dir, on_sentence=on_sentence)
         out_dir.mkdir(parents=True, exist_ok=True)
-        model = piper_model(self.files, library)
+        model = PiperModel(self.files, library)
         parts = []
         for index, sentence in enumerate(sentences):
             path = part_path(out_dir, index)
