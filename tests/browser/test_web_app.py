@@ -85,6 +85,10 @@ def test_create_follow_through_a_reload_and_watch(
     expect(downloads.filter(has_text="metadata:")).to_have_count(1)
     expect(page.get_by_test_id("qa")).to_contain_text("All 10 checks passed.")
     expect(page.get_by_test_id("qa")).to_contain_text("faststart index first")
+    # No stock keys here: every scene's footage is a generated background, and says so.
+    expect(page.get_by_test_id("footage").locator("li").first).to_have_text(
+        "a generated background"
+    )
     screenshot(page, "job-done")
 
 

@@ -43,6 +43,21 @@ interface QaReport {
   checks: { name: string; passed: boolean; measured: string; expected: string }[];
 }
 
+/** The `footage` artifact: each scene's clip, where it is from and who made it
+ * (worker/pipeline/footage.py). */
+interface FootageCredits {
+  scenes: {
+    scene: number;
+    source: string;
+    id?: string;
+    description?: string;
+    pageUrl?: string;
+    author?: string;
+    relevance?: number;
+    upscaled?: boolean;
+  }[];
+}
+
 export function JobPage(props: { id: string }) {
   const { id } = props;
   const [job, setJob] = useState<Job | null>(null);
@@ -246,6 +261,7 @@ function Result(props: { job: Job }) {
   const [artifacts, setArtifacts] = useState<Artifact[] | null>(null);
   const [metadata, setMetadata] = useState<Metadata | null>(null);
   const [qa, setQa] = useState<QaReport | null>(null);
+  const [footage, setFootage] = useState<FootageCredits | null>(null);
   const [error, setError] = useState<string | null>(null);
   const keyVersion = useApiKeyVersion();
   const files = useScopeToken(jobPath(job.id));
@@ -258,12 +274,15 @@ function Result(props: { job: Job }) {
         const list = await listArtifacts(job.id);
         if (!live) return;
         setArtifacts(list);
-        const [described, checked] = await Promise.all(
-          ["metadata", "qa"].map((kind) => readJson(list.find((artifact) => artifact.kind === kind))),
+        const [described, checked, credits] = await Promise.all(
+          ["metadata", "qa", "footage"].map((kind) =>
+            readJson(list.find((artifact) => artifact.kind === kind)),
+          ),
         );
         if (!live) return;
         setMetadata(described as Metadata | null);
         setQa(checked as QaReport | null);
+        setFootage(credits as FootageCredits | null);
       } catch (caught) {
         if (live) setError(describeError(caught));
       }
@@ -303,6 +322,7 @@ function Result(props: { job: Job }) {
         </div>
       </div>
       {qa && <Checks report={qa} />}
+      {footage && footage.scenes.length > 0 && <Footage credits={footage} />}
       <h3>Downloads</h3>
       {artifacts === null && !error && <Loading what="the files" />}
       {artifacts && (
@@ -347,6 +367,39 @@ function Checks(props: { report: QaReport }) {
           </li>
         ))}
       </ul>
+    </section>
+  );
+}
+
+function Footage(props: { credits: FootageCredits }) {
+  return (
+    <section class="footage" data-testid="footage">
+      <h3>Footage</h3>
+      <ol>
+        {props.credits.scenes.map((scene) => (
+          <li key={scene.scene}>
+            {scene.source === "generated" ? (
+              "a generated background"
+            ) : (
+              <>
+                {scene.pageUrl ? (
+                  <a href={scene.pageUrl} target="_blank" rel="noopener noreferrer">
+                    {scene.source} {scene.id}
+                  </a>
+                ) : (
+                  `${scene.source} ${scene.id ?? ""}`
+                )}
+                {scene.description && <span> — {scene.description}</span>}
+                {scene.author && <span> by {scene.author}</span>}
+                {scene.relevance !== undefined && (
+                  <span class="muted"> (fits {scene.relevance.toFixed(2)})</span>
+                )}
+                {scene.upscaled && <span class="muted"> upscaled</span>}
+              </>
+            )}
+          </li>
+        ))}
+      </ol>
     </section>
   );
 }
