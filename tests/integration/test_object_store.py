@@ -321,7 +321,7 @@ async def test_a_job_renders_in_scratch_stores_in_the_bucket_and_is_pruned_from_
     [row] = [artifact for artifact in artifacts if artifact.kind == "video"]
     assert hashlib.sha256(video.content).hexdigest() == row.sha256
     assert part.status_code == 206 and part.content == video.content[:1024]
-    assert any(message.startswith("Stored 8 files") for message in messages)
+    assert any(message.startswith("Stored 9 files") for message in messages)
     assert any(f"Music: {song}" in message for message in messages)
     assert not (in_bucket.jobs_dir / job_id).exists()  # the scratch copy is gone
 
