@@ -243,15 +243,15 @@ class Worker:
         if job.kind != VIDEO:
             error = {"message": f"Unknown job kind {job.kind!r}.", "retryable": False}
             return Outcome(work_dir, error=error)
-        history = footage_history(job.payload)
-        recent: set[str] = set()
-        if history is not None:
-            recent = await self._db(
-                lambda db: db.footage.recent(
-                    subject=history[0], account=history[1],
-                    videos=self.settings.footage_memory_videos,
-                )
-            )  # fmt: skip
+        videos = self.settings.footage_memory_videos
+
+        async def recent_clips(db: Repositories) -> set[str]:
+            owner = await footage_owner(db, job.payload)
+            if owner is None:
+                return set()
+            return await db.footage.recent(subject=owner[0], account=owner[1], videos=videos)
+
+        recent = await self._db(recent_clips)
         job_file = await asyncio.to_thread(
             prepare_work_dir,
             work_dir,
@@ -426,10 +426,9 @@ class Worker:
                 await db.events.add(job.id, EventType.LOG, stored.describe(store), payload=payload)
             if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
-            history = footage_history(job.payload)
-            if history is not None and outcome.clips:
-                subject, account = history
-                await db.footage.record(job.id, outcome.clips, subject=subject, account=account)
+            owner = await footage_owner(db, job.payload) if outcome.clips else None
+            if owner is not None:
+                await db.footage.record(job.id, outcome.clips, subject=owner[0], account=owner[1])
             await self._queue_publish(db, job, qa_passed=outcome.qa_passed)
             return "completed"
 
@@ -605,12 +604,15 @@ class Worker:
                 return await operation(Repositories(session))
 
 
-def footage_history(payload: dict[str, Any]) -> tuple[str, str | None] | None:
-    """The subject and the YouTube account a video's footage is remembered under (None: the
-    spec is invalid, and the child says so)."""
+async def footage_owner(db: Repositories, payload: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The subject and the YouTube account (the one its publish goes to, as `youtube:<id>`) a
+    video's footage is remembered under; None for a spec the child will refuse anyway."""
     try:
         spec = VideoSpec.model_validate(payload)
     except ValidationError:
         return None
-    publish = spec.publish
-    return spec.video_subject, None if publish is None else f"youtube:{publish.account_id or 0}"
+    account = None
+    if spec.publish is not None:
+        picked, _why = await db.accounts.pick(spec.publish.account_id)
+        account = None if picked is None else f"youtube:{picked.id}"
+    return spec.video_subject, account

@@ -16,7 +16,7 @@ from app.db.models import FootageUse
 from app.db.repositories import Repositories
 from app.domain import VideoSpec
 from app.settings import Settings
-from worker.main import Worker
+from worker.main import Worker, footage_owner
 
 Maker = async_sessionmaker[AsyncSession]
 SCRIPT = "An octopus swims through the sea."
@@ -112,3 +112,23 @@ async def test_recent_reads_the_last_videos_of_the_subject_and_of_the_account(
             "Pexels:1", "Pexels:2", "Pexels:3", "local:a.mp4", "Pixabay:4"
         }  # fmt: skip
         assert await db.footage.recent(subject="cats", account=None, videos=0) == set()
+
+
+async def test_a_publish_to_the_only_account_and_to_it_by_id_share_one_memory(
+    sessionmaker: Maker,
+) -> None:
+    def payload(**publish: object) -> dict[str, object]:
+        spec = VideoSpec(video_subject="Tides", script=SCRIPT, publish=publish or None)
+        return spec.model_dump(mode="json", by_alias=True)
+
+    async with sessionmaker.begin() as session:
+        db = Repositories(session)
+        account = await db.accounts.save(
+            channel_id="UC123", channel_title="Tides", client_id="id", client_secret_sealed="s",
+            refresh_token_sealed="t", token_uri="https://oauth2.example/token", scopes=[],
+        )  # fmt: skip
+        assert await footage_owner(db, payload()) == ("Tides", None)
+        named = await footage_owner(db, payload(accountId=account.id))
+        only = await footage_owner(db, payload(privacy="private"))
+        assert named == only == ("Tides", f"youtube:{account.id}")
+        assert await footage_owner(db, {"videoSubject": ""}) is None  # the child refuses it

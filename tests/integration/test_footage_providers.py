@@ -345,3 +345,17 @@ def test_a_clip_smaller_than_the_frame_is_used_with_a_warning(
         "warning: Scene 1: the clip is 576x1024, smaller than the 1080x1920 frame, and will be "
         "upscaled (no clip found is that large)"
     )
+
+
+def test_in_auto_a_download_that_keeps_failing_is_a_warning_not_a_failure(
+    media: dict[str, MediaFile], tmp_path: Path
+) -> None:
+    warnings: list[str] = []
+    failing = pexels.handler(videos=VIDEOS, media=media, failure="truncate-always", api_key=KEY)
+    with serving(failing) as url:
+        options = FootageOptions(pexels_api_key=KEY, pexels_base_url=url)
+        clips = _gather("auto", options, tmp_path, terms=["ocean"], warnings=warnings)
+
+    assert [clip.source for clip in clips] == ["generated"]
+    assert any("the next clip is tried" in warning for warning in warnings), warnings
+    assert not list((tmp_path / "footage").glob("*.part"))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from worker.errors import PipelineError
+from worker.media import Clip
 from worker.options import FootageOptions
-from worker.pipeline.footage import gather_footage
+from worker.pipeline.footage import Chooser, gather_footage
 from worker.pipeline.match import keyword_relevance, rank, scene_query
 from worker.providers.footage import (
     Candidate,
@@ -214,3 +215,62 @@ def test_explicit_stock_source_without_its_key_fails_naming_the_setting(
 def test_unknown_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="unknown footage source 'vimeo'"):
         _gather("vimeo", FootageOptions(), tmp_path, [])
+
+
+class ShelfProvider:
+    """An in-memory source: its candidates, which ones turn out unplayable, what it fetched."""
+
+    name = "shelf"
+
+    def __init__(self, offered: list[Candidate], *, broken: frozenset[str] = frozenset()) -> None:
+        self.offered = offered
+        self.broken = broken
+        self.fetched: list[str] = []
+
+    def candidates(self, scene: Scene) -> list[Candidate]:
+        return list(self.offered)
+
+    def probe(self, candidate: Candidate) -> Candidate | None:
+        return candidate
+
+    def fetch(self, candidate: Candidate, scene: Scene, *, work_dir: Path) -> Clip | None:
+        self.fetched.append(candidate.clip_id)
+        if candidate.clip_id in self.broken:
+            return None
+        return Clip("shelf", scene.term, candidate.duration_s, candidate.width_px,
+                    candidate.height_px, path=Path(f"/shelf/{candidate.clip_id}.mp4"),
+                    container="mov")  # fmt: skip
+
+
+def _shelf_clip(clip_id: str, description: str, duration_s: float = 10.0) -> Candidate:
+    return Candidate("shelf", clip_id, description, duration_s, 1080, 1920)
+
+
+def _choose(provider: ShelfProvider, scenes: int, **kwargs: object) -> list[str]:
+    chooser = Chooser(
+        [provider], strict=False, size_px=(1080, 1920), relevance=keyword_relevance,
+        report=lambda _level, _message: None, **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+    chosen = []
+    for index in range(scenes):
+        pick = chooser.pick(Scene(index, "ocean", 5.0, "ocean waves"), work_dir=Path("/tmp"))
+        chosen.append(pick.chosen.candidate.clip_id if pick and pick.chosen else "generated")
+    return chosen
+
+
+def test_a_fresh_clip_beats_recent_ones_even_below_the_best_eight() -> None:
+    offered = [_shelf_clip(f"seen{n}", "ocean waves") for n in range(9)]
+    offered.append(_shelf_clip("fresh", "ocean"))  # fits worse than all nine
+    recent = frozenset(f"shelf:seen{n}" for n in range(9))
+    assert _choose(ShelfProvider(offered), 1, recent=recent) == ["fresh"]
+
+
+def test_a_clip_of_no_known_length_or_one_that_fails_is_never_tried_again() -> None:
+    offered = [
+        _shelf_clip("nolength", "ocean waves", duration_s=0.0),
+        _shelf_clip("broken", "ocean waves"),
+        _shelf_clip("good", "ocean"),
+    ]
+    provider = ShelfProvider(offered, broken=frozenset({"broken"}))
+    assert _choose(provider, 2, recent=frozenset()) == ["good", "generated"]
+    assert provider.fetched == ["broken", "good"]  # "broken" once, "nolength" never

@@ -10,6 +10,7 @@ from worker.pipeline.script import (
     NO_SCRIPT_MESSAGE,
     clean_script,
     count_words,
+    paragraph_ends,
     split_sentences,
     trim_to_words,
     write_script,
@@ -225,3 +226,10 @@ def test_a_request_script_past_the_cap_is_refused() -> None:
         "script: 120 words; the most is 100 (about 1 minutes of narration, "
         "MONEYPRINTER_MAX_SCRIPT_WORDS)."
     )
+
+
+def test_a_trimmed_script_keeps_its_paragraph_breaks() -> None:
+    script = "One two three. Four five six.\n\nSeven eight nine. Ten eleven twelve.\nThirteen."
+    trimmed = trim_to_words(script, 11, highest=12)
+    assert trimmed == "One two three. Four five six.\n\nSeven eight nine. Ten eleven twelve."
+    assert paragraph_ends(trimmed) == [False, True, False, False]

@@ -24,6 +24,7 @@ from worker.pipeline.voice import (
     synthesize_voice,
 )
 from worker.providers import tts
+from worker.providers.piper_model import word_marks
 
 RATE_HZ = 22_050
 
@@ -269,3 +270,14 @@ def test_speech_spans_split_where_the_voice_stops() -> None:
     assert [(round(a / RATE_HZ, 1), round(b / RATE_HZ, 1)) for a, b in spans] == [
         (0.2, 0.5), (0.7, 1.0)
     ]  # fmt: skip
+
+
+def test_piper_word_times_follow_the_words_espeak_speaks_for_each() -> None:
+    spoken = {"In": 1, "2024": 4, "we": 1, "grew.": 1}  # "twenty twenty four": 4 with "two"
+    starts = [0.0, 0.2, 0.5, 0.8, 1.1, 1.5, 1.7]
+    marks = word_marks("In 2024 we grew.", starts, spoken_words=spoken.__getitem__)
+    assert [(mark.char_start, mark.at_s) for mark in marks] == [(0, 0.0), (3, 0.2), (8, 1.5),
+                                                                 (11, 1.7)]  # fmt: skip
+    # When the counts do not add up to what was spoken, the times are spread evenly.
+    uneven = word_marks("In 2024 we grew.", starts[:5], spoken_words=spoken.__getitem__)
+    assert [mark.at_s for mark in uneven] == [0.0, 0.2, 0.5, 0.8]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from worker.pipeline.match import (
     ModelRelevance,
     Ranked,
     Relevance,
+    ReportLog,
     palette_for,
     rank,
     scene_query,
@@ -38,8 +38,6 @@ STAGE = "footage"
 SOURCES = ("auto", "pexels", "pixabay", "local", "generated")
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 KEY_SETTINGS = {"pexels": "PEXELS_API_KEY", "pixabay": "MONEYPRINTER_PIXABAY_API_KEY"}
-
-ReportLog = Callable[[str, str], None]  # (level, message)
 
 
 @dataclass(frozen=True)
@@ -104,17 +102,21 @@ def gather_footage(
             height_px=height_px, sleep=sleep, report=report,
         )  # fmt: skip
         relevance = relevance or ModelRelevance()
-        chooser = _Chooser(
+        chooser = Chooser(
             chain, strict=source != "auto", size_px=(width_px, height_px), recent=recent,
             relevance=relevance, report=report,
         )  # fmt: skip
-        fallback = GeneratedFootage(
-            palette_for(subject, relevance), seed=subject, width_px=width_px, height_px=height_px
-        )
+        fallback: GeneratedFootage | None = None  # its palette is chosen only when needed
         picks = []
         for scene in scenes:
             pick = chooser.pick(scene, work_dir=work_dir)
-            picks.append(pick or Pick(scene, fallback.find(scene, work_dir=work_dir)))
+            if pick is None:
+                fallback = fallback or GeneratedFootage(
+                    palette_for(subject, relevance, report=report), seed=subject,
+                    width_px=width_px, height_px=height_px,
+                )  # fmt: skip
+                pick = Pick(scene, fallback.find(scene, work_dir=work_dir))
+            picks.append(pick)
         return picks
 
 
@@ -169,7 +171,7 @@ def _local(media_dir: Path | None, *, ffmpeg_exe: str, warn: Warn) -> LocalFoota
     return local if local.has_videos else None
 
 
-class _Chooser:
+class Chooser:
     """Picks each scene's clip for one video, remembering what it used."""
 
     def __init__(
@@ -183,6 +185,7 @@ class _Chooser:
         self._relevance = relevance
         self._report = report
         self._used: set[str] = set()
+        self._rejected: set[str] = set()
 
     def pick(self, scene: Scene, *, work_dir: Path) -> Pick | None:
         found = self._candidates(scene)
@@ -191,12 +194,18 @@ class _Chooser:
         ranked = self._rank(scene, found)
         providers = {provider.name: provider for provider in self._chain}
         for choice in ranked:
-            clip = providers[choice.candidate.source].fetch(
-                choice.candidate, scene, work_dir=work_dir
-            )
-            if clip is None:
+            candidate = choice.candidate
+            try:
+                clip = providers[candidate.source].fetch(candidate, scene, work_dir=work_dir)
+            except ProviderError as exc:
+                if self._strict:
+                    raise
+                self._report("warning", f"{exc.message}; the next clip is tried")
+                clip = None
+            if clip is None:  # not a video after all, or its download failed: never again
+                self._rejected.add(candidate.key)
                 continue
-            self._used.add(choice.candidate.key)
+            self._used.add(candidate.key)
             self._announce(scene, choice, ranked)
             return Pick(scene, clip, choice, len(found))
         self._report("warning", f"No footage for '{scene.term}' could be used: generated.")
@@ -217,33 +226,43 @@ class _Chooser:
                 self._chain.remove(provider)
                 self._report("warning", f"{exc.message}; not asked again for this video")
                 continue
-            found += [c for c in offered if c.key not in self._used]
+            found += [c for c in offered if c.key not in self._used | self._rejected]
         if not found:
             sources = ", ".join(provider.name for provider in self._chain) or "no source"
             self._report("warning", f"{sources}: nothing for '{scene.term}', generated instead")
         return found
 
     def _rank(self, scene: Scene, found: list[Candidate]) -> list[Ranked]:
-        """The contenders, best first: the best-fitting candidates by their words, probed, then
-        weighed with the frame's rules."""
+        """The contenders, best first: the best-fitting candidates by their words (those of no
+        recent video while any of them is left), probed, then weighed with the frame's rules."""
         query = scene_query(scene.text, scene.term)
         fits = self._relevance(query, [candidate.description for candidate in found])
         by_fit = sorted(zip(found, fits, strict=True), key=lambda pair: -pair[1])
+        fresh = [pair for pair in by_fit if pair[0].key not in self._recent]
+        seen = [pair for pair in by_fit if pair[0].key in self._recent]
+        contenders = self._probed(fresh) or self._probed(seen)
+        return rank(
+            [candidate for candidate, _ in contenders], [fit for _, fit in contenders],
+            width_px=self._width_px, height_px=self._height_px, duration_s=scene.duration_s,
+            recent=self._recent,
+        )  # fmt: skip
+
+    def _probed(self, by_fit: list[tuple[Candidate, float]]) -> list[tuple[Candidate, float]]:
+        """Up to CONTENDERS of them with their facts read: a local file that says nothing of the
+        scene, and a clip of no known length or size, are passed over."""
         providers = {provider.name: provider for provider in self._chain}
         contenders: list[tuple[Candidate, float]] = []
         for candidate, fit in by_fit:
             if candidate.source == LocalFootage.name and fit < LOCAL_MIN_RELEVANCE:
                 continue
             probed = providers[candidate.source].probe(candidate)
-            if probed is not None:
-                contenders.append((probed, fit))
+            if probed is None or not probed.probed:
+                self._rejected.add(candidate.key)
+                continue
+            contenders.append((probed, fit))
             if len(contenders) == CONTENDERS:
                 break
-        return rank(
-            [candidate for candidate, _ in contenders], [fit for _, fit in contenders],
-            width_px=self._width_px, height_px=self._height_px, duration_s=scene.duration_s,
-            recent=self._recent,
-        )  # fmt: skip
+        return contenders
 
     def _announce(self, scene: Scene, choice: Ranked, ranked: list[Ranked]) -> None:
         self._report("info", f"Scene {scene.index + 1}: {choice.describe()}.")

@@ -10,14 +10,15 @@ docs/footage.md records the figures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from worker.providers.backgrounds import PALETTES, Palette
 from worker.providers.footage import Candidate, words
 from worker.providers.stock import orientation
-from worker.text_model import TextModel
+from worker.text_model import TextModel, WeightsMismatch
 
 # Score = relevance − penalties. Relevance runs from about 0 (unrelated) to about 0.7 (the
 # clip's words say what the sentence says); a penalty is how much better a clip must fit to win
@@ -27,6 +28,9 @@ UPSCALED = 0.15  # below the frame's size: the render scales it up, visibly soft
 TOO_SHORT = 0.05  # shorter than the scene: it loops
 CONTENDERS = 8  # the best-fitting candidates whose facts are probed and weighed
 LOCAL_MIN_RELEVANCE = 0.15  # a local file below this says nothing of the scene: not offered
+
+
+ReportLog = Callable[[str, str], None]  # (level, message)
 
 
 class Relevance(Protocol):
@@ -98,8 +102,15 @@ def rank(
     return sorted(ranked, key=lambda item: (item.recent, -item.score))
 
 
-def palette_for(subject: str, relevance: Relevance) -> Palette:
+def palette_for(subject: str, relevance: Relevance, *, report: ReportLog | None = None) -> Palette:
     """The palette whose mood words fit the subject best: generated backgrounds for "Ocean
-    animals" come in blues and teals, for "Personal finance" in golds."""
-    fits = relevance(subject, [palette.mood for palette in PALETTES])
+    animals" come in blues and teals, for "Personal finance" in golds. Should the model fail
+    to load (its weights changed, say), one chosen by the subject's hash, with a warning."""
+    try:
+        fits = relevance(subject, [palette.mood for palette in PALETTES])
+    except (OSError, ValueError, WeightsMismatch) as exc:
+        if report is not None:
+            report("warning", f"the sentence model did not load ({exc}); palette by subject")
+        digest = hashlib.sha256(subject.encode()).digest()
+        return PALETTES[digest[0] % len(PALETTES)]
     return PALETTES[max(range(len(PALETTES)), key=lambda index: fits[index])]

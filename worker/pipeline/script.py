@@ -235,8 +235,8 @@ def trim_to_words(script: str, target_words: int, *, highest: int) -> str:
     """Cut at the sentence end nearest `target_words` (not above `highest`), paragraphs kept;
     a text without a usable sentence end is cut at the word and given a full stop."""
     sentences = [
-        (paragraph, sentence)
-        for paragraph, line in enumerate(script.split("\n"))
+        (number, sentence)
+        for number, line in enumerate(script.split("\n"))
         for sentence in split_sentences(line)
     ]
     totals, total = [], 0
@@ -247,10 +247,18 @@ def trim_to_words(script: str, target_words: int, *, highest: int) -> str:
     cut = min(fitting, key=lambda i: abs(totals[i] - target_words), default=None)
     if cut is None or totals[cut] < target_words * (1 - LENGTH_TOLERANCE):
         return " ".join(script.split()[:target_words]).rstrip(",;:—-") + "."
-    paragraphs: dict[int, list[str]] = {}
-    for paragraph, sentence in sentences[: cut + 1]:
-        paragraphs.setdefault(paragraph, []).append(sentence)
-    return "\n".join(" ".join(kept) for kept in paragraphs.values())
+    kept: dict[int, list[str]] = {}
+    for line, sentence in sentences[: cut + 1]:
+        kept.setdefault(line, []).append(sentence)
+    lines = script.split("\n")
+    trimmed = ""
+    previous = None
+    for line, line_sentences in kept.items():
+        if previous is not None:  # a blank line between two kept lines is a paragraph break
+            trimmed += "\n\n" if any(not text.strip() for text in lines[previous:line]) else "\n"
+        trimmed += " ".join(line_sentences)
+        previous = line
+    return trimmed
 
 
 def clean_script(text: str) -> str:

@@ -67,12 +67,16 @@ class EspeakError(Exception):
     pass
 
 
+# The library keeps its state (voice, callback, buffers) for the whole process: one user at a time.
+_IN_USE = threading.Lock()
+
+
 class EspeakLibrary:
-    """One loaded library; speaking holds a lock (the library keeps its state globally)."""
+    """The loaded library; speaking and phonemising hold the process's one lock."""
 
     def __init__(self, library: ctypes.CDLL) -> None:
         self._lib = library
-        self._lock = threading.Lock()
+        self._lock = _IN_USE
         self._samples = array("h")
         self._marks: list[WordMark] = []
         self._lib.espeak_Synth.argtypes = [
@@ -151,10 +155,15 @@ class EspeakLibrary:
         return 0  # go on
 
 
-@cache
 def espeak_library() -> EspeakLibrary | None:
-    """The library, loaded once per process; None where it is not installed (the program alone
-    then speaks, without word times)."""
+    """The library, loaded once per process; None where it is not installed (the programs
+    alone then speak, without word times)."""
+    with _IN_USE:
+        return _load()
+
+
+@cache
+def _load() -> EspeakLibrary | None:
     name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
     try:
         return EspeakLibrary(ctypes.CDLL(name))

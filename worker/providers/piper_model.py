@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,11 @@ PEAK = 32767 * 0.95  # the audio is scaled so its loudest sample reaches this (a
 
 
 class PiperModelError(Exception):
-    pass
+    """The voice cannot be run here (Piper's program may still run it)."""
+
+
+class NoSpeech(PiperModelError):
+    """A sentence with nothing to say (no phonemes)."""
 
 
 def with_output(model: bytes, name: str) -> bytes:
@@ -116,6 +121,8 @@ class PiperModel:
         import onnxruntime  # imported here: only jobs that speak with Piper load it
 
         config: dict[str, Any] = json.loads(files.config_path.read_text("utf-8"))
+        if not isinstance(config.get("phoneme_id_map"), dict) or "audio" not in config:
+            raise PiperModelError(f"{files.voice.id}: its config has no phoneme map or audio")
         self._ids: dict[str, list[int]] = config["phoneme_id_map"]
         self._espeak_voice = str(config.get("espeak", {}).get("voice", "en-us"))
         inference = config.get("inference", {})
@@ -131,25 +138,35 @@ class PiperModel:
         self._espeak = espeak
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # beside ffmpeg and other jobs, one is as fast
-        self._session = onnxruntime.InferenceSession(
-            with_output(files.model_path.read_bytes(), DURATIONS_NODE),
-            sess_options=options,
-            providers=["CPUExecutionProvider"],
-        )
+        try:
+            self._session = onnxruntime.InferenceSession(
+                with_output(files.model_path.read_bytes(), DURATIONS_NODE),
+                sess_options=options,
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as exc:  # onnxruntime's own errors: a graph exported otherwise
+            raise PiperModelError(f"{files.voice.id}: {exc}") from exc
+        # A voice of several speakers speaks as its first, as Piper's program does by default.
+        inputs = {entry.name for entry in self._session.get_inputs()}
+        self._speaker = {"sid": np.array([0], dtype=np.int64)} if "sid" in inputs else {}
 
     def speak(self, text: str) -> tuple[array[int], list[WordMark]]:
         phonemes = self._espeak.phonemes(text, voice=self._espeak_voice)
         encoded = self._encode(phonemes)
         if len(encoded.ids) <= 3:
-            raise PiperModelError(f"no phonemes for {text!r}")
-        audio, frames = self._session.run(
-            ["output", DURATIONS_NODE],
-            {
-                "input": np.array([encoded.ids], dtype=np.int64),
-                "input_lengths": np.array([len(encoded.ids)], dtype=np.int64),
-                "scales": self._scales,
-            },
-        )
+            raise NoSpeech(f"no phonemes for {text!r}")
+        try:
+            audio, frames = self._session.run(
+                ["output", DURATIONS_NODE],
+                {
+                    "input": np.array([encoded.ids], dtype=np.int64),
+                    "input_lengths": np.array([len(encoded.ids)], dtype=np.int64),
+                    "scales": self._scales,
+                    **self._speaker,
+                },
+            )
+        except Exception as exc:  # onnxruntime's own errors
+            raise PiperModelError(f"the voice did not run: {exc}") from exc
         samples = audio.reshape(-1)
         per_id = frames.reshape(-1)
         seconds_per_frame = len(samples) / max(1.0, float(per_id.sum())) / self.rate_hz
@@ -157,8 +174,14 @@ class PiperModel:
         starts = [0.0, *ends[:-1].tolist()]
         peak = max(0.01, float(np.abs(samples).max()))
         scaled = np.clip(samples * (PEAK / peak), -32768, 32767).astype(np.int16)
-        marks = _word_marks(text, [starts[index] for index in encoded.word_starts])
+        marks = word_marks(
+            text, [starts[index] for index in encoded.word_starts], spoken_words=self._spoken_words
+        )
         return array("h", scaled.tobytes()), marks
+
+    def _spoken_words(self, word: str) -> int:
+        clauses = self._espeak.phonemes(word, voice=self._espeak_voice)
+        return sum(len(phonemes.split()) for phonemes, _ in clauses)
 
     def _encode(self, clauses: list[tuple[str, str]]) -> _Ids:
         """Phonemes to ids: start, then each phoneme followed by the pad, then end. A character
@@ -180,15 +203,23 @@ class PiperModel:
         return _Ids(ids, word_starts)
 
 
-def _word_marks(text: str, starts_s: list[float]) -> list[WordMark]:
-    """The spoken words' start times given to the text's words that have letters or digits: one
-    to one when espeak-ng spoke as many words as the text has, else spread evenly over them (a
-    number read as several words, two words read as one)."""
+def word_marks(
+    text: str, starts_s: list[float], *, spoken_words: Callable[[str], int]
+) -> list[WordMark]:
+    """The spoken words' start times given to the text's words that have letters or digits. A
+    text word may be spoken as several ("2024": "twenty twenty four") or as none: each is
+    counted on its own (`spoken_words`), and when the counts add up to what was spoken, each
+    text word gets its first spoken word's time; otherwise they are spread evenly."""
     tokens = [match for match in re.finditer(r"\S+", text) if re.search(r"\w", match.group())]
     if not tokens or not starts_s:
         return []
-    marks = []
-    for number, token in enumerate(tokens):
-        spoken = number * len(starts_s) // len(tokens)
-        marks.append(WordMark(token.start(), len(token.group()), starts_s[spoken]))
-    return marks
+    counts = [spoken_words(token.group()) for token in tokens]
+    if sum(counts) == len(starts_s):
+        firsts = [sum(counts[:number]) for number in range(len(tokens))]
+        firsts = [min(first, len(starts_s) - 1) for first in firsts]
+    else:
+        firsts = [number * len(starts_s) // len(tokens) for number in range(len(tokens))]
+    return [
+        WordMark(token.start(), len(token.group()), starts_s[first])
+        for token, first in zip(tokens, firsts, strict=True)
+    ]

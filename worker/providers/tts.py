@@ -8,6 +8,7 @@ never imported). Every engine writes one WAV per sentence, `0000.wav`,
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 import time
 import wave
@@ -24,9 +25,10 @@ from worker.errors import PipelineError, ProviderError
 from worker.options import VoiceOptions
 from worker.providers.espeak_library import EspeakError, EspeakLibrary, WordMark, espeak_library
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, scrub, status_error
-from worker.providers.piper_model import PiperModel, PiperModelError
+from worker.providers.piper_model import NoSpeech, PiperModel, PiperModelError
 
 STAGE = "voice"
+log = logging.getLogger(__name__)
 ESPEAK_WORDS_PER_MIN = 165  # the narration's pace (espeak-ng's own default is 175)
 SPEECH_TIMEOUT_S = 60.0
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -100,8 +102,17 @@ class PiperEngine:
         on_sentence: OnSentence = lambda _: None,
     ) -> list[Spoken]:
         library = espeak_library()
-        if library is None:
-            return self._run_program(sentences, out_dir, on_sentence=on_sentence)
+        if library is not None:
+            try:
+                return self._speak_here(sentences, out_dir, library, on_sentence=on_sentence)
+            except PiperModelError as exc:  # a voice this module cannot run: Piper's program can
+                log.warning("%s runs as Piper's program: %s", self.name, exc)
+        return self._run_program(sentences, out_dir, on_sentence=on_sentence)
+
+    def _speak_here(
+        self, sentences: list[str], out_dir: Path, library: EspeakLibrary, *,
+        on_sentence: OnSentence,
+    ) -> list[Spoken]:  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         model = PiperModel(self.files, library)
         parts = []
@@ -109,7 +120,7 @@ class PiperEngine:
             path = part_path(out_dir, index)
             try:
                 samples, marks = model.speak(sentence)
-            except (PiperModelError, EspeakError) as exc:
+            except (NoSpeech, EspeakError) as exc:
                 raise PipelineError(
                     f"{self.name} produced no audio for sentence {index + 1} ({sentence!r})",
                     retryable=False,

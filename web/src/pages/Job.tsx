@@ -382,7 +382,7 @@ function Footage(props: { credits: FootageCredits }) {
               "a generated background"
             ) : (
               <>
-                {scene.pageUrl ? (
+                {scene.pageUrl && /^https?:\/\//i.test(scene.pageUrl) ? (
                   <a href={scene.pageUrl} target="_blank" rel="noopener noreferrer">
                     {scene.source} {scene.id}
                   </a>
