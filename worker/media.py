@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ VIDEO_CONTAINER_NAMES = "MP4/MOV or WebM/Matroska"
 # demuxers that read exactly one picture of that format, never a pattern of file names.
 STILL_CONTAINERS = ("jpeg_pipe", "png_pipe", "webp_pipe")
 STILL_CONTAINER_NAMES = "JPEG, PNG or WebP"
+FOOTAGE_CONTAINERS = VIDEO_CONTAINERS + STILL_CONTAINERS
 # The types of an ISO media file's first box (MP4, QuickTime): `ftyp` in any recent file; older
 # QuickTime files may open with the movie, the media data or padding.
 ISO_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
@@ -42,7 +45,7 @@ class Clip:
     def __post_init__(self) -> None:
         if (self.path is None) == (self.lavfi is None):
             raise ValueError("a clip is either a file or a generated source")
-        if (self.container in VIDEO_CONTAINERS + STILL_CONTAINERS) != (self.path is not None):
+        if (self.container in FOOTAGE_CONTAINERS) != (self.path is not None):
             raise ValueError(
                 "a file clip names its container (a video's or a still's), a generated one none"
             )
@@ -146,3 +149,12 @@ def _rate(text: str | None) -> float | None:
         return round(int(numerator) / int(denominator or "1"), 3)
     except (ValueError, ZeroDivisionError):
         return None
+
+
+def le_bytes(samples: array[int]) -> bytes:
+    """16-bit samples in native order as little-endian bytes, as WAV files hold them."""
+    if sys.byteorder == "little":
+        return samples.tobytes()
+    swapped = array("h", samples)
+    swapped.byteswap()
+    return swapped.tobytes()

@@ -39,15 +39,6 @@ def tone(*, silence_s: float, speech_s: float, rate_hz: int = RATE_HZ) -> array[
     return array("h", quiet + loud + quiet)
 
 
-def write_wav(path: Path, samples: array[int], *, rate_hz: int = RATE_HZ) -> Path:
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate_hz)
-        writer.writeframes(samples.tobytes())
-    return path
-
-
 class ToneEngine:
     """Speaks every sentence as 0.2 s of silence, 0.1 s of tone per word, 0.2 s of silence."""
 
@@ -61,7 +52,9 @@ class ToneEngine:
         paths = []
         for index, sentence in enumerate(sentences):
             samples = tone(silence_s=0.2, speech_s=0.1 * len(sentence.split()))
-            paths.append(tts.Spoken(write_wav(tts.part_path(out_dir, index), samples)))
+            paths.append(
+                tts.Spoken(tts.write_wav(tts.part_path(out_dir, index), samples, rate_hz=RATE_HZ))
+            )
             if on_sentence is not None:
                 on_sentence(index + 1)
         return paths
@@ -133,7 +126,7 @@ def test_no_audio_names_the_engine_and_the_sentence(tmp_path: Path, content: byt
 
 
 def test_a_header_only_wav_is_no_audio(tmp_path: Path) -> None:
-    path = write_wav(tmp_path / "0000.wav", array("h"))
+    path = tts.write_wav(tmp_path / "0000.wav", array("h"), rate_hz=RATE_HZ)
 
     with pytest.raises(PipelineError, match="no audio for sentence 1"):
         tts.check_audio(path, engine="espeak-ng:en", index=0, sentence="...")

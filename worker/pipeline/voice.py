@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.errors import PipelineError
-from worker.media import forced_input
+from worker.media import forced_input, le_bytes
 from worker.options import VoiceOptions
 from worker.providers import tts
 
@@ -236,9 +236,9 @@ def _join(
         for index, (sentence, part) in enumerate(zip(sentences, parts, strict=True)):
             if index:
                 pause = array("h", bytes(SAMPLE_WIDTH_BYTES * round(pauses_s[index - 1] * rate_hz)))
-                writer.writeframes(_le_bytes(pause))
+                writer.writeframes(le_bytes(pause))
                 offset += len(pause)
-            writer.writeframes(_le_bytes(part.samples))
+            writer.writeframes(le_bytes(part.samples))
             start_s = (offset + part.speech_start) / rate_hz
             end_s = (offset + part.speech_end) / rate_hz
             if part.words:
@@ -251,14 +251,6 @@ def _join(
             timed.append(TimedText(sentence, start_s, end_s, words))
             offset += len(part.samples)
     return timed, offset / rate_hz
-
-
-def _le_bytes(samples: array[int]) -> bytes:
-    if sys.byteorder == "little":
-        return samples.tobytes()
-    swapped = array("h", samples)
-    swapped.byteswap()
-    return swapped.tobytes()
 
 
 def apportion_words(text: str, start_s: float, end_s: float) -> list[TimedWord]:

@@ -86,18 +86,28 @@ def _coordinates(aspect: float) -> dict[str, str]:
     return {"x": "(X/W)", "y": f"(Y/H*{aspect:.4f})"}
 
 
+def _waves(
+    rng: random.Random, c: dict[str, str], amplitudes: list[float], *, turn: float,
+    cycles: tuple[float, float], speed: tuple[float, float],
+) -> str:  # fmt: skip
+    """Sine waves crossing the frame at random angles (up to `turn`), each with its amplitude,
+    `cycles` across the frame and `speed` cycles a second, summed around mid-grey."""
+    waves = []
+    for amplitude in amplitudes:
+        angle = rng.uniform(0, turn)
+        along = f"({c['x']}*{math.cos(angle):.3f}+{c['y']}*{math.sin(angle):.3f})"
+        waves.append(
+            f"{amplitude}*sin(6.2832*({rng.uniform(*cycles):.3f}*{along}"
+            f"+{rng.uniform(*speed):.4f}*T)+{rng.uniform(0, 6.28):.2f})"
+        )
+    return f"0.5+{'+'.join(waves)}"
+
+
 def _flow(rng: random.Random, width_px: int, height_px: int) -> str:
     """Three slow waves crossing at angles: a gradient that drifts and folds over itself."""
     c = _coordinates(height_px / width_px)
-    waves = []
-    for amplitude in (0.22, 0.16, 0.12):
-        angle = rng.uniform(0, math.pi)
-        along = f"({c['x']}*{math.cos(angle):.3f}+{c['y']}*{math.sin(angle):.3f})"
-        waves.append(
-            f"{amplitude}*sin(6.2832*({rng.uniform(0.25, 0.7):.3f}*{along}"
-            f"+{rng.uniform(0.02, 0.06):.4f}*T)+{rng.uniform(0, 6.28):.2f})"
-        )
-    return _grey(_size(width_px, height_px), f"0.5+{'+'.join(waves)}")
+    field = _waves(rng, c, [0.22, 0.16, 0.12], turn=math.pi, cycles=(0.25, 0.7), speed=(0.02, 0.06))
+    return _grey(_size(width_px, height_px), field)
 
 
 DISCS = 8
@@ -150,15 +160,8 @@ def _fields(rng: random.Random, width_px: int, height_px: int) -> str:
     """Blurred colour clouds: eight soft waves at scattered angles and speeds, which read as a
     slowly stirring noise field."""
     c = _coordinates(height_px / width_px)
-    waves = []
-    for _ in range(8):
-        angle = rng.uniform(0, 2 * math.pi)
-        along = f"({c['x']}*{math.cos(angle):.3f}+{c['y']}*{math.sin(angle):.3f})"
-        waves.append(
-            f"0.055*sin(6.2832*({rng.uniform(0.5, 1.4):.2f}*{along}"
-            f"+{rng.uniform(0.015, 0.05):.4f}*T)+{rng.uniform(0, 6.28):.2f})"
-        )
-    return _grey(_size(width_px, height_px), f"0.5+{'+'.join(waves)}")
+    field = _waves(rng, c, [0.055] * 8, turn=2 * math.pi, cycles=(0.5, 1.4), speed=(0.015, 0.05))
+    return _grey(_size(width_px, height_px), field)
 
 
 Kind = Callable[[random.Random, int, int], str]

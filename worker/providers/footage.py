@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Protocol
 
 from worker.media import (
+    FOOTAGE_CONTAINERS,
     STILL_CONTAINER_NAMES,
     STILL_CONTAINERS,
     VIDEO_CONTAINER_NAMES,
-    VIDEO_CONTAINERS,
     Clip,
     find_ffprobe,
     forced_input,
@@ -178,7 +178,7 @@ class LocalFootage:
         """ffprobe's facts, else ffmpeg's banner (the imageio-ffmpeg wheel ships no ffprobe);
         None, with a warning, for a file that is neither a video nor a still by its bytes."""
         container = sniff_container(path)
-        if container is None or container not in VIDEO_CONTAINERS + STILL_CONTAINERS:
+        if container is None or container not in FOOTAGE_CONTAINERS:
             what = (
                 f"a {STILL_CONTAINER_NAMES} picture" if path.suffix.lower() in STILL_SUFFIXES
                 else f"an {VIDEO_CONTAINER_NAMES} video"
@@ -205,7 +205,7 @@ def probe_with_ffmpeg(
     that is neither a video nor a still. `container`: the file's, when the caller has sniffed it
     already."""
     container = container or sniff_container(path)
-    if container is None or container not in VIDEO_CONTAINERS + STILL_CONTAINERS:
+    if container is None or container not in FOOTAGE_CONTAINERS:
         return None
     try:
         completed = subprocess.run(

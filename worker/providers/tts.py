@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import sys
 import time
 import wave
 from array import array
@@ -22,6 +21,7 @@ import httpx
 from app.speech import OnSentence, SpeechError, run_espeak, run_piper
 from app.voices import ORIGINAL_VOICES, PiperVoiceFiles, espeak_voices, find_piper_voice
 from worker.errors import PipelineError, ProviderError
+from worker.media import le_bytes
 from worker.options import VoiceOptions
 from worker.providers.espeak_library import EspeakError, EspeakLibrary, WordMark, espeak_library
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, scrub, status_error
@@ -393,13 +393,10 @@ def _espeak(options: VoiceOptions) -> EspeakEngine:
 
 
 def write_wav(path: Path, samples: array[int], *, rate_hz: int) -> Path:
-    """16-bit mono samples (native order) as a WAV file (little-endian)."""
-    if sys.byteorder == "big":
-        samples = array("h", samples)
-        samples.byteswap()
+    """16-bit mono samples (native order) as a WAV file."""
     with wave.open(str(path), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
         writer.setframerate(rate_hz)
-        writer.writeframes(samples.tobytes())
+        writer.writeframes(le_bytes(samples))
     return path
