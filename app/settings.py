@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # Finished jobs (and their folders) older than this are pruned; 0 keeps them forever.
     retention_days: float = Field(30.0, ge=0)
     retention_interval_s: float = Field(3600.0, gt=0)
+    # Sentences spoken and clips downloaded, kept for any job (worker/cache.py): pruned to this
+    # size, and of what no job used within the retention age, at each retention run.
+    cache_max_mb: int = Field(5000, ge=0)
     ffmpeg: str = ""
 
     # Encrypts stored OAuth tokens (app/crypto.py): a Fernet key, `moneyprinter youtube key`.
@@ -312,6 +315,10 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
 
     @property
     def footage_dir(self) -> Path:

@@ -26,6 +26,7 @@ from worker.media import find_ffprobe, probe_media
 from worker.options import PipelineOptions
 from worker.pipeline.base import ProgressEvent
 from worker.pipeline.run import run_pipeline
+from worker.pipeline.stages import StageStore
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_pipeline(
             spec, work_dir, options=options, report=report,
             recent_clips=frozenset(job.get("recentClips", ())),
+            stages=StageStore(Path(job["stagesDir"]) if job.get("stagesDir") else None),
         )  # fmt: skip
     except PipelineError as exc:
         _emit(protocol, error_line(exc.message, retryable=exc.retryable, stage=exc.stage))

@@ -33,9 +33,17 @@ from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.options import PipelineOptions
 from worker.providers.http import scrub
 from worker.publish import Publisher
-from worker.retention import prune_expired, remove_scratch
+from worker.retention import prune_expired, remove_folders, remove_scratch
 from worker.retry import retry_delay_s, should_retry
-from worker.runner import ChildExit, JobLog, Outcome, RunningJob, prepare_work_dir, run_child
+from worker.runner import (
+    STAGES_DIR,
+    ChildExit,
+    JobLog,
+    Outcome,
+    RunningJob,
+    prepare_work_dir,
+    run_child,
+)
 from worker.wakeup import asyncpg_dsn, listen_for_jobs
 from worker.webhooks import WebhookSender
 
@@ -438,8 +446,10 @@ class Worker:
             state = "lost"
         if state == "lost":
             job.log.warning("lease lost before completion: the result is discarded")
-        else:
-            job.log.info("%s: %s", state, result_path or "no files")
+            return
+        job.log.info("%s: %s", state, result_path or "no files")
+        if store is not None and state == "completed":  # the bucket has it: nothing resumes
+            await asyncio.to_thread(remove_folders, [self.settings.jobs_dir / job.id / STAGES_DIR])
 
     async def _queue_publish(self, db: Repositories, job: RunningJob, *, qa_passed: bool) -> None:
         """A video asked to be published (`automateYoutubeUpload`, `publish`): its publish job,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from app.settings import Settings
 from app.songs import FolderSongs
 from app.voices import find_espeak
+from worker.cache import FileCache
 
 
 class _Options(BaseModel):
@@ -56,9 +57,13 @@ class PipelineOptions(_Options):
     font_name: str = "DejaVu Sans"
     fonts_dir: Path | None = None
     songs_dir: Path | None = None
+    cache_dir: Path | None = None  # sentences spoken and clips downloaded, for any job (cache.py)
     llm: LLMOptions = LLMOptions()
     footage: FootageOptions = FootageOptions()
     voice: VoiceOptions = VoiceOptions()
+
+    def cache(self) -> FileCache | None:
+        return FileCache(self.cache_dir) if self.cache_dir is not None else None
 
     def song_library(self) -> FolderSongs | None:
         """The songs a job can use (with a bucket, the one its worker copied in for it)."""
@@ -71,6 +76,7 @@ class PipelineOptions(_Options):
             max_script_words=settings.max_script_words,
             fonts_dir=settings.fonts_dir,
             songs_dir=settings.songs_dir.resolve(),
+            cache_dir=settings.cache_dir.resolve(),
             llm=llm_options(settings),
             footage=FootageOptions(
                 pexels_api_key=settings.pexels_api_key,

@@ -20,10 +20,13 @@ from app.db.models import utcnow
 from app.db.repositories import JobRepository
 from app.settings import Settings
 from app.storage import ObjectStore, StorageError
+from worker import cache
 
 logger = logging.getLogger("worker.retention")
 
 DEFAULT_BATCH_SIZE = 500
+MB = 1024 * 1024
+DAY_S = 86_400.0
 # An upload begun this long ago and not finished is one whose worker was lost.
 UPLOAD_AGE_LIMIT = timedelta(days=1)
 # Two pruners can remove the same orphan folder at once; each then trips over the other's deletions.
@@ -42,8 +45,15 @@ async def prune_expired(
 
     Each batch is its own short transaction, and its folders are removed only after it commits:
     a crash in between leaves folders without a job (removed by a later run), never a job whose
-    files are gone. `retention_days` 0 keeps everything.
+    files are gone. `retention_days` 0 keeps everything. The host's cache (worker/cache.py) is
+    pruned to its size, and of what no job used within the retention age.
     """
+    await asyncio.to_thread(
+        cache.prune,
+        settings.cache_dir,
+        max_bytes=settings.cache_max_mb * MB,
+        max_age_s=settings.retention_days * DAY_S,
+    )
     if settings.retention_days <= 0:
         return 0
     cutoff = (now or utcnow()) - timedelta(days=settings.retention_days)

@@ -24,6 +24,7 @@ from worker.providers.http import scrub
 logger = logging.getLogger(__name__)
 
 JOB_FILE = "job.json"
+STAGES_DIR = "stages"
 STDERR_TAIL_LINES = 40
 STDERR_LINE_CHARS = 2000
 STDERR_CHUNK_BYTES = 1 << 16
@@ -87,7 +88,9 @@ def prepare_work_dir(
     recent_clips: Iterable[str] = (),
 ) -> Path:  # fmt: skip
     """A clean `<data>/jobs/<id>/<attempt>/` holding the job file; returns the file's absolute path.
-    `recent_clips`: footage the job should not repeat (FootageUseRepository.recent).
+    `recent_clips`: footage the job should not repeat (FootageUseRepository.recent). The job's
+    finished stages are kept beside its attempts, in `<data>/jobs/<id>/stages/`
+    (worker/pipeline/stages.py).
 
     A released job runs again under the same attempt number, so a folder may hold a previous
     run's partial files: it belongs to this job alone and is emptied.
@@ -98,7 +101,8 @@ def prepare_work_dir(
     work_dir.mkdir(parents=True)
     job_file = work_dir / JOB_FILE
     document = {
-        "jobId": job_id, "attempt": attempt, "spec": spec, "recentClips": sorted(recent_clips)
+        "jobId": job_id, "attempt": attempt, "spec": spec, "recentClips": sorted(recent_clips),
+        "stagesDir": str(work_dir.parent / STAGES_DIR),
     }  # fmt: skip
     job_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return job_file

@@ -14,6 +14,7 @@ from app.settings import find_ffmpeg
 from tests.fakes import pexels, pixabay
 from tests.fakes.pexels import FakeVideo, MediaFile, MediaHandler
 from tests.fakes.server import serving
+from worker.cache import FileCache
 from worker.errors import ProviderError
 from worker.media import Clip
 from worker.options import FootageOptions
@@ -69,7 +70,7 @@ def _options(provider: str, url: str, **extra: object) -> FootageOptions:
 
 def _gather(
     source: str, options: FootageOptions, work_dir: Path, *, terms: list[str] | None = None,
-    warnings: list[str] | None = None,
+    warnings: list[str] | None = None, cache: FileCache | None = None,
 ) -> list[Clip]:  # fmt: skip
     terms = terms or ["ocean waves", "ocean"]
     log = warnings if warnings is not None else []
@@ -78,6 +79,7 @@ def _gather(
         source=source, options=options, ffmpeg_exe=FFMPEG, width_px=FRAME_PX[0],
         height_px=FRAME_PX[1], work_dir=work_dir, subject="ocean",
         report=lambda level, message: log.append(f"{level}: {message}"), sleep=lambda _s: None,
+        cache=cache,
     )  # fmt: skip
     return [pick.clip for pick in picks]
 
@@ -113,6 +115,25 @@ def test_picks_portrait_smallest_filling_rendition_and_never_reuses(
         assert clip.path is not None and clip.path.parent == tmp_path / "footage"
         assert clip.path.read_bytes() == media["288x512.mp4"].path.read_bytes()
     assert not list((tmp_path / "footage").glob("*.part"))
+
+
+def test_a_clip_downloaded_once_is_taken_from_the_cache_by_the_next_video(
+    provider: str, fake: tuple[type[MediaHandler], str], tmp_path: Path, media: dict[str, MediaFile]
+) -> None:
+    handler, url = fake
+    cache = FileCache(tmp_path / "cache")
+
+    first = _gather(provider, _options(provider, url), tmp_path / "1", cache=cache)
+    downloads = [r.path for r in handler.requests if r.path.startswith("/files/")]
+    second = _gather(provider, _options(provider, url), tmp_path / "2", cache=cache)
+
+    assert len(downloads) == 2
+    assert [r.path for r in handler.requests if r.path.startswith("/files/")] == downloads
+    for before, after in zip(first, second, strict=True):
+        assert before.path is not None and after.path is not None
+        assert after.path.parent == tmp_path / "2" / "footage"
+        assert after.path.read_bytes() == media["288x512.mp4"].path.read_bytes()
+        assert (before.duration_s, before.width_px) == (after.duration_s, after.width_px)
 
 
 def test_pexels_sends_key_header_and_filters(media: dict[str, MediaFile], tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.voices import find_piper_voice, parse_espeak_voices
+from worker.cache import FileCache
 from worker.errors import PipelineError
 from worker.options import VoiceOptions
 from worker.pipeline.voice import (
@@ -44,11 +45,16 @@ class ToneEngine:
 
     name = "tone"
 
+    def __init__(self, identity: str = "tone 1") -> None:
+        self.identity = identity
+        self.spoken: list[str] = []  # every sentence it was asked for
+
     def synthesize(
         self, sentences: list[str], out_dir: Path, *, voice: str | None, language: str,
         on_sentence: tts.OnSentence | None = None,
     ) -> list[tts.Spoken]:  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
+        self.spoken += sentences
         paths = []
         for index, sentence in enumerate(sentences):
             samples = tone(silence_s=0.2, speech_s=0.1 * len(sentence.split()))
@@ -274,3 +280,32 @@ def test_piper_word_times_follow_the_words_espeak_speaks_for_each() -> None:
     # When the counts do not add up to what was spoken, the times are spread evenly.
     uneven = word_marks("In 2024 we grew.", starts[:5], spoken_words=spoken.__getitem__)
     assert [mark.at_s for mark in uneven] == [0.0, 0.2, 0.5, 0.8]
+
+
+def test_a_sentence_spoken_before_in_the_same_voice_is_taken_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    cache = FileCache(tmp_path / "cache")
+    sentences = ["One two three.", "Four five six seven.", "Eight nine."]
+
+    def speak(work: str, texts: list[str], engine: ToneEngine) -> tuple[bytes, list[str]]:
+        """voice.wav's bytes, and the sentences the engine was asked to speak."""
+        track = synthesize_voice(
+            texts, tmp_path / work, language="en", voice="v", options=VoiceOptions(),
+            on_progress=lambda _: None, engine=engine, cache=cache,
+        )  # fmt: skip
+        assert track.reused == len(texts) - len(engine.spoken)
+        return track.path.read_bytes(), engine.spoken
+
+    first, spoken = speak("first", sentences, ToneEngine())
+    assert spoken == sentences
+    again, spoken = speak("again", sentences, ToneEngine())
+    assert (again, spoken) == (first, [])  # nothing spoken, the same voice.wav
+
+    edited = [sentences[0], "Four five six seven eight.", sentences[2]]
+    _, spoken = speak("edited", edited, ToneEngine())
+    assert spoken == ["Four five six seven eight."]  # only the changed sentence
+
+    _, spoken = speak("other", sentences, ToneEngine(identity="tone 2"))  # another model
+    assert spoken == sentences
+    assert len(list((tmp_path / "cache" / "voice").glob("*.wav"))) == 7

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from worker.cache import FileCache
 from worker.errors import PipelineError, ProviderError
 from worker.media import Clip
 from worker.options import FootageOptions
@@ -66,6 +69,34 @@ class Pick:
         return entry
 
 
+def pick_record(pick: Pick, *, work_dir: Path) -> dict[str, Any]:
+    """A pick as JSON for the job's stage record; a file in the work folder by its path there."""
+    clip = dataclasses.asdict(pick.clip)
+    if pick.clip.path is not None:
+        inside = pick.clip.path.is_relative_to(work_dir)
+        clip["path"] = (
+            pick.clip.path.relative_to(work_dir) if inside else pick.clip.path
+        ).as_posix()
+    chosen = None if pick.chosen is None else dataclasses.asdict(pick.chosen)
+    return {
+        "scene": dataclasses.asdict(pick.scene), "clip": clip, "chosen": chosen,
+        "considered": pick.considered,
+    }  # fmt: skip
+
+
+def pick_from_record(record: dict[str, Any], *, work_dir: Path) -> Pick | None:
+    """The pick `pick_record` wrote; None when its file is gone (a local one deleted since)."""
+    clip = dict(record["clip"])
+    if clip["path"] is not None:
+        clip["path"] = work_dir / clip["path"]  # an absolute path stays itself
+        if not clip["path"].is_file():
+            return None
+    chosen = record["chosen"]
+    if chosen is not None:
+        chosen = Ranked(**{**chosen, "candidate": Candidate(**chosen["candidate"])})
+    return Pick(Scene(**record["scene"]), Clip(**clip), chosen, record["considered"])
+
+
 def write_credits(picks: list[Pick], path: Path) -> Path:
     """footage.json: each scene's clip, its source, page and author (stock licences ask for
     none, but a viewer or a reviewer may)."""
@@ -87,19 +118,20 @@ def gather_footage(
     recent: frozenset[str] = frozenset(),
     relevance: Relevance | None = None,
     sleep: Sleep = time.sleep,
+    cache: FileCache | None = None,
 ) -> list[Pick]:
     """One clip per scene, in order, the best of every configured source's candidates for it
     (worker/pipeline/match.py), never one clip twice. `auto` asks Pexels, Pixabay and the local
     folder, warning about a source that fails and asking it no more; an explicit stock source
     fails the job when its requests fail. A scene nothing is found for gets a generated
     background in a palette chosen for the `subject`. `recent`: keys of clips used by recent
-    videos of the same subject or account."""
+    videos of the same subject or account. A stock clip in the `cache` is not downloaded again."""
     if source not in SOURCES:
         raise PipelineError(f"unknown footage source {source!r}", retryable=False, stage=STAGE)
     with httpx.Client(timeout=HTTP_TIMEOUT) as http:
         chain = _providers(
             source, options=options, http=http, ffmpeg_exe=ffmpeg_exe, width_px=width_px,
-            height_px=height_px, sleep=sleep, report=report,
+            height_px=height_px, sleep=sleep, report=report, cache=cache,
         )  # fmt: skip
         relevance = relevance or ModelRelevance()
         chooser = Chooser(
@@ -122,7 +154,7 @@ def gather_footage(
 
 def _providers(
     source: str, *, options: FootageOptions, http: httpx.Client, ffmpeg_exe: str,
-    width_px: int, height_px: int, sleep: Sleep, report: ReportLog,
+    width_px: int, height_px: int, sleep: Sleep, report: ReportLog, cache: FileCache | None,
 ) -> list[FootageProvider]:  # fmt: skip
     """The providers to ask, in order, before the generated fallback."""
     keys = {"pexels": options.pexels_api_key, "pixabay": options.pixabay_api_key}
@@ -153,6 +185,7 @@ def _providers(
                     max_download_bytes=options.max_download_bytes,
                     warn=warn,
                     sleep=sleep,
+                    cache=cache,
                 )
             )
     if source in ("auto", "local"):

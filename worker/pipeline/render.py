@@ -27,6 +27,7 @@ from worker.pipeline.mix import (
 from worker.pipeline.qa import frame_probe
 
 STAGE = "render"
+VIDEO_NAME = "video.mp4"
 FPS = 30
 FULL_SIZE_PX: dict[str, tuple[int, int]] = {
     "9:16": (1080, 1920),
@@ -240,7 +241,7 @@ def render_video(
     another. A single ffmpeg with every segment as an input keeps all their decoders alive for the
     whole render (≈ 60 MB each at 1080p): 774 MB for the standard 30 s short, against the 600 MB
     budget; one decoder at a time keeps the render under it at the same speed."""
-    final = work_dir / "video.mp4"
+    final = work_dir / VIDEO_NAME
     partial = work_dir / "video.mp4.part"
     loudness = None
     if plan.voice is not None or plan.music is not None:

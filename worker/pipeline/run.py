@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from app.domain import VideoSpec
+from app.storage import sha256_file
+from worker.cache import cache_key
 from worker.errors import ProviderError
-from worker.media import Clip
 from worker.options import PipelineOptions
 from worker.pipeline import footage, metadata, music, qa, render, script, subtitles, terms, voice
 from worker.pipeline.base import OutputFile, PipelineResult, ProgressEvent, Report
+from worker.pipeline.stages import StageStore
 from worker.providers import tts
 from worker.providers.footage import Scene
 from worker.providers.llm import LLM, llm_from_options
@@ -33,20 +35,19 @@ THUMBNAIL_AT_S = 1.5
 
 def run_pipeline(
     spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
-    recent_clips: frozenset[str] = frozenset(),
+    recent_clips: frozenset[str] = frozenset(), stages: StageStore = StageStore(None),
 ) -> PipelineResult:  # fmt: skip
     """Make the video of `spec` in `work_dir`. Raises PipelineError (a ProviderError names the
     service) on failure; warnings from fallbacks arrive through `report`. `recent_clips`: the
     clips of recent videos of the same subject or account, used again only when nothing else
-    fits."""
+    fits. A stage whose inputs `stages` holds a record for (an earlier attempt's) is not run
+    again; each stage run is recorded there."""
     work_dir.mkdir(parents=True, exist_ok=True)
     report = _Progress(report)
     configured = llm_from_options(options.llm)
     # The script stage asks the LLM itself: without a script the job cannot go on, so a failure
     # there ends it. The later stages fall back to offline text when the LLM fails.
-    text = _script(
-        spec, work_dir, llm=configured, max_words=options.max_script_words, report=report
-    )
+    text = _script(spec, work_dir, llm=configured, options=options, stages=stages, report=report)
     llm = _ReportingLLM(configured, report) if configured is not None else None
     sentences = script.split_sentences(text)
     track = _voice(
@@ -56,9 +57,8 @@ def run_pipeline(
     width_px, height_px = render.frame_size_px(spec.aspect, spec.quality)
     picks = _footage(
         spec, text, work_dir, track.duration_s, size_px=(width_px, height_px), llm=llm,
-        recent=recent_clips, options=options, report=report,
+        recent=recent_clips, options=options, stages=stages, report=report,
     )  # fmt: skip
-    clips = [pick.clip for pick in picks]
     ass_path, srt_path = _subtitles(
         spec, track, work_dir, size_px=(width_px, height_px), options=options, report=report
     )
@@ -70,8 +70,13 @@ def run_pipeline(
         report(ProgressEvent("render", START["render"], "No songs uploaded: no music.", "warning"))
     elif song is not None:
         report(ProgressEvent("render", START["render"], f"Music: {song.name}."))
-    video = _render(spec, clips, track, ass_path, song, work_dir, options=options, report=report)
-    described = _metadata(spec, text, video, work_dir, llm=llm, options=options, report=report)
+    video = _render(
+        spec, picks, track, ass_path, song, work_dir, options=options, stages=stages,
+        report=report,
+    )  # fmt: skip
+    described = _metadata(
+        spec, text, video, work_dir, llm=llm, options=options, stages=stages, report=report
+    )
     checked = _check(
         video, qa.Expected(
             width_px, height_px, track.path, track.duration_s, srt_path, float(spec.clip_duration)
@@ -134,16 +139,38 @@ class _ReportingLLM:
 
 
 def _script(
-    spec: VideoSpec, work_dir: Path, *, llm: LLM | None, max_words: int, report: _Progress
-) -> str:
+    spec: VideoSpec, work_dir: Path, *, llm: LLM | None, options: PipelineOptions,
+    stages: StageStore, report: _Progress,
+) -> str:  # fmt: skip
+    key = cache_key(spec.model_dump(mode="json"), _llm_key(options), options.max_script_words)
+    path = work_dir / "script.txt"
+    if _kept(stages, "script", key, work_dir, report) is not None:
+        return path.read_text(encoding="utf-8").rstrip("\n")
     if spec.script:
         report(ProgressEvent("script", START["script"], "Using the script from the request."))
     else:
         name = llm.name if llm is not None else "no LLM"
         report(ProgressEvent("script", START["script"], f"Writing the script with {name}."))
-    text = script.write_script(spec, llm=llm, max_words=max_words, warn=report.warn)
-    (work_dir / "script.txt").write_text(text + "\n", encoding="utf-8")
+    text = script.write_script(spec, llm=llm, max_words=options.max_script_words, warn=report.warn)
+    path.write_text(text + "\n", encoding="utf-8")
+    stages.save("script", key, {}, work_dir=work_dir, files=(path,))
     return text
+
+
+def _llm_key(options: PipelineOptions) -> dict[str, Any]:
+    """Which LLM writes: its answers are part of a stage's inputs."""
+    return options.llm.model_dump(exclude={"api_key", "timeout_s"})
+
+
+def _kept(
+    stages: StageStore, stage: str, key: str, work_dir: Path, report: Report
+) -> dict[str, Any] | None:
+    """The stage's record from an earlier attempt with the same inputs (reported), if any."""
+    kept = stages.load(stage, key, work_dir)
+    if kept is not None:
+        message = f"The {stage} of an earlier attempt is used: its inputs have not changed."
+        report(ProgressEvent(stage, START[stage], message))
+    return kept
 
 
 def _voice(
@@ -167,11 +194,21 @@ def _voice(
         ffmpeg_exe=options.ffmpeg_exe,
         on_progress=lambda done: report(ProgressEvent("voice", START["voice"] + span * done)),
         paragraph_ends=paragraph_ends,
+        cache=options.cache(),
     )
     if choice.replaced:
         report.warn(f"{choice.replaced}: spoken by {track.engine} instead.")
     report(
-        ProgressEvent("voice", START["terms"], f"Voice: {track.engine}, {track.duration_s:.1f} s.")
+        ProgressEvent(
+            "voice",
+            START["terms"],
+            f"Voice: {track.engine}, {track.duration_s:.1f} s"
+            + (
+                f" ({track.reused} of {len(sentences)} sentences spoken before)."
+                if track.reused
+                else "."
+            ),
+        )
     )
     return track
 
@@ -186,8 +223,18 @@ def _footage(
     llm: LLM | None,
     recent: frozenset[str],
     options: PipelineOptions,
+    stages: StageStore,
     report: Report,
 ) -> list[footage.Pick]:
+    sources = options.footage.model_dump(mode="json", exclude={"pexels_api_key", "pixabay_api_key"})
+    key = cache_key(
+        spec.model_dump(mode="json"), text, duration_s, _llm_key(options), sources, sorted(recent)
+    )
+    kept = _kept(stages, "footage", key, work_dir, report)
+    if kept is not None:
+        restored = [footage.pick_from_record(r, work_dir=work_dir) for r in kept["picks"]]
+        if all(pick is not None for pick in restored):  # else a local file has gone since
+            return [pick for pick in restored if pick is not None]
     scenes = max(1, math.ceil(duration_s / spec.clip_duration - 0.01))
     report(ProgressEvent("terms", START["terms"], f"Choosing footage for {scenes} scene(s)."))
     search = terms.search_terms(text, subject=spec.video_subject, scenes=scenes, llm=llm)
@@ -198,7 +245,7 @@ def _footage(
     def log(level: str, message: str) -> None:
         report(ProgressEvent("footage", START["footage"], message, level))
 
-    return footage.gather_footage(
+    picks = footage.gather_footage(
         [
             Scene(index, term, scene_s, chunk)
             for index, (term, chunk) in enumerate(zip(search, chunks, strict=True))
@@ -212,7 +259,15 @@ def _footage(
         subject=spec.video_subject,
         recent=recent,
         report=log,
+        cache=options.cache(),
     )
+    records = [footage.pick_record(pick, work_dir=work_dir) for pick in picks]
+    downloaded = [pick.clip.path for pick in picks if pick.clip.path is not None]
+    stages.save(
+        "footage", key, {"picks": records}, work_dir=work_dir,
+        files=tuple(path for path in downloaded if path.is_relative_to(work_dir)),
+    )  # fmt: skip
+    return picks
 
 
 def _subtitles(
@@ -251,20 +306,29 @@ def _subtitles(
 
 def _render(
     spec: VideoSpec,
-    clips: list[Clip],
+    picks: list[footage.Pick],
     track: voice.VoiceTrack,
     ass_path: Path,
     song: Path | None,
     work_dir: Path,
     *,
     options: PipelineOptions,
+    stages: StageStore,
     report: Report,
 ) -> Path:
+    key = cache_key(
+        spec.model_dump(mode="json"),
+        [footage.pick_record(pick, work_dir=work_dir) for pick in picks],
+        [sha256_file(path) for path in (track.path, ass_path)],
+        None if song is None else [song.name, sha256_file(song)],
+    )
+    if _kept(stages, "render", key, work_dir, report) is not None:
+        return work_dir / render.VIDEO_NAME
     plan = render.plan_render(
         aspect=spec.aspect,
         quality=spec.quality,
         duration_s=track.duration_s,
-        clips=clips,
+        clips=[pick.clip for pick in picks],
         clip_duration_s=spec.clip_duration,
         voice=track.path,
         subtitles=ass_path,
@@ -282,12 +346,14 @@ def _render(
         )
     )
     span = START["metadata"] - START["render"]
-    return render.render_video(
+    video = render.render_video(
         plan,
         work_dir,
         ffmpeg_exe=options.ffmpeg_exe,
         on_progress=lambda done: report(ProgressEvent("render", START["render"] + span * done)),
     )
+    stages.save("render", key, {}, work_dir=work_dir, files=(video,))
+    return video
 
 
 def _metadata(
@@ -298,25 +364,30 @@ def _metadata(
     *,
     llm: LLM | None,
     options: PipelineOptions,
+    stages: StageStore,
     report: Report,
 ) -> dict[str, Path]:
+    described = {"thumbnail": work_dir / "thumbnail.jpg", "metadata": work_dir / "metadata.json"}
+    key = cache_key(spec.model_dump(mode="json"), text, _llm_key(options), sha256_file(video))
+    if _kept(stages, "metadata", key, work_dir, report) is not None:
+        return described
     report(ProgressEvent("metadata", START["metadata"], "Writing the title, description, tags."))
-    described = metadata.describe(text, subject=spec.video_subject, language=spec.language, llm=llm)
-    thumbnail = metadata.make_thumbnail(
+    found = metadata.describe(text, subject=spec.video_subject, language=spec.language, llm=llm)
+    metadata.make_thumbnail(
         video,
-        work_dir / "thumbnail.jpg",
-        title=described.title,
+        described["thumbnail"],
+        title=found.title,
         at_s=THUMBNAIL_AT_S,
         ffmpeg_exe=options.ffmpeg_exe,
         font_path=None,
     )
-    metadata_path = work_dir / "metadata.json"
     metadata.write_metadata(
-        metadata_path,
-        described,
+        described["metadata"],
+        found,
         extra={"subject": spec.video_subject, "language": spec.language, "aspect": spec.aspect},
     )
-    return {"thumbnail": thumbnail, "metadata": metadata_path}
+    stages.save("metadata", key, {}, work_dir=work_dir, files=tuple(described.values()))
+    return described
 
 
 def _check(

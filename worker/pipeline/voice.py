@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import operator
 import re
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from worker.cache import FileCache, cache_key
 from worker.errors import PipelineError
 from worker.media import forced_input, le_bytes
 from worker.options import VoiceOptions
@@ -37,6 +39,8 @@ FFMPEG_TIMEOUT_S = 60.0
 MIN_WORD_S = 0.01  # a word the engine ran into the next still lights up
 MIN_GAP_S = 0.08  # a quieter stretch this long inside a sentence is a pause
 CLAUSE_MARKS = (",", ";", ":", "—", "–", "…")
+CACHE_KIND = "voice"
+CACHE_VERSION = 1  # raised when what a cached sentence holds changes
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class VoiceTrack:
     duration_s: float
     sentences: list[TimedText]
     engine: str
+    reused: int = 0  # sentences taken from the cache instead of spoken again
 
 
 @dataclass(frozen=True)
@@ -86,22 +91,90 @@ def synthesize_voice(
     ffmpeg_exe: str = "ffmpeg",
     engine: tts.SpeechEngine | None = None,
     paragraph_ends: list[bool] | None = None,
+    cache: FileCache | None = None,
 ) -> VoiceTrack:
     """Speak each sentence with `engine` (default: the one `options` pick), join them into
     `voice.wav` with a pause after each (`pause_after`; `paragraph_ends` from
     script.paragraph_ends), and time every sentence and word in it. `ffmpeg_exe` converts
-    sentence WAVs only when an engine gives them in different formats."""
+    sentence WAVs only when an engine gives them in different formats. A sentence `cache` holds
+    for the same engine, voice and text is not spoken again; what is spoken is kept there."""
     engine = engine or tts.engine_for(options, language=language, voice=voice)
     parts_dir = work_dir / "voice-parts"
     shutil.rmtree(parts_dir, ignore_errors=True)  # a previous attempt's leftovers
     on_progress(0.0)
-    spoken = engine.synthesize(
+    spoken: list[tts.Spoken | None] = [None] * len(sentences)
+    names: set[str] = set()
+    keys: list[str] = []
+    if cache is not None:
+        keys = [
+            cache_key(CACHE_VERSION, engine.identity, voice, language, sentence)
+            for sentence in sentences
+        ]
+        for index, key in enumerate(keys):
+            found = _cached(cache, key, parts_dir / f"cached-{index:04d}.wav")
+            if found is not None:
+                spoken[index], name = found
+                names.add(name)
+    missing = [index for index, part in enumerate(spoken) if part is None]
+    if missing:
+        fresh = engine.synthesize(
+            [sentences[index] for index in missing],
+            parts_dir,
+            voice=voice,
+            language=language,
+            on_sentence=lambda done: on_progress(0.9 * done / len(missing)),
+        )
+        for index, part in zip(missing, fresh, strict=True):
+            spoken[index] = part
+            if cache is not None:
+                _keep(cache, keys[index], part, engine=engine.name)
+        names = {engine.name}
+    # An engine's name says the voice it settled on, known once it has spoken.
+    name = names.pop() if len(names) == 1 else engine.name
+    track = _voice_track(
         sentences,
-        parts_dir,
-        voice=voice,
-        language=language,
-        on_sentence=lambda done: on_progress(0.9 * done / len(sentences)),
+        [part for part in spoken if part is not None],
+        work_dir,
+        ffmpeg_exe=ffmpeg_exe,
+        paragraph_ends=paragraph_ends,
+        engine=name,
     )
+    shutil.rmtree(parts_dir)
+    on_progress(1.0)
+    return dataclasses.replace(track, reused=len(sentences) - len(missing))
+
+
+def _cached(cache: FileCache, key: str, destination: Path) -> tuple[tts.Spoken, str] | None:
+    """A sentence's WAV and word marks from the cache, and the engine name it was spoken by."""
+    document = cache.read_json(CACHE_KIND, key)
+    if not isinstance(document, dict):
+        return None
+    path = cache.take(CACHE_KIND, key, ".wav", destination)
+    if path is None:
+        return None
+    marks = document.get("words")
+    words = None if marks is None else tuple(tts.WordMark(*mark) for mark in marks)
+    return tts.Spoken(path, words), str(document.get("engine", ""))
+
+
+def _keep(cache: FileCache, key: str, part: tts.Spoken, *, engine: str) -> None:
+    cache.keep(CACHE_KIND, key, ".wav", part.path)
+    words = None if part.words is None else [
+        [mark.char_start, mark.char_length, mark.at_s] for mark in part.words
+    ]  # fmt: skip
+    cache.write_json(CACHE_KIND, key, {"engine": engine, "words": words})
+
+
+def _voice_track(
+    sentences: list[str],
+    spoken: list[tts.Spoken],
+    work_dir: Path,
+    *,
+    ffmpeg_exe: str,
+    paragraph_ends: list[bool] | None,
+    engine: str,
+) -> VoiceTrack:
+    """voice.wav of the sentences' WAVs, joined with their pauses, and its timing."""
     rate_hz = _frame_rate_hz(spoken[0].path)
     parts = [_read_part(part, rate_hz=rate_hz, ffmpeg_exe=ffmpeg_exe) for part in spoken]
     output = work_dir / "voice.wav"
@@ -111,9 +184,7 @@ def synthesize_voice(
         for text, ends_paragraph in zip(sentences, ends, strict=True)
     ]
     timed, duration_s = _join(sentences, parts, output, rate_hz=rate_hz, pauses_s=pauses_s)
-    shutil.rmtree(parts_dir)
-    on_progress(1.0)
-    return VoiceTrack(path=output, duration_s=duration_s, sentences=timed, engine=engine.name)
+    return VoiceTrack(path=output, duration_s=duration_s, sentences=timed, engine=engine)
 
 
 def _frame_rate_hz(path: Path) -> int:

@@ -14,12 +14,14 @@ from typing import Any
 
 import httpx
 
+from worker.cache import FileCache
 from worker.errors import ProviderError
 from worker.media import VIDEO_CONTAINER_NAMES, VIDEO_CONTAINERS, Clip, sniff_container
 from worker.providers.footage import Candidate, Scene, Warn
 from worker.providers.http import Sleep, download, redact, request_json
 
 STAGE = "footage"
+CACHE_KIND = "footage"
 PEXELS_PER_PAGE = 15
 PIXABAY_PER_PAGE = 20  # Pixabay accepts 3..200
 PIXABAY_QUERY_CHARS = 100  # Pixabay refuses longer `q` values
@@ -156,8 +158,10 @@ class StockFootage(ABC):
     def __init__(
         self, *, api_key: str, base_url: str, http: httpx.Client, width_px: int, height_px: int,
         max_download_bytes: int, warn: Warn, sleep: Sleep = time.sleep,
+        cache: FileCache | None = None,
     ) -> None:  # fmt: skip
         self._api_key = api_key
+        self._cache = cache
         self._warn = warn
         self._base_url = base_url.rstrip("/")
         self._http = http
@@ -212,13 +216,18 @@ class StockFootage(ABC):
         self, scene: Scene, video: StockVideo, rendition: Rendition, *, work_dir: Path
     ) -> Clip | None:
         """The downloaded clip, or None (with a warning, the file deleted) when the download is
-        not in a video container: ffmpeg opens footage only as the container its bytes show."""
+        not in a video container: ffmpeg opens footage only as the container its bytes show. A
+        rendition in the cache (source, id and size) is not downloaded again."""
         folder = work_dir / "footage"
         folder.mkdir(parents=True, exist_ok=True)
         safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", video.video_id)
-        name = f"{self.name.lower()}-{safe_id}-{rendition.width_px}x{rendition.height_px}.mp4"
-        path = download(
-            self._http, rendition.url, folder / name, provider=self.name, stage=STAGE,
+        stem = f"{self.name.lower()}-{safe_id}-{rendition.width_px}x{rendition.height_px}"
+        destination = folder / f"{stem}.mp4"
+        cached = (
+            None if self._cache is None else self._cache.take(CACHE_KIND, stem, ".mp4", destination)
+        )
+        path = cached or download(
+            self._http, rendition.url, destination, provider=self.name, stage=STAGE,
             max_bytes=self._max_download_bytes, sleep=self._sleep,
         )  # fmt: skip
         container = sniff_container(path)
@@ -229,6 +238,8 @@ class StockFootage(ABC):
                 "skipped"
             )
             return None
+        if cached is None and self._cache is not None:
+            self._cache.keep(CACHE_KIND, stem, ".mp4", path)
         return Clip(
             source=self.name, term=scene.term, duration_s=video.duration_s,
             width_px=rendition.width_px, height_px=rendition.height_px, path=path,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import shutil
 import time
 import wave
 from array import array
@@ -49,6 +50,12 @@ class Spoken:
 
 class SpeechEngine(Protocol):
     name: str
+
+    @property
+    def identity(self) -> str:
+        """What decides its sound besides the voice and the text (the engine, its model file or
+        server, its pace): a sentence spoken by an engine of the same identity is reused."""
+        ...
 
     def synthesize(
         self,
@@ -91,6 +98,10 @@ class PiperEngine:
     def __init__(self, files: PiperVoiceFiles) -> None:
         self.files = files
         self.name = f"piper:{files.voice.id}"
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}|{_file_version(self.files.model_path)}"
 
     def synthesize(
         self,
@@ -162,6 +173,11 @@ class EspeakEngine:
     def __init__(self, espeak_exe: str) -> None:
         self.espeak_exe = espeak_exe
         self.name = "espeak-ng"
+
+    @property
+    def identity(self) -> str:
+        found = shutil.which(self.espeak_exe) or self.espeak_exe
+        return f"espeak-ng|{_file_version(Path(found))}|{ESPEAK_WORDS_PER_MIN} wpm"
 
     def synthesize(
         self,
@@ -245,6 +261,10 @@ class OpenAISpeechEngine:
         self.attempts, self.sleep = attempts, sleep
         self.name = f"openai:{self.model}"
 
+    @property
+    def identity(self) -> str:
+        return f"{self.name}|{self.url}"
+
     def synthesize(
         self,
         sentences: list[str],
@@ -293,6 +313,15 @@ class OpenAISpeechEngine:
         raise ProviderError(
             self.provider, f"{what}, after {self.attempts} attempts", retryable=True, stage=STAGE
         ) from last_error
+
+
+def _file_version(path: Path) -> str:
+    """A file's size and modification time: a reinstalled model or program is another."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return str(path)
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def piper_installed() -> bool:
