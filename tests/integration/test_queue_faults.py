@@ -16,7 +16,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -37,91 +36,15 @@ from app.domain import VideoSpec
 from app.settings import Settings
 from tests.support.probe_worker import PROBE_TABLE
 from tests.support.processes import free_port
+from tests.support.workers import FAST, WorkerProcess
 
 Maker = async_sessionmaker[AsyncSession]
 
-ROOT = Path(__file__).resolve().parents[2]
-FAST = {
-    "MONEYPRINTER_HEARTBEAT_INTERVAL_S": "1",
-    "MONEYPRINTER_LEASE_S": "3",
-    "MONEYPRINTER_POLL_INTERVAL_S": "0.2",
-    "MONEYPRINTER_CANCEL_CHECK_INTERVAL_S": "0.2",
-    "MONEYPRINTER_RETRY_BASE_S": "0.5",
-    "MONEYPRINTER_RETRY_CAP_S": "2",
-    "MONEYPRINTER_SHUTDOWN_GRACE_S": "5",
-}
 DEFAULTS = Settings(_env_file=None)  # type: ignore[call-arg]
 # About 25 s of narration: a draft render long enough to be killed in the middle of.
 MEDIUM_SCRIPT = " ".join(
     f"Fact number {n}: the octopus keeps surprising the people who study it." for n in range(8)
 )
-
-
-class WorkerProcess:
-    """One `worker` process of the probe CLI, its log in a file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, *, concurrency: int) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.probe_worker", "worker",
-             "--concurrency", str(concurrency)],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def owns(self, worker_id: str | None) -> bool:
-        """Worker ids are `host:pid:random`."""
-        return worker_id is not None and worker_id.split(":")[1] == str(self.pid)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signum)
-
-    def stop(self, timeout_s: float = 30.0) -> int:
-        """SIGTERM and wait; the exit code (SIGKILL after `timeout_s`)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
-
-
-@pytest.fixture
-def spawn(database_url: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start worker processes on the test's database; all are stopped at the end."""
-    started: list[WorkerProcess] = []
-
-    def start(*, concurrency: int = 1, timings: dict[str, str] | None = None) -> WorkerProcess:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "MONEYPRINTER_DATA_DIR": str(tmp_path / "data"),
-            "MONEYPRINTER_LLM_PROVIDER": "none",
-            "MONEYPRINTER_TTS_PROVIDER": "espeak",
-            "PYTHONUNBUFFERED": "1",
-            **(FAST if timings is None else timings),
-        }
-        worker = WorkerProcess(
-            env, tmp_path / f"worker-{len(started)}.log", concurrency=concurrency
-        )
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop(timeout_s=10)
 
 
 @pytest.fixture
