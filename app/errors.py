@@ -43,6 +43,11 @@ class JobNotFound(NotFound):
         super().__init__("Job not found.")
 
 
+class BatchNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Batch not found.")
+
+
 class JobNotRetryable(Conflict):
     def __init__(self, status: str) -> None:
         super().__init__(f"Job is {status}; only failed or cancelled jobs can be retried.")

@@ -28,6 +28,7 @@ from app.api.limits import BodySizeLimit
 from app.api.queue_cap import QueueCap
 from app.api.routes import (
     artifacts,
+    batches,
     events,
     health,
     jobs,
@@ -109,6 +110,7 @@ def create_app(
     _add_error_handlers(app)
     for module in (
         jobs,
+        batches,
         events,
         artifacts,
         youtube,

@@ -194,6 +194,91 @@ class JobPage(CamelModel):
     offset: int
 
 
+class BatchRequest(CamelModel):
+    """Videos to queue together: each entry of `jobs` is a `POST /api/generate` body's fields
+    over the shared `options` (an entry's own fields win)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Ocean week",
+                    "options": {"quality": "draft", "voice": "en_US-joe-medium"},
+                    "jobs": [
+                        {"videoSubject": "Octopuses"},
+                        {"videoSubject": "Whale songs", "script": "Whales sing for hours."},
+                    ],
+                }
+            ]
+        }
+    )
+
+    title: str = Field("", max_length=200)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="fields every job shares (those of /api/generate)"
+    )
+    jobs: list[dict[str, Any]] = Field(
+        min_length=1, description="one entry per video, each at least a `videoSubject`"
+    )
+    priority: int = Field(
+        -1, ge=-100, le=100, description="its jobs' priority; -1 lets single videos go first"
+    )
+    max_attempts: int | None = Field(None, ge=1, le=10, description="server default when unset")
+
+
+class BatchCreated(CamelModel):
+    status: Literal["success"] = "success"
+    message: str = "Batch queued."
+    batch_id: str = Field(examples=[EXAMPLE_JOB_ID])
+    job_ids: list[str]
+
+
+class BatchJobRead(ReadModel):
+    """A batch's job, in brief (`GET /api/jobs/{id}` has the rest)."""
+
+    id: str
+    state: str = Field(validation_alias=AliasChoices("state", "status"))
+    stage: str | None
+    progress: float
+    video_subject: str = Field(
+        "", validation_alias=AliasChoices("videoSubject", AliasPath("payload", "videoSubject"))
+    )
+    error_message: str | None
+    result_path: str | None
+
+
+class BatchRead(ReadModel):
+    id: str
+    title: str
+    total: int
+    priority: int
+    created_at: datetime
+    state: str = Field(description="running, completed, failed (any job failed), cancelled")
+    progress: float = Field(ge=0, le=1, description="finished jobs whole, running ones in part")
+    counts: dict[str, int] = Field(description="jobs in each state", examples=[{"queued": 3}])
+
+
+class BatchResponse(CamelModel):
+    status: Literal["success"] = "success"
+    batch: BatchRead
+    jobs: list[BatchJobRead]
+
+
+class BatchPage(CamelModel):
+    status: Literal["success"] = "success"
+    batches: list[BatchRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class BatchActionResponse(CamelModel):
+    status: Literal["success"] = "success"
+    message: str
+    batch_id: str
+    job_ids: list[str] = Field(description="the jobs the action changed")
+
+
 class CancelResponse(CamelModel):
     status: Literal["success"] = "success"
     message: str = "Cancellation requested."

@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(30.0, ge=0)
     # POST /api/generate and retry answer 429 while this many jobs are queued; 0: no cap.
     max_queued_jobs: int = Field(1000, ge=0)
+    # The most videos one POST /api/batches may queue.
+    max_batch_jobs: int = Field(100, ge=1)
     max_attempts: int = Field(3, ge=1, le=20)
     retry_base_s: float = Field(10.0, gt=0)
     retry_cap_s: float = Field(600.0, gt=0)

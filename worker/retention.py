@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import utcnow
-from app.db.repositories import JobRepository
+from app.db.repositories import BatchRepository, JobRepository
 from app.settings import Settings
 from app.storage import ObjectStore, StorageError
 from worker import cache
@@ -41,7 +41,8 @@ async def prune_expired(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> int:
     """Delete the finished jobs that ended more than `settings.retention_days` before `now`, with
-    their events, artifacts and folders, and old orphan folders. Returns how many jobs went.
+    their events, artifacts and folders, old orphan folders, and old batches left without jobs.
+    Returns how many jobs went.
 
     Each batch is its own short transaction, and its folders are removed only after it commits:
     a crash in between leaves folders without a job (removed by a later run), never a job whose
@@ -72,6 +73,8 @@ async def prune_expired(
         # A short batch means nothing was left (or a concurrent pruner holds the rest).
         if len(job_ids) < batch_size:
             break
+    async with sessionmaker.begin() as session:
+        await BatchRepository(session).prune_empty(before=cutoff)
     orphans = await _prune_orphan_folders(
         sessionmaker, jobs_dir, cutoff=cutoff, batch_size=batch_size
     )

@@ -40,13 +40,14 @@ class QueueCap:
         self._expires_at = float("-inf")
         self._lock = asyncio.Lock()
 
-    async def check(self) -> None:
-        """Raise QueueFull (429, Retry-After) when the queue holds `limit` jobs or more."""
+    async def check(self, jobs: int = 1) -> None:
+        """Raise QueueFull (429, Retry-After) when `jobs` more would take the queue past `limit`
+        (one job: when it holds `limit` or more)."""
         if self.limit <= 0:
             return
         if self._clock() >= self._expires_at:
             await self._recount()
-        if self._counted + self._added >= self.limit:
+        if self._counted + self._added + jobs > self.limit:
             raise QueueFull(limit=self.limit, retry_after_s=RETRY_AFTER_S)
 
     def added(self, jobs: int = 1) -> None:

@@ -142,6 +142,14 @@ class MoneyPrinterClient:
         body = self._json("POST", "/api/generate", json=request, headers=headers)
         return str(body["jobId"])
 
+    def submit_batch(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`POST /api/batches`: the batch's id and its jobs' ids."""
+        return self._json("POST", "/api/batches", json=request)
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        """`GET /api/batches/{id}`: the batch's figures and its jobs."""
+        return self._json("GET", f"/api/batches/{quote(batch_id, safe='')}")
+
     def get_job(self, job_id: str) -> dict[str, Any]:
         return dict(self._json("GET", _job_path(job_id))["job"])
 

@@ -13,6 +13,13 @@ from typing import Any
 import httpx
 
 from app.client.api import ApiError, MoneyPrinterClient, StreamEnd
+from app.client.batch import (
+    BatchFileError,
+    ended_badly,
+    follow_batch,
+    read_batch_file,
+    save_videos,
+)
 from app.client.config import ClientSettings
 from app.client.progress import ProgressDisplay
 
@@ -88,7 +95,15 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _add_generate_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("subject", help="what the video is about")
+    parser.add_argument("subject", nargs="?", help="what the video is about")
+    parser.add_argument(
+        "--batch",
+        metavar="FILE.csv",
+        type=Path,
+        help="queue one video per row of this CSV file instead (a header row names the fields: "
+        "subject, script, voice…; - is stdin); the options given are shared by every row",
+    )
+    parser.add_argument("--title", help="the batch's title (with --batch)")
     text = parser.add_mutually_exclusive_group()
     text.add_argument("--script", help="the narration (default: the server's LLM writes it)")
     text.add_argument("--script-file", type=Path, help="a file holding the narration; - is stdin")
@@ -135,6 +150,10 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
 
 
 def generate_command(args: argparse.Namespace, settings: ClientSettings) -> int:
+    if (args.subject is None) == (args.batch is None):
+        return _fail("generate", "give a subject, or --batch FILE.csv (not both)", EXIT_BAD_INPUT)
+    if args.batch is not None:
+        return batch_command(args, settings)
     try:
         request = build_request(args)
     except OSError as exc:
@@ -172,6 +191,65 @@ def generate_command(args: argparse.Namespace, settings: ClientSettings) -> int:
         print(f"Saved {output} ({size:,} bytes).", file=sys.stderr)
         print(output, flush=True)
         return publish_outcome(client, job_id, display) if args.youtube else 0
+
+
+def batch_command(args: argparse.Namespace, settings: ClientSettings) -> int:
+    """Queue the file's rows as one batch, follow it, save the finished videos in a folder
+    (`-o`, default `./batch-<id>/`); exit 1 when any job did not complete."""
+    try:
+        if str(args.batch) == "-":
+            batch_file = read_batch_file(sys.stdin, name="stdin")
+        else:
+            with args.batch.open(encoding="utf-8", newline="") as stream:
+                batch_file = read_batch_file(stream, name=str(args.batch))
+        options = build_request(args)
+    except OSError as exc:
+        return _fail("generate", f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+    except BatchFileError as exc:
+        return _fail("generate", str(exc), EXIT_BAD_INPUT)
+    request: dict[str, Any] = {
+        "options": {k: v for k, v in options.items() if k not in ("priority", "maxAttempts")},
+        "jobs": batch_file.entries,
+    }
+    request |= {k: v for k, v in options.items() if k in ("priority", "maxAttempts")}
+    if args.title:
+        request["title"] = args.title
+    client = _client(args, settings)
+    if client is None:
+        return EXIT_BAD_INPUT
+    batch_id: str | None = None
+    with client:
+        try:
+            batch_id = str(client.submit_batch(request)["batchId"])
+            if args.detach:
+                print(batch_id)
+                return 0
+            print(
+                f"Queued batch {batch_id} ({len(batch_file.entries)} videos) on {client.base_url}",
+                file=sys.stderr,
+            )
+            body = follow_batch(client, batch_id)
+            folder = Path(args.output or f"batch-{batch_id[:8]}")
+            saved = save_videos(client, body["jobs"], folder)
+        except ApiError as exc:
+            return _fail("generate", batch_file.locate(str(exc)))
+        except OSError as exc:
+            return _fail("generate", f"cannot save a video: {exc}")
+        except KeyboardInterrupt:
+            print(
+                f"\nStopped following; batch {batch_id} goes on on the server "
+                f"(GET /api/batches/{batch_id}).",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+    for path in saved:
+        print(path, flush=True)
+    failed = ended_badly(body["jobs"])
+    print(f"Saved {len(saved)} video(s) in {folder}.", file=sys.stderr)
+    if failed:
+        print("Not completed:\n" + "\n".join(failed), file=sys.stderr)
+        return EXIT_FAILED
+    return 0
 
 
 def publish_outcome(client: MoneyPrinterClient, job_id: str, display: ProgressDisplay) -> int:
@@ -242,8 +320,9 @@ def _act_on_job(
 
 
 def build_request(args: argparse.Namespace) -> dict[str, Any]:
-    """The camelCase `POST /api/generate` body of the options given; the server validates it."""
-    request: dict[str, Any] = {"videoSubject": args.subject}
+    """The camelCase `POST /api/generate` body of the options given (without a subject, the
+    options a batch shares); the server validates it."""
+    request: dict[str, Any] = {} if args.subject is None else {"videoSubject": args.subject}
     script = args.script
     if args.script_file is not None:
         script = (

@@ -133,6 +133,9 @@ class GenerationJob(Base):
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The batch it was queued in (POST /api/batches), if any. No foreign key: SQLite cannot add
+    # one to a table that exists; a batch row goes only once no job names it (retention).
+    batch_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class GenerationEvent(Base):
@@ -182,6 +185,18 @@ class FootageUse(Base):
     subject: Mapped[str] = mapped_column(String(200))  # lower-case, spaces collapsed
     account: Mapped[str | None] = mapped_column(String(64))  # where it is published, if anywhere
     used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Batch(Base):
+    """Jobs queued together (POST /api/batches); its figures are read from its jobs."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    total: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class WorkerRecord(Base):

@@ -102,7 +102,7 @@ def events_table() -> Table:
 ENQUEUED_COLUMNS = (
     "id", "status", "kind", "payload", "priority", "max_attempts", "project_id",
     "idempotency_key", "run_at", "created_at", "updated_at", "cancel_requested", "attempt_count",
-    "progress",
+    "progress", "batch_id",
 )  # fmt: skip
 
 
@@ -114,6 +114,7 @@ def new_job_row(
     max_attempts: int = 3,
     project_id: int | None = None,
     idempotency_key: str | None = None,
+    batch_id: str | None = None,
 ) -> dict[str, Any]:
     """A queued job as `enqueue_statement` inserts it, with a fresh id."""
     now = utcnow()
@@ -132,6 +133,7 @@ def new_job_row(
         "cancel_requested": False,
         "attempt_count": 0,
         "progress": 0.0,
+        "batch_id": batch_id,
     }
 
 

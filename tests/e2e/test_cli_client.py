@@ -417,3 +417,70 @@ def test_generate_with_youtube_publishes_and_prints_the_address(
     assert video.body == (workdir / f"{job_id}.mp4").read_bytes()
     assert video.status["privacyStatus"] == "unlisted"
     assert f"Published on YouTube: https://youtu.be/{video.id}" in result.stderr
+
+
+TOPICS = (
+    "Octopuses", "Whale songs", "Coral reefs", "Sea turtles", "Jellyfish", "Sharks", "Seahorses",
+    "Dolphins", "Manta rays", "Starfish", "Kelp forests", "Tides", "Sea otters", "Penguins",
+    "Anglerfish", "Clownfish", "Blue whales", "Sea urchins", "Lobsters", "Mangroves",
+)  # fmt: skip
+
+
+def test_a_csv_batch_of_twenty_runs_to_the_end_and_saves_every_video(
+    tmp_path: Path, database_url: str, workdir: Path
+) -> None:
+    rows = ["subject,script,aspect"] + [
+        f'{topic},"{topic} live in the sea. Here is one fact about them.",'
+        + ("1:1" if index == 3 else "")
+        for index, topic in enumerate(TOPICS)
+    ]
+    (workdir / "ocean.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    two_slots = contextmanager(start_server)
+    with two_slots(tmp_path, database_url, "serve", MONEYPRINTER_WORKER_CONCURRENCY="2") as server:
+        result = subprocess.run(
+            [*moneyprinter_command(), "generate", "--batch", "ocean.csv", "--quality", "draft",
+             "--title", "Ocean week", "-o", "videos", "--url", server.url],
+            cwd=workdir, env=cli_env(), capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        batches = httpx.get(f"{server.url}/api/batches").json()["batches"]
+
+    assert result.returncode == 0, result.stderr + server.log()
+    assert re.search(r"^Queued batch [0-9a-f-]{36} \(20 videos\)", result.stderr, re.M)
+    assert re.search(r": 20 of 20 ended \(20 completed\), 100% done$", result.stderr, re.M)
+    saved = [Path(line) for line in result.stdout.splitlines()]
+    assert saved == [Path("videos") / f"{n + 1:02d}-{slug(topic)}.mp4" for n, topic in
+                     enumerate(TOPICS)]  # fmt: skip
+    sizes = {
+        (stream["width"], stream["height"])
+        for stream in (ffprobe_streams(workdir / path)["video"] for path in saved)
+    }
+    assert sizes == {(540, 960), (540, 540)}  # the row that asked for 1:1 got it
+    assert [(b["title"], b["state"], b["counts"]) for b in batches] == [
+        ("Ocean week", "completed", {"completed": 20})
+    ]
+
+
+def slug(topic: str) -> str:
+    return topic.lower().replace(" ", "-")
+
+
+def test_a_bad_batch_row_is_named_by_its_line(api_only: Server, workdir: Path) -> None:
+    (workdir / "typo.csv").write_text(
+        "subject,scirpt\nOctopuses,Eight arms.\nWhales,Big ones.\n", encoding="utf-8"
+    )
+    (workdir / "empty.csv").write_text("subject,script\n", encoding="utf-8")
+
+    typo = run_cli(workdir, "generate", "--batch", "typo.csv", "--url", api_only.url)
+    empty = run_cli(workdir, "generate", "--batch", "empty.csv", "--url", api_only.url)
+    both = run_cli(workdir, "generate", "Octopuses", "--batch", "typo.csv")
+
+    assert (typo.returncode, typo.stderr) == (
+        1,
+        "moneyprinter generate: typo.csv, line 2: jobs[0].scirpt: not a field of a video "
+        "(see /api/generate). (HTTP 400)\n",
+    )
+    assert (empty.returncode, empty.stderr) == (
+        2,
+        "moneyprinter generate: empty.csv has a header but no videos\n",
+    )
+    assert both.returncode == 2 and "give a subject, or --batch FILE.csv" in both.stderr

@@ -25,6 +25,7 @@ from app.db.session import SQLITE_BUSY_TIMEOUT_MS, create_engine
 TABLES = {
     "projects",
     "generation_jobs",
+    "batches",
     "generation_events",
     "artifacts",
     "workers",

@@ -70,9 +70,9 @@ async def generate(
         existing = await _job_with_key(maker, idempotency_key)
         if existing is not None:
             return GenerateResponse(job_id=existing)
-    _check_script(body, settings=settings)
+    check_script(body, settings=settings)
     await queue_cap.check()
-    await _check_references(body, maker=maker, settings=settings)
+    await check_references(body, maker=maker, settings=settings)
     job = new_job_row(
         payload=body.payload(),
         priority=body.priority,
@@ -104,7 +104,8 @@ async def _job_with_key(
         return job.id if job is not None else None
 
 
-def _check_script(body: GenerateRequest, *, settings: Settings) -> None:
+def check_script(body: GenerateRequest, *, settings: Settings) -> None:
+    """400 for a script longer than the server takes, or a publish schedule it cannot keep."""
     problem = script_too_long(body.script or "", max_words=settings.max_script_words)
     if problem is not None:
         raise BadRequest(problem)
@@ -112,9 +113,10 @@ def _check_script(body: GenerateRequest, *, settings: Settings) -> None:
         raise BadRequest(f"publish.{problem}")
 
 
-async def _check_references(
+async def check_references(
     body: GenerateRequest, *, maker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
+    """400 for a song or a project that does not exist."""
     if body.song and not await asyncio.to_thread(songs_of(settings).exists, body.song):
         raise BadRequest(f"song: no uploaded song is named {body.song!r}.")
     if body.project_id is not None:

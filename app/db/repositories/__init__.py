@@ -1,12 +1,13 @@
-"""One repository per concern, all on the caller's session: jobs as the API changes them, the
-worker's leases, events, artifacts, workers, projects, webhook deliveries, YouTube accounts,
-publications, the footage videos used, and the queue's metrics. The statements they run are in
-`app/db/statements.py`."""
+"""One repository per concern, all on the caller's session: jobs as the API changes them,
+batches, the worker's leases, events, artifacts, workers, projects, webhook deliveries, YouTube
+accounts, publications, the footage videos used, and the queue's metrics. The statements they
+run are in `app/db/statements.py`."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories.accounts import AccountRepository
 from app.db.repositories.artifacts import ArtifactRepository
+from app.db.repositories.batches import BatchRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.footage import FootageUseRepository
 from app.db.repositories.jobs import JobRepository
@@ -23,6 +24,7 @@ class Repositories:
 
     def __init__(self, session: AsyncSession) -> None:
         self.jobs = JobRepository(session)
+        self.batches = BatchRepository(session)
         self.leases = LeaseRepository(session)
         self.events = EventRepository(session)
         self.artifacts = ArtifactRepository(session)
@@ -36,6 +38,7 @@ class Repositories:
 __all__ = [
     "AccountRepository",
     "ArtifactRepository",
+    "BatchRepository",
     "EventRepository",
     "FootageUseRepository",
     "JobRepository",
