@@ -5,6 +5,8 @@ import { ErrorBoundary } from "./components/ErrorBoundary";
 import { useRoute } from "./hooks/useRoute";
 import type { Route } from "./lib/query";
 import { AccountsPage } from "./pages/Accounts";
+import { BatchPage } from "./pages/Batch";
+import { BatchesPage } from "./pages/Batches";
 import { CreatePage } from "./pages/Create";
 import { HistoryPage } from "./pages/History";
 import { JobPage } from "./pages/Job";
@@ -14,6 +16,7 @@ import { StatusPage } from "./pages/Status";
 const NAV: { href: string; label: string; pages: Route["page"][] }[] = [
   { href: "#/", label: "Create", pages: ["create"] },
   { href: "#/history", label: "History", pages: ["history", "job"] },
+  { href: "#/batches", label: "Batches", pages: ["batches", "batch"] },
   { href: "#/music", label: "Music", pages: ["music"] },
   { href: "#/accounts", label: "Accounts", pages: ["accounts"] },
   { href: "#/status", label: "Status", pages: ["status"] },
@@ -61,6 +64,10 @@ function Page(props: { route: Route }) {
       return <JobPage id={route.id} />;
     case "history":
       return <HistoryPage filter={route.filter} />;
+    case "batches":
+      return <BatchesPage />;
+    case "batch":
+      return <BatchPage id={route.id} />;
     case "music":
       return <MusicPage />;
     case "status":
@@ -84,7 +91,7 @@ export function App() {
   useEffect(() => {
     // Move focus to the new page's heading, so keyboard and screen reader users follow along.
     document.querySelector<HTMLElement>("main h1")?.focus({ preventScroll: true });
-  }, [route.page, route.page === "job" ? route.id : ""]);
+  }, [route.page, route.page === "job" || route.page === "batch" ? route.id : ""]);
   return (
     <>
       <a class="skip-link" href="#main" onClick={(event) => {

@@ -66,6 +66,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List batches
+         * @description Batches, newest first, each with its jobs' counts by state and its progress.
+         */
+        get: operations["list_batches_api_batches_get"];
+        put?: never;
+        /**
+         * Queue a batch of videos
+         * @description One job per entry of `jobs`, each the shared `options` with the entry's fields over them,
+         *     all queued in one transaction or none (a bad entry is a 400 naming it and its field). At
+         *     most MONEYPRINTER_MAX_BATCH_JOBS entries; 429 when they would take the queue past its cap.
+         *     The jobs run at the batch's `priority`, -1 unless it says: a video queued alone (0) runs
+         *     before the rest of a batch queued earlier.
+         */
+        post: operations["create_batch_api_batches_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A batch and its jobs */
+        get: operations["get_batch_api_batches__batch_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{batch_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a batch's unfinished jobs
+         * @description Its queued jobs are cancelled at once, its running ones stopped by their workers; the
+         *     finished ones stay as they are.
+         */
+        post: operations["cancel_batch_api_batches__batch_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{batch_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a batch's failed and cancelled jobs
+         * @description Its failed and cancelled jobs are queued again with fresh attempts (each resumes at the
+         *     stage it stopped at); 429 while they would take the queue past its cap.
+         */
+        post: operations["retry_batch_api_batches__batch_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cancel": {
         parameters: {
             query?: never;
@@ -676,6 +763,186 @@ export interface components {
              * @example /api/jobs/3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10/artifacts/1
              */
             readonly url: string;
+        };
+        /** BatchActionResponse */
+        BatchActionResponse: {
+            /** Batchid */
+            batchId: string;
+            /**
+             * Jobids
+             * @description the jobs the action changed
+             */
+            jobIds: string[];
+            /** Message */
+            message: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+        };
+        /** BatchCreated */
+        BatchCreated: {
+            /**
+             * Batchid
+             * @example 3f2b8c1e-5d4a-4e8f-9a61-0c7d2e9b4f10
+             */
+            batchId: string;
+            /** Jobids */
+            jobIds: string[];
+            /**
+             * Message
+             * @default Batch queued.
+             */
+            message: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+        };
+        /**
+         * BatchJobRead
+         * @description A batch's job, in brief (`GET /api/jobs/{id}` has the rest).
+         */
+        BatchJobRead: {
+            /** Errormessage */
+            errorMessage: string | null;
+            /** Id */
+            id: string;
+            /** Progress */
+            progress: number;
+            /** Resultpath */
+            resultPath: string | null;
+            /** Stage */
+            stage: string | null;
+            /** State */
+            state: string;
+            /**
+             * Videosubject
+             * @default
+             */
+            videoSubject: string;
+        };
+        /** BatchPage */
+        BatchPage: {
+            /** Batches */
+            batches: components["schemas"]["BatchRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+            /** Total */
+            total: number;
+        };
+        /** BatchRead */
+        BatchRead: {
+            /**
+             * Counts
+             * @description jobs in each state
+             * @example {
+             *       "queued": 3
+             *     }
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Id */
+            id: string;
+            /** Priority */
+            priority: number;
+            /**
+             * Progress
+             * @description finished jobs whole, running ones in part
+             */
+            progress: number;
+            /**
+             * State
+             * @description running, completed, failed (any job failed), cancelled
+             */
+            state: string;
+            /** Title */
+            title: string;
+            /** Total */
+            total: number;
+        };
+        /**
+         * BatchRequest
+         * @description Videos to queue together: each entry of `jobs` is a `POST /api/generate` body's fields
+         *     over the shared `options` (an entry's own fields win).
+         * @example {
+         *       "jobs": [
+         *         {
+         *           "videoSubject": "Octopuses"
+         *         },
+         *         {
+         *           "script": "Whales sing for hours.",
+         *           "videoSubject": "Whale songs"
+         *         }
+         *       ],
+         *       "options": {
+         *         "quality": "draft",
+         *         "voice": "en_US-joe-medium"
+         *       },
+         *       "title": "Ocean week"
+         *     }
+         */
+        BatchRequest: {
+            /**
+             * Jobs
+             * @description one entry per video, each at least a `videoSubject`
+             */
+            jobs: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Maxattempts
+             * @description server default when unset
+             */
+            maxAttempts?: number | null;
+            /**
+             * Options
+             * @description fields every job shares (those of /api/generate)
+             */
+            options?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Priority
+             * @description its jobs' priority; -1 lets single videos go first
+             * @default -1
+             */
+            priority: number;
+            /**
+             * Title
+             * @default
+             */
+            title: string;
+        };
+        /** BatchResponse */
+        BatchResponse: {
+            batch: components["schemas"]["BatchRead"];
+            /** Jobs */
+            jobs: components["schemas"]["BatchJobRead"][];
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
         };
         /** Body_upload_songs_api_upload_songs_post */
         Body_upload_songs_api_upload_songs_post: {
@@ -1807,6 +2074,344 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_batches_api_batches_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchPage"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_batch_api_batches_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchCreated"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The queue is full (MONEYPRINTER_MAX_QUEUED_JOBS); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_batch_api_batches__batch_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancel_batch_api_batches__batch_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchActionResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    retry_batch_api_batches__batch_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchActionResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The queue is full (MONEYPRINTER_MAX_QUEUED_JOBS); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Internal error */

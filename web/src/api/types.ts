@@ -13,6 +13,12 @@ export type Voice = Schemas["VoiceRead"];
 export type Metrics = Schemas["MetricsResponse"];
 
 export type JobPage = Schemas["JobPage"];
+export type Batch = Schemas["BatchRead"];
+export type BatchJob = Schemas["BatchJobRead"];
+export type BatchPage = Schemas["BatchPage"];
+export type BatchResponse = Schemas["BatchResponse"];
+export type BatchCreated = Schemas["BatchCreated"];
+export type BatchAction = Schemas["BatchActionResponse"];
 export type JobResponse = Schemas["JobResponse"];
 export type JobListQuery = NonNullable<operations["list_jobs_api_jobs_get"]["parameters"]["query"]>;
 export type GenerateResponse = Schemas["GenerateResponse"];
@@ -44,3 +50,6 @@ export type PublishBody = Partial<Schemas["PublishOptions"]>;
  * so only the subject is required here, and in `publish` nothing. */
 export type GenerateBody = Pick<Schemas["GenerateRequest"], "videoSubject"> &
   Partial<Omit<Schemas["GenerateRequest"], "publish">> & { publish?: PublishBody | null };
+
+/** The POST /api/batches body: `jobs` and nothing else required (see GenerateBody). */
+export type BatchBody = Pick<Schemas["BatchRequest"], "jobs"> & Partial<Omit<Schemas["BatchRequest"], "jobs">>;

@@ -6,6 +6,8 @@ describe("parseRoute", () => {
     expect(parseRoute("")).toEqual({ page: "create" });
     expect(parseRoute("#/")).toEqual({ page: "create" });
     expect(parseRoute("#/jobs/abc-1")).toEqual({ page: "job", id: "abc-1" });
+    expect(parseRoute("#/batches")).toEqual({ page: "batches" });
+    expect(parseRoute("#/batches/b%201")).toEqual({ page: "batch", id: "b 1" });
     expect(parseRoute("#/music")).toEqual({ page: "music" });
     expect(parseRoute("#/status")).toEqual({ page: "status" });
     expect(parseRoute("#/history?status=failed&q=bees&page=3")).toEqual({

@@ -8,6 +8,8 @@ export type Route =
   | { page: "create" }
   | { page: "job"; id: string }
   | { page: "history"; filter: HistoryFilter }
+  | { page: "batches" }
+  | { page: "batch"; id: string }
   | { page: "music" }
   | { page: "status" }
   | { page: "accounts"; connected: string; error: string }
@@ -35,6 +37,8 @@ export function parseRoute(hash: string): Route {
   const parts = path.split("/").filter(Boolean).map(decodeSegment);
   if (parts.length === 0) return { page: "create" };
   if (parts[0] === "jobs" && parts.length === 2) return { page: "job", id: parts[1] };
+  if (parts[0] === "batches" && parts.length === 2) return { page: "batch", id: parts[1] };
+  if (parts[0] === "batches" && parts.length === 1) return { page: "batches" };
   if (parts[0] === "history" && parts.length === 1)
     return { page: "history", filter: parseFilter(search) };
   if (parts.length === 1 && (parts[0] === "music" || parts[0] === "status"))
@@ -91,3 +95,5 @@ export function rangeLabel(total: number, offset: number, shown: number): string
 }
 
 export const jobHash = (id: string) => `#/jobs/${encodeURIComponent(id)}`;
+
+export const batchHash = (id: string) => `#/batches/${encodeURIComponent(id)}`;
