@@ -142,7 +142,8 @@ class Settings(BaseSettings):
     retention_days: float = Field(30.0, ge=0)
     retention_interval_s: float = Field(3600.0, gt=0)
     # Sentences spoken and clips downloaded, kept for any job (worker/cache.py): pruned to this
-    # size, and of what no job used within the retention age, at each retention run.
+    # size, and of what no job used within the retention age, by each worker every
+    # retention_interval_s; 0 turns the cache off.
     cache_max_mb: int = Field(5000, ge=0)
     ffmpeg: str = ""
 

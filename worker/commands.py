@@ -83,10 +83,14 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def prune_command(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.retention import prune_cache
+
     if args.older_than_days is not None:
         settings = settings.model_copy(update={"retention_days": args.older_than_days})
+    removed = asyncio.run(prune_cache(settings))  # with or without retention
+    print(f"Removed {removed} file(s) from the cache ({settings.cache_dir}).")
     if settings.retention_days <= 0:
-        print("Retention is off (MONEYPRINTER_RETENTION_DAYS=0): nothing pruned.")
+        print("Retention is off (MONEYPRINTER_RETENTION_DAYS=0): no job pruned.")
         return 0
     pruned = asyncio.run(run_prune(settings))
     print(f"Pruned {pruned} finished job(s) older than {settings.retention_days:g} day(s).")

@@ -33,7 +33,7 @@ from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.options import PipelineOptions
 from worker.providers.http import scrub
 from worker.publish import Publisher
-from worker.retention import prune_expired, remove_folders, remove_scratch
+from worker.retention import prune_cache, prune_expired, remove_folders, remove_scratch
 from worker.retry import retry_delay_s, should_retry
 from worker.runner import (
     STAGES_DIR,
@@ -130,9 +130,7 @@ class Worker:
             asyncio.create_task(self._every(settings.heartbeat_interval_s, self._heartbeat)),
             asyncio.create_task(self._every(settings.cancel_check_interval_s, self._check_cancels)),
         ]
-        if settings.retention_days > 0:
-            retention = self._every(settings.retention_interval_s, self._prune)
-            loops.append(asyncio.create_task(retention))
+        loops.append(asyncio.create_task(self._every(settings.retention_interval_s, self._prune)))
         sender = None if self._webhooks is None else asyncio.create_task(self._webhooks.run())
         dsn = asyncpg_dsn(settings.resolved_direct_database_url) if settings.listen_notify else None
         if dsn is not None:
@@ -536,9 +534,12 @@ class Worker:
                 job.stop("cancel")
 
     async def _prune(self) -> None:
-        """Retention: delete finished jobs past the retention age. Every worker prunes; the
-        batches lock with SKIP LOCKED, so workers pruning at once share the work."""
-        await prune_expired(self.sessionmaker, self.settings)
+        """The host's cache to its size; then retention: delete finished jobs past the retention
+        age. Every worker prunes; the batches lock with SKIP LOCKED, so workers pruning at once
+        share the work."""
+        await prune_cache(self.settings)
+        if self.settings.retention_days > 0:
+            await prune_expired(self.sessionmaker, self.settings)
 
     async def _stop_sending(self, sender: asyncio.Task[None]) -> None:
         """Let the webhook round in flight finish, so its outcomes are recorded rather than

@@ -76,7 +76,7 @@ class PipelineOptions(_Options):
             max_script_words=settings.max_script_words,
             fonts_dir=settings.fonts_dir,
             songs_dir=settings.songs_dir.resolve(),
-            cache_dir=settings.cache_dir.resolve(),
+            cache_dir=settings.cache_dir.resolve() if settings.cache_max_mb else None,
             llm=llm_options(settings),
             footage=FootageOptions(
                 pexels_api_key=settings.pexels_api_key,

@@ -46,15 +46,8 @@ async def prune_expired(
 
     Each batch is its own short transaction, and its folders are removed only after it commits:
     a crash in between leaves folders without a job (removed by a later run), never a job whose
-    files are gone. `retention_days` 0 keeps everything. The host's cache (worker/cache.py) is
-    pruned to its size, and of what no job used within the retention age.
+    files are gone. `retention_days` 0 keeps everything.
     """
-    await asyncio.to_thread(
-        cache.prune,
-        settings.cache_dir,
-        max_bytes=settings.cache_max_mb * MB,
-        max_age_s=settings.retention_days * DAY_S,
-    )
     if settings.retention_days <= 0:
         return 0
     cutoff = (now or utcnow()) - timedelta(days=settings.retention_days)
@@ -89,6 +82,18 @@ async def prune_expired(
         orphans,
     )
     return pruned
+
+
+async def prune_cache(settings: Settings) -> int:
+    """Prune the host's cache (worker/cache.py) to MONEYPRINTER_CACHE_MAX_MB, and of what no job
+    used within the retention age (when there is one); 0 MB (the cache off) empties it. Returns
+    how many files went."""
+    return await asyncio.to_thread(
+        cache.prune,
+        settings.cache_dir,
+        max_bytes=settings.cache_max_mb * MB,
+        max_age_s=settings.retention_days * DAY_S,
+    )
 
 
 async def _prune_orphan_folders(

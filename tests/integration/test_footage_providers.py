@@ -71,6 +71,7 @@ def _options(provider: str, url: str, **extra: object) -> FootageOptions:
 def _gather(
     source: str, options: FootageOptions, work_dir: Path, *, terms: list[str] | None = None,
     warnings: list[str] | None = None, cache: FileCache | None = None,
+    failures: list[str] | None = None,
 ) -> list[Clip]:  # fmt: skip
     terms = terms or ["ocean waves", "ocean"]
     log = warnings if warnings is not None else []
@@ -79,7 +80,7 @@ def _gather(
         source=source, options=options, ffmpeg_exe=FFMPEG, width_px=FRAME_PX[0],
         height_px=FRAME_PX[1], work_dir=work_dir, subject="ocean",
         report=lambda level, message: log.append(f"{level}: {message}"), sleep=lambda _s: None,
-        cache=cache,
+        cache=cache, failures=failures,
     )  # fmt: skip
     return [pick.clip for pick in picks]
 
@@ -253,6 +254,7 @@ def test_auto_falls_from_refused_pexels_to_pixabay(
     media: dict[str, MediaFile], tmp_path: Path
 ) -> None:
     warnings: list[str] = []
+    failures: list[str] = []
     refusing = pexels.handler(videos=VIDEOS, media=media, failure="401", api_key=KEY)
     working = pixabay.handler(videos=VIDEOS, media=media, api_key=KEY)
     with serving(refusing) as pexels_url, serving(working) as pixabay_url:
@@ -260,9 +262,11 @@ def test_auto_falls_from_refused_pexels_to_pixabay(
             pexels_api_key=KEY, pexels_base_url=pexels_url,
             pixabay_api_key=KEY, pixabay_base_url=pixabay_url + "/api",
         )  # fmt: skip
-        clips = _gather("auto", options, tmp_path, warnings=warnings)
+        clips = _gather("auto", options, tmp_path, warnings=warnings, failures=failures)
 
     assert [clip.source for clip in clips] == ["Pixabay", "Pixabay"]
+    # Told to the caller too: a pick made without Pexels is not one to keep for a retry.
+    assert failures == ["Pexels: the API key was refused (HTTP 401)"]
     assert warnings[0] == (
         "warning: Pexels: the API key was refused (HTTP 401); not asked again for this video"
     )

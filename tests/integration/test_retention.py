@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db.models import Artifact, GenerationEvent, GenerationJob, utcnow
+from app.db.models import Artifact, Batch, GenerationEvent, GenerationJob, utcnow
 from app.db.repositories import Repositories
 from app.settings import Settings
 from tests.support.processes import moneyprinter_command
@@ -167,9 +167,26 @@ async def test_jobs_are_pruned_in_batches_each_its_own_transaction(
         pruned = await prune_expired(sessionmaker, settings, batch_size=3)
 
     assert pruned == 7
-    assert counts == {"deletes": 3, "commits": 3}  # 3 + 3 + 1
+    assert counts == {"deletes": 3, "commits": 4}  # 3 + 3 + 1, then the batches left empty
     assert await job_ids(sessionmaker) == set()
     assert not any(job_folder(settings, job_id).exists() for job_id in old)
+
+
+async def test_an_old_batch_goes_once_its_jobs_have_gone(
+    settings: Settings, sessionmaker: Maker
+) -> None:
+    async with sessionmaker.begin() as session:
+        batches = Repositories(session).batches
+        for batch_id in ("emptied", "still-queued"):
+            await batches.create(batch_id=batch_id, title="", priority=-1, jobs=[])
+        await session.execute(update(Batch).values(created_at=days_ago(OLD_DAYS)))
+        queued = await Repositories(session).jobs.create(payload={}, batch_id="still-queued")
+
+    await prune_expired(sessionmaker, settings)
+
+    async with sessionmaker() as session:
+        assert (await session.scalars(select(Batch.id))).all() == ["still-queued"]
+        assert await Repositories(session).jobs.get(queued.id) is not None
 
 
 async def test_the_repository_deletes_at_most_the_limit(
@@ -295,13 +312,13 @@ async def test_the_prune_command(
 
     default = await asyncio.to_thread(run, "prune")
     assert default.returncode == 0, default.stderr
-    assert default.stdout.strip() == "Pruned 1 finished job(s) older than 30 day(s)."
+    assert default.stdout.splitlines()[-1] == "Pruned 1 finished job(s) older than 30 day(s)."
     assert await job_ids(sessionmaker) == {young_id, queued_id}
     assert not job_folder(settings, old_id).exists()
 
     override = await asyncio.to_thread(run, "prune", "--older-than-days", "1.5")
     assert override.returncode == 0, override.stderr
-    assert override.stdout.strip() == "Pruned 1 finished job(s) older than 1.5 day(s)."
+    assert override.stdout.splitlines()[-1] == "Pruned 1 finished job(s) older than 1.5 day(s)."
     assert await job_ids(sessionmaker) == {queued_id}
     assert not job_folder(settings, young_id).exists()
 
@@ -309,17 +326,26 @@ async def test_the_prune_command(
 # In-process (each `moneyprinter` start costs seconds): neither case reaches the database.
 
 
-def test_the_prune_command_with_retention_off_prunes_nothing(
+def test_the_prune_command_with_retention_off_prunes_only_the_cache_to_its_size(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MONEYPRINTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MONEYPRINTER_DATA_DIR", "data")
     monkeypatch.setenv("MONEYPRINTER_RETENTION_DAYS", "0")
+    monkeypatch.setenv("MONEYPRINTER_CACHE_MAX_MB", "1")
+    clips = tmp_path / "data" / "cache" / "footage"
+    clips.mkdir(parents=True)
+    (clips / "older.mp4").write_bytes(bytes(700_000))
+    os.utime(clips / "older.mp4", (1_000_000, 1_000_000))  # used long ago
+    (clips / "newer.mp4").write_bytes(bytes(700_000))
 
     assert cli.main(["prune"]) == 0
 
-    out = capsys.readouterr().out
-    assert out == "Retention is off (MONEYPRINTER_RETENTION_DAYS=0): nothing pruned.\n"
+    assert capsys.readouterr().out == (
+        "Removed 1 file(s) from the cache (data/cache).\n"
+        "Retention is off (MONEYPRINTER_RETENTION_DAYS=0): no job pruned.\n"
+    )
+    assert sorted(path.name for path in clips.iterdir()) == ["newer.mp4"]
 
 
 @pytest.mark.parametrize("days", ["0", "-3", "nan", "soon"])

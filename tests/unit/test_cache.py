@@ -88,18 +88,23 @@ def test_a_record_whose_file_is_gone_is_no_record(tmp_path: Path) -> None:
     (tmp_path / "1").mkdir()
     (tmp_path / "1" / "video.mp4").write_bytes(b"mp4")
     stages.save("render", "k", {}, work_dir=tmp_path / "1", files=(tmp_path / "1" / "video.mp4",))
-    (tmp_path / "stages" / "render" / "video.mp4").unlink()
+    (tmp_path / "stages" / "render" / "k" / "video.mp4").unlink()
 
     assert stages.load("render", "k", tmp_path / "2") is None
 
 
 def test_a_new_record_replaces_the_old_and_no_root_keeps_nothing(tmp_path: Path) -> None:
     stages = StageStore(tmp_path / "stages")
-    stages.save("script", "old", {"n": 1}, work_dir=tmp_path)
-    stages.save("script", "new", {"n": 2}, work_dir=tmp_path)
-    assert stages.load("script", "old", tmp_path) is None
-    assert stages.load("script", "new", tmp_path) == {"n": 2}
-    assert sorted(path.name for path in (tmp_path / "stages").iterdir()) == ["script.json"]
+    (tmp_path / "script.txt").write_text("old", encoding="utf-8")
+    stages.save("script", "old", {"n": 1}, work_dir=tmp_path, files=(tmp_path / "script.txt",))
+    (tmp_path / "script.txt").unlink()  # a new file, not the old one rewritten
+    (tmp_path / "script.txt").write_text("new", encoding="utf-8")
+    stages.save("script", "new", {"n": 2}, work_dir=tmp_path, files=(tmp_path / "script.txt",))
+
+    assert stages.load("script", "old", tmp_path / "a") is None
+    assert stages.load("script", "new", tmp_path / "b") == {"n": 2}
+    assert (tmp_path / "b" / "script.txt").read_text(encoding="utf-8") == "new"
+    assert [path.name for path in (tmp_path / "stages" / "script").iterdir()] == ["new"]
 
     StageStore(None).save("script", "k", {}, work_dir=tmp_path)
     assert StageStore(None).load("script", "k", tmp_path) is None

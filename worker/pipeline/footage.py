@@ -119,13 +119,16 @@ def gather_footage(
     relevance: Relevance | None = None,
     sleep: Sleep = time.sleep,
     cache: FileCache | None = None,
+    failures: list[str] | None = None,
 ) -> list[Pick]:
     """One clip per scene, in order, the best of every configured source's candidates for it
     (worker/pipeline/match.py), never one clip twice. `auto` asks Pexels, Pixabay and the local
     folder, warning about a source that fails and asking it no more; an explicit stock source
     fails the job when its requests fail. A scene nothing is found for gets a generated
     background in a palette chosen for the `subject`. `recent`: keys of clips used by recent
-    videos of the same subject or account. A stock clip in the `cache` is not downloaded again."""
+    videos of the same subject or account. A stock clip in the `cache` is not downloaded again.
+    `failures` collects what failed on the way (a source, a download): the picks are then not
+    what the sources would give another time."""
     if source not in SOURCES:
         raise PipelineError(f"unknown footage source {source!r}", retryable=False, stage=STAGE)
     with httpx.Client(timeout=HTTP_TIMEOUT) as http:
@@ -136,7 +139,7 @@ def gather_footage(
         relevance = relevance or ModelRelevance()
         chooser = Chooser(
             chain, strict=source != "auto", size_px=(width_px, height_px), recent=recent,
-            relevance=relevance, report=report,
+            relevance=relevance, report=report, failures=failures,
         )  # fmt: skip
         fallback: GeneratedFootage | None = None  # its palette is chosen only when needed
         picks = []
@@ -210,8 +213,10 @@ class Chooser:
     def __init__(
         self, chain: list[FootageProvider], *, strict: bool, size_px: tuple[int, int],
         recent: frozenset[str], relevance: Relevance, report: ReportLog,
+        failures: list[str] | None = None,
     ) -> None:  # fmt: skip
         self._chain = chain
+        self._failures = [] if failures is None else failures
         self._strict = strict
         self._width_px, self._height_px = size_px
         self._recent = recent
@@ -234,6 +239,7 @@ class Chooser:
                 if self._strict:
                     raise
                 self._report("warning", f"{exc.message}; the next clip is tried")
+                self._failures.append(exc.message)
                 clip = None
             if clip is None:  # not a video after all, or its download failed: never again
                 self._rejected.add(candidate.key)
@@ -258,6 +264,7 @@ class Chooser:
                     raise
                 self._chain.remove(provider)
                 self._report("warning", f"{exc.message}; not asked again for this video")
+                self._failures.append(exc.message)
                 continue
             found += [c for c in offered if c.key not in self._used | self._rejected]
         if not found:

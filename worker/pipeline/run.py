@@ -31,6 +31,7 @@ START = {
     "qa": 0.97,
 }
 THUMBNAIL_AT_S = 1.5
+KEPT = "The {} of an earlier attempt is used: its inputs have not changed."
 
 
 def run_pipeline(
@@ -41,7 +42,7 @@ def run_pipeline(
     service) on failure; warnings from fallbacks arrive through `report`. `recent_clips`: the
     clips of recent videos of the same subject or account, used again only when nothing else
     fits. A stage whose inputs `stages` holds a record for (an earlier attempt's) is not run
-    again; each stage run is recorded there."""
+    again; each stage that ran without an offline fallback is recorded there."""
     work_dir.mkdir(parents=True, exist_ok=True)
     report = _Progress(report)
     configured = llm_from_options(options.llm)
@@ -168,9 +169,19 @@ def _kept(
     """The stage's record from an earlier attempt with the same inputs (reported), if any."""
     kept = stages.load(stage, key, work_dir)
     if kept is not None:
-        message = f"The {stage} of an earlier attempt is used: its inputs have not changed."
-        report(ProgressEvent(stage, START[stage], message))
+        report(ProgressEvent(stage, START[stage], KEPT.format(stage)))
     return kept
+
+
+def _file_version(path: Path) -> tuple[int, int]:
+    """A clip's size and modification time: a local file replaced under the same name differs."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _llm_failed(llm: LLM | None) -> bool:
+    """Whether the LLM failed in this attempt (its stages then used offline fallbacks)."""
+    return isinstance(llm, _ReportingLLM) and llm.failure is not None
 
 
 def _voice(
@@ -226,14 +237,18 @@ def _footage(
     stages: StageStore,
     report: Report,
 ) -> list[footage.Pick]:
-    sources = options.footage.model_dump(mode="json", exclude={"pexels_api_key", "pixabay_api_key"})
-    key = cache_key(
-        spec.model_dump(mode="json"), text, duration_s, _llm_key(options), sources, sorted(recent)
-    )
-    kept = _kept(stages, "footage", key, work_dir, report)
+    footage_options = options.footage
+    sources = footage_options.model_dump(
+        mode="json", exclude={"pexels_api_key", "pixabay_api_key"}
+    ) | {"keys": [bool(footage_options.pexels_api_key), bool(footage_options.pixabay_api_key)]}
+    key = cache_key(spec.model_dump(mode="json"), text, duration_s, _llm_key(options), sources)
+    kept = stages.load("footage", key, work_dir)
     if kept is not None:
         restored = [footage.pick_from_record(r, work_dir=work_dir) for r in kept["picks"]]
-        if all(pick is not None for pick in restored):  # else a local file has gone since
+        # Not when a local file has gone since, nor when a video finished meanwhile used a clip.
+        used = {pick.chosen.candidate.key for pick in restored if pick and pick.chosen}
+        if all(pick is not None for pick in restored) and not used & recent:
+            report(ProgressEvent("footage", START["footage"], KEPT.format("footage")))
             return [pick for pick in restored if pick is not None]
     scenes = max(1, math.ceil(duration_s / spec.clip_duration - 0.01))
     report(ProgressEvent("terms", START["terms"], f"Choosing footage for {scenes} scene(s)."))
@@ -241,6 +256,7 @@ def _footage(
     chunks = terms.split_into_chunks(text, scenes)
     scene_s = max(duration_s / scenes, spec.clip_duration)
     report(ProgressEvent("footage", START["footage"], f"Finding footage ({spec.footage_source})."))
+    failures: list[str] = []
 
     def log(level: str, message: str) -> None:
         report(ProgressEvent("footage", START["footage"], message, level))
@@ -260,7 +276,10 @@ def _footage(
         recent=recent,
         report=log,
         cache=options.cache(),
+        failures=failures,
     )
+    if failures or _llm_failed(llm):  # fallbacks: the next attempt tries the sources again
+        return picks
     records = [footage.pick_record(pick, work_dir=work_dir) for pick in picks]
     downloaded = [pick.clip.path for pick in picks if pick.clip.path is not None]
     stages.save(
@@ -319,8 +338,10 @@ def _render(
     key = cache_key(
         spec.model_dump(mode="json"),
         [footage.pick_record(pick, work_dir=work_dir) for pick in picks],
+        [_file_version(pick.clip.path) for pick in picks if pick.clip.path is not None],
         [sha256_file(path) for path in (track.path, ass_path)],
         None if song is None else [song.name, sha256_file(song)],
+        options.fonts_dir,
     )
     if _kept(stages, "render", key, work_dir, report) is not None:
         return work_dir / render.VIDEO_NAME
@@ -352,7 +373,12 @@ def _render(
         ffmpeg_exe=options.ffmpeg_exe,
         on_progress=lambda done: report(ProgressEvent("render", START["render"] + span * done)),
     )
-    stages.save("render", key, {}, work_dir=work_dir, files=(video,))
+    # The frames the render noted spare the check a decode of the whole video.
+    noted = work_dir / qa.FRAME_LOG
+    stages.save(
+        "render", key, {}, work_dir=work_dir,
+        files=(video, noted) if noted.is_file() else (video,),
+    )  # fmt: skip
     return video
 
 
@@ -386,7 +412,8 @@ def _metadata(
         found,
         extra={"subject": spec.video_subject, "language": spec.language, "aspect": spec.aspect},
     )
-    stages.save("metadata", key, {}, work_dir=work_dir, files=tuple(described.values()))
+    if not _llm_failed(llm):  # else offline text: the next attempt asks the LLM again
+        stages.save("metadata", key, {}, work_dir=work_dir, files=tuple(described.values()))
     return described
 
 

@@ -1,12 +1,13 @@
 """A job's finished stages, kept beside its attempts so that a later attempt does not redo them.
 
 `<jobs>/<id>/stages/<stage>.json` records a stage's outcome under a key of its inputs, and
-`<jobs>/<id>/stages/<stage>/` holds its files (hard links of the attempt's, so keeping them
-costs no space while the attempt's folder is there). An attempt asks for each stage with the key
-of the inputs it has now: the same key gives the recorded outcome, its files placed back in the
-attempt's folder; another key (an input changed) or a missing file gives nothing, and the stage
-runs. A record is written after its files, through a temporary name: a killed worker leaves
-either a whole record or none.
+`<jobs>/<id>/stages/<stage>/<key>/` holds its files (hard links of the attempt's, so keeping
+them costs no space while the attempt's folder is there). An attempt asks for each stage with the
+key of the inputs it has now: the same key gives the recorded outcome, its files placed back in
+the attempt's folder; another key (an input changed) or a missing file gives nothing, and the
+stage runs. A record is written after its files, through a temporary name, and names its key's
+folder: a killed worker leaves either a whole record or none, and two runs of one job at once (a
+lost lease's child still finishing) can never pair one's record with the other's files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from typing import Any
 from worker.cache import place
 
 logger = logging.getLogger(__name__)
+
+KEY_CHARS = 16  # of a key, naming its files' folder
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,10 @@ class StageStore:
             return None
         if not isinstance(record, dict) or record.get("key") != key:
             return None
+        folder = self.root / stage / key[:KEY_CHARS]
         try:
             for name in record["files"]:
-                place(self.root / stage / name, work_dir / name)
+                place(folder / name, work_dir / name)
         except (OSError, KeyError, TypeError):
             return None
         outcome = record.get("outcome")
@@ -60,16 +65,19 @@ class StageStore:
             return
         names = [path.relative_to(work_dir).as_posix() for path in files]
         record = self.root / f"{stage}.json"
+        folder = self.root / stage / key[:KEY_CHARS]
         temporary = record.with_name(f".{record.name}.{uuid.uuid4().hex}.tmp")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            record.unlink(missing_ok=True)  # the files change under it
+            folder.mkdir(parents=True, exist_ok=True)
             for name in names:
-                place(work_dir / name, self.root / stage / name)
+                place(work_dir / name, folder / name)
             temporary.write_text(
                 json.dumps({"key": key, "outcome": outcome, "files": names}), encoding="utf-8"
             )
             os.replace(temporary, record)
+            for other in folder.parent.iterdir():  # an older key's files: never read again
+                if other != folder:
+                    shutil.rmtree(other, ignore_errors=True)
         except OSError as exc:
             logger.warning("stages: could not record %s: %s", stage, exc)
             with contextlib.suppress(OSError):

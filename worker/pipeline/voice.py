@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import operator
 import re
@@ -40,7 +41,7 @@ MIN_WORD_S = 0.01  # a word the engine ran into the next still lights up
 MIN_GAP_S = 0.08  # a quieter stretch this long inside a sentence is a pause
 CLAUSE_MARKS = (",", ";", ":", "—", "–", "…")
 CACHE_KIND = "voice"
-CACHE_VERSION = 1  # raised when what a cached sentence holds changes
+CACHE_VERSION = 2  # raised when what a cached sentence holds changes
 
 
 @dataclass(frozen=True)
@@ -152,17 +153,22 @@ def _cached(cache: FileCache, key: str, destination: Path) -> tuple[tts.Spoken, 
     path = cache.take(CACHE_KIND, key, ".wav", destination)
     if path is None:
         return None
+    if hashlib.sha256(path.read_bytes()).hexdigest() != document.get("sha256"):
+        return None  # another job's WAV for the same sentence landed between the two writes
     marks = document.get("words")
     words = None if marks is None else tuple(tts.WordMark(*mark) for mark in marks)
     return tts.Spoken(path, words), str(document.get("engine", ""))
 
 
 def _keep(cache: FileCache, key: str, part: tts.Spoken, *, engine: str) -> None:
+    """The sentence's WAV, then its word marks with the WAV's digest (two jobs speaking the same
+    sentence at once may each write one of the pair: a mismatch reads as no entry)."""
     cache.keep(CACHE_KIND, key, ".wav", part.path)
     words = None if part.words is None else [
         [mark.char_start, mark.char_length, mark.at_s] for mark in part.words
     ]  # fmt: skip
-    cache.write_json(CACHE_KIND, key, {"engine": engine, "words": words})
+    digest = hashlib.sha256(part.path.read_bytes()).hexdigest()
+    cache.write_json(CACHE_KIND, key, {"engine": engine, "words": words, "sha256": digest})
 
 
 def _voice_track(

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from worker.cache import FileCache
+from worker.cache import FileCache, cache_key
 from worker.errors import ProviderError
 from worker.media import VIDEO_CONTAINER_NAMES, VIDEO_CONTAINERS, Clip, sniff_container
 from worker.providers.footage import Candidate, Scene, Warn
@@ -217,15 +217,16 @@ class StockFootage(ABC):
     ) -> Clip | None:
         """The downloaded clip, or None (with a warning, the file deleted) when the download is
         not in a video container: ffmpeg opens footage only as the container its bytes show. A
-        rendition in the cache (source, id and size) is not downloaded again."""
+        rendition in the cache (site, id and size) is not downloaded again."""
         folder = work_dir / "footage"
         folder.mkdir(parents=True, exist_ok=True)
         safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", video.video_id)
         stem = f"{self.name.lower()}-{safe_id}-{rendition.width_px}x{rendition.height_px}"
         destination = folder / f"{stem}.mp4"
-        cached = (
-            None if self._cache is None else self._cache.take(CACHE_KIND, stem, ".mp4", destination)
-        )
+        # The site's address too: a clip id of one server is not another's (a test's, a proxy's).
+        entry = f"{stem}-{cache_key(self._base_url)[:12]}"
+        cache = self._cache
+        cached = None if cache is None else cache.take(CACHE_KIND, entry, ".mp4", destination)
         path = cached or download(
             self._http, rendition.url, destination, provider=self.name, stage=STAGE,
             max_bytes=self._max_download_bytes, sleep=self._sleep,
@@ -239,7 +240,7 @@ class StockFootage(ABC):
             )
             return None
         if cached is None and self._cache is not None:
-            self._cache.keep(CACHE_KIND, stem, ".mp4", path)
+            self._cache.keep(CACHE_KIND, entry, ".mp4", path)
         return Clip(
             source=self.name, term=scene.term, duration_s=video.duration_s,
             width_px=rendition.width_px, height_px=rendition.height_px, path=path,

@@ -101,7 +101,8 @@ class PiperEngine:
 
     @property
     def identity(self) -> str:
-        return f"{self.name}|{_file_version(self.files.model_path)}"
+        files = self.files
+        return f"{self.name}|{_file_version(files.model_path)}|{_file_version(files.config_path)}"
 
     def synthesize(
         self,
