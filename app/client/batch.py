@@ -49,31 +49,33 @@ def read_batch_file(stream: IO[str], *, name: str) -> BatchFile:
     """The rows of a CSV file with a header row; each column a field of a video by its API name
     (`videoSubject`, `script`, `voice`…, or snake_case, or `subject`), each row one video. Empty
     cells are left out (the shared options or the server's defaults apply); blank rows are
-    skipped."""
+    skipped. A row is known by the line it starts on."""
     reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise BatchFileError(
-            f"{name} is empty: it needs a header row, then one row per video"
-        ) from None
-    except csv.Error as exc:
-        raise BatchFileError(f"{name}, line 1: {exc}") from None
-    columns = [_column(title) for title in header]
-    if "" in columns:
-        raise BatchFileError(f"{name}, line 1: a column has no name")
-    entries, lines = [], []
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
     try:
         for row in reader:
-            cells = {column: cell.strip() for column, cell in zip(columns, row, strict=False)}
-            entry = {column: cell for column, cell in cells.items() if cell}
-            if len(row) > len(columns):
-                raise BatchFileError(f"{name}, line {reader.line_num}: more cells than columns")
-            if entry:
-                entries.append(entry)
-                lines.append(reader.line_num)
+            if any(cell.strip() for cell in row):
+                rows.append((start, row))
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise BatchFileError(f"{name}, line {reader.line_num}: {exc}") from None
+    if not rows:
+        raise BatchFileError(f"{name} is empty: it needs a header row, then one row per video")
+    (header_line, header), *videos = rows
+    columns = [_column(title) for title in header]
+    if "" in columns:
+        raise BatchFileError(f"{name}, line {header_line}: a column has no name")
+    twice = sorted({column for column in columns if columns.count(column) > 1})
+    if twice:
+        raise BatchFileError(f"{name}, line {header_line}: two columns name {twice[0]}")
+    entries, lines = [], []
+    for line, row in videos:
+        if len(row) > len(columns):
+            raise BatchFileError(f"{name}, line {line}: more cells than columns")
+        cells = zip(columns, (cell.strip() for cell in row), strict=False)  # short rows: fine
+        entries.append({column: cell for column, cell in cells if cell})
+        lines.append(line)
     if not entries:
         raise BatchFileError(f"{name} has a header but no videos")
     return BatchFile(name, entries, lines)

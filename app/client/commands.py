@@ -200,7 +200,8 @@ def batch_command(args: argparse.Namespace, settings: ClientSettings) -> int:
         if str(args.batch) == "-":
             batch_file = read_batch_file(sys.stdin, name="stdin")
         else:
-            with args.batch.open(encoding="utf-8", newline="") as stream:
+            # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+            with args.batch.open(encoding="utf-8-sig", newline="") as stream:
                 batch_file = read_batch_file(stream, name=str(args.batch))
         options = build_request(args)
     except OSError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -41,9 +42,9 @@ async def test_a_batch_queues_one_job_per_entry_over_the_shared_options(
     created = await queue_batch(
         client,
         title="Ocean week",
-        options={"quality": "draft", "script": SCRIPT, "language": "en"},
+        options={"quality": "draft", "script": SCRIPT, "language": "en", "videoSubject": "x"},
         jobs=[
-            {"videoSubject": "Octopuses"},
+            {"video_subject": "Octopuses"},  # either spelling: the entry's own field wins
             {"videoSubject": "Whales", "script": "Whales sing for hours."},
             {"videoSubject": "Reefs", "aspect": "1:1"},
         ],
@@ -93,6 +94,10 @@ async def test_a_batch_queues_one_job_per_entry_over_the_shared_options(
             "jobs[0].scirpt: not a field of a video (see /api/generate).",
         ),
         (
+            {"options": {"aspect": "4:3"}, "jobs": [{"videoSubject": "A"}]},
+            "options.aspect: Input should be '9:16', '16:9' or '1:1'",
+        ),
+        (
             {"options": {"song": "missing.mp3"}, "jobs": [{"videoSubject": "A"}]},
             "jobs[0].song: no uploaded song is named 'missing.mp3'.",
         ),
@@ -109,16 +114,35 @@ async def test_a_bad_entry_is_named_and_nothing_is_queued(
     assert (await client.get("/api/batches")).json()["total"] == 0
 
 
-@pytest.fixture
-async def small_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A server whose batches hold at most 3 videos and whose queue holds at most 4 jobs."""
-    app = create_app(settings.model_copy(update={"max_batch_jobs": 3, "max_queued_jobs": 4}))
+@asynccontextmanager
+async def serving(settings: Settings, **limits: int) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app with these settings changed."""
+    app = create_app(settings.model_copy(update=limits))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
     ):
         yield client
+
+
+@pytest.fixture
+async def small_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A server whose batches hold at most 3 videos and whose queue holds at most 4 jobs."""
+    async with serving(settings, max_batch_jobs=3, max_queued_jobs=4) as client:
+        yield client
+
+
+async def test_a_batch_larger_than_the_queue_is_refused_for_good(settings: Settings) -> None:
+    async with serving(settings, max_queued_jobs=2) as client:
+        jobs = [{"videoSubject": f"Topic {n}", "script": SCRIPT} for n in range(3)]
+        response = await client.post("/api/batches", json={"jobs": jobs})
+
+    assert response.status_code == 400  # not 429: waiting would never make room
+    assert response.json()["message"] == (
+        "jobs: 3 entries, more than the queue ever holds (MONEYPRINTER_MAX_QUEUED_JOBS=2): "
+        "split the batch."
+    )
 
 
 async def test_the_size_limit_and_the_queue_cap_refuse_a_whole_batch(

@@ -31,7 +31,11 @@ def test_columns_are_api_names_snake_case_or_friendly_and_empty_cells_are_left_o
 
 def test_a_multi_line_script_is_one_row_and_the_next_keeps_its_line() -> None:
     entries, lines = read('subject,script\nA,"One.\n\nTwo."\nB,Three.\n')
-    assert entries[0]["script"] == "One.\n\nTwo." and lines == [4, 5]
+    assert entries[0]["script"] == "One.\n\nTwo." and lines == [2, 5]
+
+
+def test_blank_lines_before_the_header_are_skipped() -> None:
+    assert read("\n\nsubject\nOctopuses\n") == ([{"videoSubject": "Octopuses"}], [4])
 
 
 @pytest.mark.parametrize(
@@ -41,6 +45,7 @@ def test_a_multi_line_script_is_one_row_and_the_next_keeps_its_line() -> None:
         ("subject,script\n", "b.csv has a header but no videos"),
         ("subject,\nA,B\n", "b.csv, line 1: a column has no name"),
         ("subject\nA,B\n", "b.csv, line 2: more cells than columns"),
+        ("subject,videoSubject\nA,B\n", "b.csv, line 1: two columns name videoSubject"),
     ],
 )
 def test_a_file_that_is_no_batch_is_named_by_its_line(text: str, message: str) -> None:

@@ -37,11 +37,12 @@ router = APIRouter(prefix="/api", tags=["batches"])
 # Queue settings belong to the batch: an entry giving its own would be silently overruled.
 BATCH_ONLY = ("priority", "maxAttempts", "max_attempts")
 RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
-ENTRY_FIELDS = frozenset(
-    name
+ALIASES = {
+    name: info.alias or field
     for field, info in GenerateRequest.model_fields.items()
     for name in (field, info.alias or field)
-)
+}
+ENTRY_FIELDS = frozenset(ALIASES)
 
 
 async def get_batch_id(batch_id: str) -> str:
@@ -74,11 +75,19 @@ async def create_batch(
             f"jobs: {len(body.jobs)} entries, more than the {settings.max_batch_jobs} a batch "
             "may hold (MONEYPRINTER_MAX_BATCH_JOBS)."
         )
+    if settings.max_queued_jobs and len(body.jobs) > settings.max_queued_jobs:
+        raise BadRequest(
+            f"jobs: {len(body.jobs)} entries, more than the queue ever holds "
+            f"(MONEYPRINTER_MAX_QUEUED_JOBS={settings.max_queued_jobs}): split the batch."
+        )
     requests = [_entry(body.options, entry, index) for index, entry in enumerate(body.jobs)]
+    checked: set[tuple[str | None, int | None]] = set()  # a song or project is looked up once
     for index, entry in enumerate(requests):
         try:
             check_script(entry, settings=settings)
-            await check_references(entry, maker=maker, settings=settings)
+            if (entry.song, entry.project_id) not in checked:
+                await check_references(entry, maker=maker, settings=settings)
+                checked.add((entry.song, entry.project_id))
         except BadRequest as exc:
             raise BadRequest(f"jobs[{index}].{exc.message}") from None
     queue_cap: QueueCap = request.app.state.queue_cap
@@ -115,13 +124,23 @@ def _entry(options: dict[str, Any], entry: dict[str, Any], index: int) -> Genera
                 raise BadRequest(f"{source}.{name}: set it for the whole batch, beside `jobs`.")
             if name not in ENTRY_FIELDS:
                 raise BadRequest(f"{source}.{name}: not a field of a video (see /api/generate).")
+    shared, own = _by_alias(options), _by_alias(entry)
     try:
-        return GenerateRequest.model_validate({**options, **entry})
+        return GenerateRequest.model_validate(shared | own)
     except ValidationError as exc:
+        errors = exc.errors()
         message = describe_validation_error(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()], path=""
+            [{**error, "loc": ("body", *error["loc"])} for error in errors], path=""
         )
-        raise BadRequest(f"jobs[{index}].{message}") from None
+        field = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else ""
+        source = "options" if field in shared and field not in own else f"jobs[{index}]"
+        raise BadRequest(f"{source}.{message}") from None
+
+
+def _by_alias(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields under their wire names (`video_subject` → `videoSubject`), so that an entry's
+    field wins over the shared one however either is spelt."""
+    return {ALIASES.get(name, name): value for name, value in fields.items()}
 
 
 @router.get("/batches", response_model=BatchPage, responses={**ERRORS}, summary="List batches")

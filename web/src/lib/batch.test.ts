@@ -18,6 +18,13 @@ describe("csvRows", () => {
 });
 
 describe("parseBatchCsv", () => {
+  it("skips blank lines before the header and knows a row by the line it starts on", () => {
+    expect(parseBatchCsv('\n\nsubject,script\nA,"One.\n\nTwo."\nB,Three.\n')).toEqual({
+      entries: [{ videoSubject: "A", script: "One.\n\nTwo." }, { videoSubject: "B", script: "Three." }],
+      lines: [4, 7],
+    });
+  });
+
   it("maps friendly and snake_case columns to the API's names and leaves empty cells out", () => {
     const file = parseBatchCsv("\uFEFFSubject,target_seconds,footageSource\nOctopuses,30,\n\nWhales,,generated\n");
     expect(file.entries).toEqual([
@@ -32,6 +39,7 @@ describe("parseBatchCsv", () => {
     ["subject,script\n", "the file has a header but no videos"],
     ["subject,\nA,B\n", "line 1: a column has no name"],
     ["subject\nA,B\n", "line 2: more cells than columns"],
+    ["subject,videoSubject\nA,B\n", "line 1: two columns name videoSubject"],
   ])("names what is wrong with %j", (text, message) => {
     expect(() => parseBatchCsv(text)).toThrow(new BatchFileError(message));
   });

@@ -78,11 +78,13 @@ function column(title: string): string {
 /** The entries of a CSV file with a header row: each column a field of a video, each row one
  * video; empty cells are left out (the shared options apply), blank rows skipped. */
 export function parseBatchCsv(text: string): BatchFile {
-  const [header, ...rows] = csvRows(text);
-  if (!header || header.cells.every((cell) => !cell.trim()))
-    throw new BatchFileError("the file is empty: it needs a header row, then one row per video");
+  const nonBlank = csvRows(text).filter((row) => row.cells.some((cell) => cell.trim()));
+  const [header, ...rows] = nonBlank;
+  if (!header) throw new BatchFileError("the file is empty: it needs a header row, then one row per video");
   const columns = header.cells.map(column);
-  if (columns.some((name) => !name)) throw new BatchFileError("line 1: a column has no name");
+  if (columns.some((name) => !name)) throw new BatchFileError(`line ${header.line}: a column has no name`);
+  const twice = columns.filter((name, index) => columns.indexOf(name) !== index).sort();
+  if (twice.length > 0) throw new BatchFileError(`line ${header.line}: two columns name ${twice[0]}`);
   const entries: Entry[] = [];
   const lines: number[] = [];
   for (const row of rows) {
@@ -92,10 +94,8 @@ export function parseBatchCsv(text: string): BatchFile {
     row.cells.forEach((cell, index) => {
       if (cell.trim()) entry[columns[index]] = cell.trim();
     });
-    if (Object.keys(entry).length > 0) {
-      entries.push(entry);
-      lines.push(row.line);
-    }
+    entries.push(entry);
+    lines.push(row.line);
   }
   if (entries.length === 0) throw new BatchFileError("the file has a header but no videos");
   return { entries, lines };
