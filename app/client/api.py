@@ -142,9 +142,12 @@ class MoneyPrinterClient:
         body = self._json("POST", "/api/generate", json=request, headers=headers)
         return str(body["jobId"])
 
-    def submit_batch(self, request: dict[str, Any]) -> dict[str, Any]:
+    def submit_batch(
+        self, request: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """`POST /api/batches`: the batch's id and its jobs' ids."""
-        return self._json("POST", "/api/batches", json=request)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._json("POST", "/api/batches", json=request, headers=headers)
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:
         """`GET /api/batches/{id}`: the batch's figures and its jobs."""

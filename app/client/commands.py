@@ -128,7 +128,7 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priority", type=int, help="-100 to 100; higher runs first")
     parser.add_argument("--max-attempts", type=int, help="tries before the job fails (1-10)")
     parser.add_argument("--project-id", type=int)
-    parser.add_argument("--idempotency-key", help="a repeated key returns the first job")
+    parser.add_argument("--idempotency-key", help="a repeated key returns the first job (or batch)")
     parser.add_argument(
         "-o",
         "--output",
@@ -221,7 +221,8 @@ def batch_command(args: argparse.Namespace, settings: ClientSettings) -> int:
     batch_id: str | None = None
     with client:
         try:
-            batch_id = str(client.submit_batch(request)["batchId"])
+            created = client.submit_batch(request, idempotency_key=args.idempotency_key)
+            batch_id = str(created["batchId"])
             if args.detach:
                 print(batch_id)
                 return 0

@@ -197,6 +197,8 @@ class Batch(Base):
     total: Mapped[int] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The request's Idempotency-Key: a repeated POST /api/batches returns this batch.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
 
 
 class WorkerRecord(Base):

@@ -226,3 +226,20 @@ async def test_an_unknown_batch_is_404(client: httpx.AsyncClient) -> None:
             response = await client.request(method, f"/api/batches/{path}{suffix}")
             assert response.status_code == 404
             assert response.json() == {"status": "error", "message": "Batch not found."}
+
+
+async def test_a_repeated_idempotency_key_returns_the_first_batch(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"jobs": [{"videoSubject": "Octopuses", "script": SCRIPT}]}
+    headers = {"Idempotency-Key": "ocean-week-1"}
+
+    first = await client.post("/api/batches", json=body, headers=headers)
+    again = await client.post("/api/batches", json=body, headers=headers)
+    other = await client.post("/api/batches", json=body, headers={"Idempotency-Key": "other"})
+
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert again.json() == first.json()
+    assert other.json()["batchId"] != first.json()["batchId"]
+    assert (await client.get("/api/batches")).json()["total"] == 2
+    assert (await client.get("/api/jobs")).json()["total"] == 2

@@ -7,9 +7,10 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.deps import SessionDep, SessionmakerDep, SettingsDep
 from app.api.queue_cap import QueueCap
@@ -63,13 +64,22 @@ BatchIdDep = Annotated[str, Depends(get_batch_id)]
     summary="Queue a batch of videos",
 )
 async def create_batch(
-    body: BatchRequest, request: Request, settings: SettingsDep, maker: SessionmakerDep
+    body: BatchRequest,
+    request: Request,
+    settings: SettingsDep,
+    maker: SessionmakerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BatchCreated:
     """One job per entry of `jobs`, each the shared `options` with the entry's fields over them,
     all queued in one transaction or none (a bad entry is a 400 naming it and its field). At
     most MONEYPRINTER_MAX_BATCH_JOBS entries; 429 when they would take the queue past its cap.
     The jobs run at the batch's `priority`, -1 unless it says: a video queued alone (0) runs
-    before the rest of a batch queued earlier."""
+    before the rest of a batch queued earlier. With an `Idempotency-Key` header, a repeated
+    request returns the batch the first one queued."""
+    if idempotency_key:
+        existing = await _batch_with_key(maker, idempotency_key)
+        if existing is not None:
+            return existing
     if len(body.jobs) > settings.max_batch_jobs:
         raise BadRequest(
             f"jobs: {len(body.jobs)} entries, more than the {settings.max_batch_jobs} a batch "
@@ -106,13 +116,30 @@ async def create_batch(
     ]
     for index, row in enumerate(rows):  # their order is the batch's
         row["created_at"] = row["run_at"] = row["updated_at"] = now + timedelta(microseconds=index)
-    async with maker.begin() as session:
-        await BatchRepository(session).create(
-            batch_id=batch_id, title=body.title, priority=body.priority, jobs=rows
-        )
+    try:
+        async with maker.begin() as session:
+            await BatchRepository(session).create(
+                batch_id=batch_id, title=body.title, priority=body.priority, jobs=rows,
+                idempotency_key=idempotency_key or None,
+            )  # fmt: skip
+    except IntegrityError:
+        # Another request with the same key won the race between our read and our insert.
+        existing = await _batch_with_key(maker, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
     queue_cap.added(len(rows))
     await request.app.state.wake_workers()
     return BatchCreated(batch_id=batch_id, job_ids=[row["id"] for row in rows])
+
+
+async def _batch_with_key(maker: async_sessionmaker[AsyncSession], key: str) -> BatchCreated | None:
+    async with maker() as session:
+        batches = BatchRepository(session)
+        batch = await batches.get_by_idempotency_key(key)
+        if batch is None:
+            return None
+        return BatchCreated(batch_id=batch.id, job_ids=await batches.job_ids(batch.id))
 
 
 def _entry(options: dict[str, Any], entry: dict[str, Any], index: int) -> GenerateRequest:

@@ -16,6 +16,8 @@ from app.db.statements import QUEUED, RUNNING
 from app.domain import JobStatus
 
 ACTIVE_STATUSES = (QUEUED, RUNNING)
+# A batch's jobs are stored a microsecond apart, in the order they were given.
+GIVEN_ORDER = (GenerationJob.created_at, GenerationJob.id)
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,14 @@ class BatchFigures:
 
 class BatchRepository(Repository):
     async def create(
-        self, *, batch_id: str, title: str, priority: int, jobs: Sequence[dict[str, Any]]
-    ) -> Batch:
+        self, *, batch_id: str, title: str, priority: int, jobs: Sequence[dict[str, Any]],
+        idempotency_key: str | None = None,
+    ) -> Batch:  # fmt: skip
         """Store the batch and queue its jobs (rows from `new_job_row` with its `batch_id`)."""
-        batch = Batch(id=batch_id, title=title, total=len(jobs), priority=priority)
+        batch = Batch(
+            id=batch_id, title=title, total=len(jobs), priority=priority,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
         self.session.add(batch)
         await self.session.flush()
         await JobRepository(self.session).enqueue(jobs)
@@ -53,11 +59,18 @@ class BatchRepository(Repository):
     async def get(self, batch_id: str) -> Batch | None:
         return await self.session.get(Batch, batch_id, populate_existing=True)
 
+    async def get_by_idempotency_key(self, key: str) -> Batch | None:
+        return await self.session.scalar(select(Batch).where(Batch.idempotency_key == key))
+
+    async def job_ids(self, batch_id: str) -> list[str]:
+        """The batch's job ids in the order they were given."""
+        query = select(GenerationJob.id).where(GenerationJob.batch_id == batch_id)
+        return list((await self.session.scalars(query.order_by(*GIVEN_ORDER))).all())
+
     async def jobs(self, batch_id: str) -> Sequence[GenerationJob]:
         """The batch's jobs in the order they were given."""
         query = select(GenerationJob).where(GenerationJob.batch_id == batch_id)
-        order = (GenerationJob.created_at, GenerationJob.id)
-        return (await self.session.scalars(query.order_by(*order))).all()
+        return (await self.session.scalars(query.order_by(*GIVEN_ORDER))).all()
 
     async def page(self, *, limit: int, offset: int) -> tuple[Sequence[Batch], int]:
         """A page of batches, newest first, and how many there are."""

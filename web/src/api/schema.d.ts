@@ -85,7 +85,8 @@ export interface paths {
          *     all queued in one transaction or none (a bad entry is a 400 naming it and its field). At
          *     most MONEYPRINTER_MAX_BATCH_JOBS entries; 429 when they would take the queue past its cap.
          *     The jobs run at the batch's `priority`, -1 unless it says: a video queued alone (0) runs
-         *     before the rest of a batch queued earlier.
+         *     before the rest of a batch queued earlier. With an `Idempotency-Key` header, a repeated
+         *     request returns the batch the first one queued.
          */
         post: operations["create_batch_api_batches_post"];
         delete?: never;
@@ -2149,7 +2150,9 @@ export interface operations {
     create_batch_api_batches_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "idempotency-key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
