@@ -1,5 +1,6 @@
 """Media files: a scene's clip of footage, the container a file is in (from its first bytes), how
-ffmpeg opens one, and the facts of a file (SHA-256, and what ffprobe says of it when installed)."""
+ffmpeg opens one, a picture's EXIF orientation, and the facts of a file (SHA-256, and what ffprobe
+says of it when installed)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 FFPROBE_TIMEOUT_S = 30.0
 # Footage containers, as ffmpeg's demuxers are named: MP4 and MOV are read by `mov`, WebM and MKV
@@ -26,6 +29,15 @@ FOOTAGE_CONTAINERS = VIDEO_CONTAINERS + STILL_CONTAINERS
 # QuickTime files may open with the movie, the media data or padding.
 ISO_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
+# A picture's EXIF orientation (how a camera held sideways stored it) and the filter that shows
+# it upright. ffmpeg applies it to a JPEG (unless told not to) but not to a PNG or a WebP, and
+# ffprobe gives the stored size: the render turns every still itself.
+EXIF_ORIENTATION_TAG = 0x0112
+UPRIGHT_FILTERS = {
+    2: "hflip", 3: "hflip,vflip", 4: "vflip", 5: "transpose=0", 6: "transpose=1",
+    7: "transpose=3", 8: "transpose=2",
+}  # fmt: skip
+SIDEWAYS = frozenset({5, 6, 7, 8})  # stored with width and height swapped
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class Clip:
     path: Path | None = None
     lavfi: str | None = None
     container: str | None = None  # a file's, from `sniff_container`: ffmpeg opens it as that
+    orientation: int = 1  # a still's EXIF orientation (UPRIGHT_FILTERS); its size is upright
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.lavfi is None):
@@ -54,6 +67,16 @@ class Clip:
     def still(self) -> bool:
         """A picture, not a video: the render moves over it for as long as its scene lasts."""
         return self.container in STILL_CONTAINERS
+
+
+def still_orientation(path: Path) -> int:
+    """A picture's EXIF orientation, 1 to 8; 1 (as stored) when it has none or is unreadable."""
+    try:
+        with Image.open(path) as image:
+            value = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def sniff_container(path: Path) -> str | None:

@@ -1,7 +1,8 @@
 """Footage is opened only as the container its first bytes show: real files made by ffmpeg are
 recognised, and a playlist posing as a video (in the media folder, or downloaded from a stock
 site) is skipped with a warning, so the file it names never reaches a render. A picture in the
-media folder plays its scene with a slow move over it."""
+media folder plays its scene with a slow move over it, upright whichever way the camera stored
+it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from app.settings import find_ffmpeg
 from tests.fakes import pexels
 from tests.fakes.pexels import FakeVideo, MediaFile
 from tests.fakes.server import serving
-from worker.media import find_ffprobe, probe_media, sniff_container
+from worker.media import EXIF_ORIENTATION_TAG, find_ffprobe, probe_media, sniff_container
 from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
 from worker.pipeline.render import plan_render, plan_segments, segment_command
@@ -175,3 +177,32 @@ def test_a_picture_in_the_media_folder_is_moved_over_for_its_scene(
     # It moves: the first and the last frame differ, and so do two frames a second apart.
     assert first[:frame_bytes] != first[-frame_bytes:]
     assert first[:frame_bytes] != first[30 * frame_bytes : 31 * frame_bytes]
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "png", "webp"])
+def test_a_phone_photo_stored_sideways_is_shown_upright(suffix: str, tmp_path: Path) -> None:
+    """A camera held upright stores its picture sideways with EXIF orientation 6 ("turn 90°
+    clockwise to show"): red on the stored left becomes the shown top, in every format (ffmpeg
+    alone turns a JPEG, not a PNG or a WebP)."""
+    media_dir = tmp_path / "media"
+    media_dir.mkdir()
+    stored = Image.new("RGB", (800, 600), "blue")
+    stored.paste(Image.new("RGB", (400, 600), "red"), (0, 0))
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION_TAG] = 6
+    stored.save(media_dir / f"harbour-at-dawn.{suffix}", exif=exif)
+
+    [clip] = gather("local", FootageOptions(media_dir=media_dir), tmp_path / "job", [])
+
+    assert (clip.orientation, clip.width_px, clip.height_px) == (6, 600, 800)  # portrait
+    plan = plan_render(
+        aspect="9:16", quality="draft", duration_s=1.0, clips=[clip], clip_duration_s=1.0,
+        voice=None, subtitles=None, music=None, music_volume=0.0, fonts_dir=None,
+    )  # fmt: skip
+    command = segment_command(plan_segments(plan)[0], plan, ffmpeg_exe=FFMPEG)
+    frames = subprocess.run(command, capture_output=True, check=True, timeout=60).stdout
+    luma = frames[: plan.width_px * plan.height_px]  # the first frame's Y plane
+    quarter = plan.width_px * plan.height_px // 4
+    top, bottom = luma[:quarter], luma[-quarter:]
+    # Red shows brighter than blue in luma (≈ 81 against ≈ 41).
+    assert sum(top) / len(top) > 70 and sum(bottom) / len(bottom) < 50

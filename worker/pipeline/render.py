@@ -14,7 +14,7 @@ from typing import IO
 
 from app.domain import Aspect, Quality
 from worker.errors import PipelineError
-from worker.media import Clip, forced_input
+from worker.media import UPRIGHT_FILTERS, Clip, forced_input
 from worker.pipeline.ffmpeg import ffmpeg_error, filter_value, start_ffmpeg
 from worker.pipeline.mix import (
     AUDIO_RATE_HZ,
@@ -179,7 +179,9 @@ def segment_command(segment: Segment, plan: RenderPlan, *, ffmpeg_exe: str) -> l
     # Crop before scaling: a landscape source scales only its 9:16 middle, not the whole frame.
     crop = f"crop=w='min(iw,ih*{width}/{height})':h='min(ih,iw*{height}/{width})'"
     if segment.clip.still:
-        frames_filter = f"{crop},{ken_burns(segment, width, height, frames)},format=yuv420p"
+        upright = UPRIGHT_FILTERS.get(segment.clip.orientation)
+        moved = f"{crop},{ken_burns(segment, width, height, frames)},format=yuv420p"
+        frames_filter = f"{upright},{moved}" if upright else moved
     else:
         frames_filter = (
             f"fps={FPS},{crop},scale={width}:{height},setsar=1,format=yuv420p,"
@@ -227,7 +229,9 @@ def segment_input(segment: Segment) -> list[str]:
         return ["-threads", "1", *timing, "-f", "lavfi", "-i", clip.lavfi]
     assert clip.path is not None and clip.container is not None
     if clip.still:  # one picture: the move makes the segment's frames
-        return ["-threads", "1", *forced_input(clip.container, clip.path)]
+        # Turned upright by its EXIF orientation here (segment_command), for every format alike:
+        # ffmpeg itself would turn a JPEG but not a PNG or a WebP.
+        return ["-threads", "1", "-noautorotate", *forced_input(clip.container, clip.path)]
     # Opened as the container its first bytes showed, never as what ffmpeg would guess.
     return ["-threads", "1", *timing, *forced_input(clip.container, clip.path)]
 

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from worker.media import (
     FOOTAGE_CONTAINERS,
+    SIDEWAYS,
     STILL_CONTAINER_NAMES,
     STILL_CONTAINERS,
     VIDEO_CONTAINER_NAMES,
@@ -21,6 +22,7 @@ from worker.media import (
     forced_input,
     probe_media,
     sniff_container,
+    still_orientation,
 )
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
@@ -112,6 +114,7 @@ class MediaFacts:
     width_px: int
     height_px: int
     container: str  # ffmpeg's demuxer for the file: one of VIDEO_CONTAINERS or STILL_CONTAINERS
+    orientation: int = 1  # a still's EXIF orientation; the size above is the upright one
 
 
 class LocalFootage:
@@ -171,7 +174,7 @@ class LocalFootage:
         return Clip(
             source=self.name, term=scene.term, duration_s=duration_s, width_px=facts.width_px,
             height_px=facts.height_px, path=(self._media_dir / candidate.clip_id).resolve(),
-            container=facts.container,
+            container=facts.container, orientation=facts.orientation,
         )  # fmt: skip
 
     def _facts(self, path: Path) -> MediaFacts | None:
@@ -185,6 +188,16 @@ class LocalFootage:
             )  # fmt: skip
             self._warn(f"local: {path.name} is not {what}; skipped")
             return None
+        found = self._probe(path, container)
+        if found is None or container not in STILL_CONTAINERS:
+            return found
+        orientation = still_orientation(path)  # a phone's portrait photo, stored sideways
+        width_px, height_px = found.width_px, found.height_px
+        if orientation in SIDEWAYS:
+            width_px, height_px = height_px, width_px
+        return replace(found, width_px=width_px, height_px=height_px, orientation=orientation)
+
+    def _probe(self, path: Path, container: str) -> MediaFacts | None:
         facts = probe_media(path, ffprobe_exe=self._ffprobe_exe, container=container)
         if facts is None:
             return probe_with_ffmpeg(path, ffmpeg_exe=self._ffmpeg_exe, container=container)

@@ -102,7 +102,9 @@ class PiperEngine:
     @property
     def identity(self) -> str:
         files = self.files
-        return f"{self.name}|{_file_version(files.model_path)}|{_file_version(files.config_path)}"
+        runner = "here" if espeak_library() is not None else "program"  # run here, or Piper's
+        model = f"{_file_version(files.model_path)}|{_file_version(files.config_path)}"
+        return f"{self.name}|{model}|{runner}"
 
     def synthesize(
         self,
@@ -178,7 +180,9 @@ class EspeakEngine:
     @property
     def identity(self) -> str:
         found = shutil.which(self.espeak_exe) or self.espeak_exe
-        return f"espeak-ng|{_file_version(Path(found))}|{ESPEAK_WORDS_PER_MIN} wpm"
+        # The program and the library come in one package: the program's version is both's.
+        runner = "library" if espeak_library() is not None else "program"
+        return f"espeak-ng|{_file_version(Path(found))}|{runner}|{ESPEAK_WORDS_PER_MIN} wpm"
 
     def synthesize(
         self,
