@@ -206,6 +206,7 @@ def _voice(
         on_progress=lambda done: report(ProgressEvent("voice", START["voice"] + span * done)),
         paragraph_ends=paragraph_ends,
         cache=options.cache(),
+        warn=report.warn,
     )
     if choice.replaced:
         report.warn(f"{choice.replaced}: spoken by {track.engine} instead.")

@@ -93,13 +93,15 @@ def synthesize_voice(
     engine: tts.SpeechEngine | None = None,
     paragraph_ends: list[bool] | None = None,
     cache: FileCache | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> VoiceTrack:
     """Speak each sentence with `engine` (default: the one `options` pick), join them into
     `voice.wav` with a pause after each (`pause_after`; `paragraph_ends` from
     script.paragraph_ends), and time every sentence and word in it. `ffmpeg_exe` converts
     sentence WAVs only when an engine gives them in different formats. A sentence `cache` holds
-    for the same engine, voice and text is not spoken again; what is spoken is kept there."""
-    engine = engine or tts.engine_for(options, language=language, voice=voice)
+    for the same engine, voice and text is not spoken again; what is spoken is kept there.
+    `warn`: told when the engine falls back (Piper's program for a voice it cannot run here)."""
+    engine = engine or tts.engine_for(options, language=language, voice=voice, warn=warn)
     parts_dir = work_dir / "voice-parts"
     shutil.rmtree(parts_dir, ignore_errors=True)  # a previous attempt's leftovers
     on_progress(0.0)

@@ -13,6 +13,7 @@ import shutil
 import time
 import wave
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -95,9 +96,12 @@ class PiperEngine:
     """A Piper voice run here (worker/providers/piper_model.py), which times each word; where
     espeak-ng's library is missing, Piper's own program, all sentences in one process."""
 
-    def __init__(self, files: PiperVoiceFiles) -> None:
+    def __init__(
+        self, files: PiperVoiceFiles, *, warn: Callable[[str], None] | None = None
+    ) -> None:
         self.files = files
         self.name = f"piper:{files.voice.id}"
+        self.warn = warn or log.warning  # when the voice cannot run here and the program speaks
 
     @property
     def identity(self) -> str:
@@ -120,7 +124,10 @@ class PiperEngine:
             try:
                 return self._speak_here(sentences, out_dir, library, on_sentence=on_sentence)
             except PiperModelError as exc:  # a voice this module cannot run: Piper's program can
-                log.warning("%s runs as Piper's program: %s", self.name, exc)
+                self.warn(
+                    f"{self.name} could not run here ({exc}); Piper's program speaks instead, "
+                    "without word times"
+                )
         return self._run_program(sentences, out_dir, on_sentence=on_sentence)
 
     def _speak_here(
@@ -340,7 +347,10 @@ def speaks(files: PiperVoiceFiles, language: str) -> bool:
     return files.voice.language.split("-")[0].lower() == base
 
 
-def engine_for(options: VoiceOptions, *, language: str, voice: str | None) -> SpeechEngine:
+def engine_for(
+    options: VoiceOptions, *, language: str, voice: str | None,
+    warn: Callable[[str], None] | None = None,
+) -> SpeechEngine:  # fmt: skip
     """The engine a job uses. `auto`: a requested Piper or espeak-ng voice; else Piper's
     configured voice for a language it speaks; else espeak-ng."""
     if options.provider == "openai":
@@ -357,15 +367,15 @@ def engine_for(options: VoiceOptions, *, language: str, voice: str | None) -> Sp
                 retryable=False,
                 stage=STAGE,
             )
-        return PiperEngine(files)
+        return PiperEngine(files, warn=warn)
     if piper_installed():
         if requested is not None:
-            return PiperEngine(requested)
+            return PiperEngine(requested, warn=warn)
         configured = find_piper_voice(options.piper_voice)
         # A requested espeak-ng voice ("en-gb") is a choice of espeak-ng over Piper.
         wants_espeak = voice is not None and espeak_base(voice) in _espeak_ids(options.espeak_exe)
         if configured is not None and speaks(configured, language) and not wants_espeak:
-            return PiperEngine(configured)
+            return PiperEngine(configured, warn=warn)
     return _espeak(options)
 
 
