@@ -4,14 +4,19 @@ With a bucket configured (MONEYPRINTER_STORAGE_URL=s3://…) a worker renders in
 folder: it copies the job's song in first, uploads what the job made before it records the job
 as completed, and then deletes its scratch copy; the API, on another host, serves the files from
 the bucket. Without one, the scratch folder is the data folder and the files stay where they
-were made. Only the worker itself talks to the bucket: the pipeline's child process gets no
-credentials (worker/runner.py, CHILD_ENV_NAMES).
+were made. A job's stage records go to the bucket as the child makes them, and come back to
+the worker that runs its next attempt, wherever it is. Only the worker itself talks to the
+bucket: the pipeline's child process gets no credentials (worker/runner.py, CHILD_ENV_NAMES).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,9 +26,12 @@ from app.db.models import Artifact
 from app.domain import VideoSpec
 from app.errors import NotFound
 from app.songs import BucketSongs
-from app.storage import ObjectStore, open_store
+from app.storage import ObjectStore, StorageError, open_store
 from worker.errors import PipelineError
 from worker.pipeline.music import song_name
+from worker.pipeline.stages import KEY_CHARS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,89 @@ async def local_file_of(artifact: Artifact, *, data_dir: Path, scratch: Path) ->
         message = f"The {artifact.kind} file is no longer in {store.url}."
         raise PipelineError(message, retryable=False) from None
     return destination
+
+
+# -- a job's stage records, for a worker on another host ---------------------------------------
+
+# A render stays on its host: copying every video up twice (here and as the result) would cost
+# more than the rare retry elsewhere that renders again.
+HOST_ONLY_STAGES = frozenset({"render"})
+
+
+def stages_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/stages"
+
+
+async def push_stage(store: ObjectStore, stages_dir: Path, job_id: str, stage: str) -> None:
+    """Copy a stage's record (worker/pipeline/stages.py) and its files to the bucket: the files
+    first, the record last, so a worker that finds the record finds its files; then the files of
+    the stage's older records go. StorageError when an upload fails."""
+    if stage in HOST_ONLY_STAGES:
+        return
+    prefix = stages_prefix(job_id)
+    try:
+        text = await asyncio.to_thread((stages_dir / f"{stage}.json").read_text, "utf-8")
+        record = json.loads(text)
+        folder = str(record["key"])[:KEY_CHARS]
+        names = [str(name) for name in record["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # replaced or gone meanwhile: the next save pushes again
+    for name in names:
+        await store.put_file(
+            f"{prefix}/{stage}/{folder}/{name}", stages_dir / stage / folder / name,
+            content_type="application/octet-stream",
+        )  # fmt: skip
+    with tempfile.TemporaryDirectory(dir=stages_dir) as scratch:
+        copy = Path(scratch) / "record.json"
+        await asyncio.to_thread(copy.write_text, text, "utf-8")  # as read: it may change again
+        await store.put_file(f"{prefix}/{stage}.json", copy, content_type="application/json")
+    older = [
+        found.key for found in await store.list_objects(f"{prefix}/{stage}")
+        if not found.key.startswith(f"{prefix}/{stage}/{folder}/")
+    ]  # fmt: skip
+    if older:
+        await store.delete(older)
+
+
+async def pull_stages(store: ObjectStore, stages_dir: Path, job_id: str) -> list[str]:
+    """Copy into `stages_dir` the job's stage records in the bucket that this host lacks (or holds
+    for other inputs), each with its files; the stages copied. A record that cannot be copied is
+    skipped with a warning: its stage runs again."""
+    prefix = stages_prefix(job_id)
+    try:
+        objects = await store.list_objects(prefix)
+    except StorageError as exc:
+        logger.warning("stages of job %s: %s", job_id, exc)
+        return []
+    pulled = []
+    for found in objects:
+        stage = found.key.removeprefix(f"{prefix}/").removesuffix(".json")
+        if not found.key.endswith(".json") or "/" in stage:
+            continue
+        try:
+            if await asyncio.to_thread(_pull_record, store, found.key, stages_dir, stage):
+                pulled.append(stage)
+        except (StorageError, OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("stages of job %s: %s not copied: %s", job_id, stage, exc)
+    return pulled
+
+
+def _pull_record(store: ObjectStore, key: str, stages_dir: Path, stage: str) -> bool:
+    stages_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=stages_dir) as scratch:
+        copy = Path(scratch) / "record.json"
+        store.download_sync(key, copy)
+        record = json.loads(copy.read_text("utf-8"))
+        local = stages_dir / f"{stage}.json"
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(local.read_text("utf-8"))["key"] == record["key"]:
+                return False  # this host has it
+        folder = str(record["key"])[:KEY_CHARS]
+        for name in record["files"]:
+            destination = stages_dir / stage / folder / str(name)
+            if not destination.resolve().is_relative_to(stages_dir.resolve()):
+                raise ValueError(f"a file outside the stages folder: {name}")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            store.download_sync(f"{key.removesuffix('.json')}/{folder}/{name}", destination)
+        os.replace(copy, local)
+    return True

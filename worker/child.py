@@ -1,6 +1,7 @@
 """The per-job child process: reads the job file, runs the pipeline, reports in JSON lines.
 
-Protocol (one JSON object per line): `progress` {stage, progress, message?, level}, then either
+Protocol (one JSON object per line): `progress` {stage, progress, message?, level} and `stage`
+{stage} (a stage recorded in the job's stages folder, worker/pipeline/stages.py), then either
 `result` {video, durationS, outputs: [{kind, path, bytes, sha256, mime, media}]} and exit code 0,
 or `error` {message, retryable, stage} and exit code 1. Paths are relative to the work folder.
 Anything else the process prints goes to stderr, which the worker keeps the tail of.
@@ -58,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         result = run_pipeline(
             spec, work_dir, options=options, report=report,
             recent_clips=frozenset(job.get("recentClips", ())),
-            stages=StageStore(Path(job["stagesDir"]) if job.get("stagesDir") else None),
+            stages=StageStore(
+                Path(job["stagesDir"]) if job.get("stagesDir") else None,
+                on_save=lambda stage: _emit(protocol, {"type": "stage", "stage": stage}),
+            ),
         )  # fmt: skip
     except PipelineError as exc:
         _emit(protocol, error_line(exc.message, retryable=exc.retryable, stage=exc.stage))

@@ -26,7 +26,7 @@ from app.domain import PUBLISH_KIND, EventLevel, EventType, VideoSpec
 from app.settings import Settings
 from app.storage import StorageError
 from app.version import app_version
-from worker.bucket import stage_song, store_outputs
+from worker.bucket import pull_stages, push_stage, stage_song, stages_prefix, store_outputs
 from worker.completer import Completer
 from worker.errors import Deferred, PipelineError
 from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
@@ -268,6 +268,8 @@ class Worker:
         )
         options = self.options
         store = self.settings.object_store
+        stages_dir = self.settings.jobs_dir / job.id / STAGES_DIR
+        pushes: list[asyncio.Task[None]] = []
         if store is not None:
             songs = job_file.parent / "songs"
             try:
@@ -275,18 +277,32 @@ class Worker:
             except StorageError as exc:
                 return Outcome(job_file.parent, error={"message": str(exc), "stage": "music"})
             options = options.model_copy(update={"songs_dir": songs})
+            # An earlier attempt may have run on another host: its stages come from the bucket.
+            pulled = await pull_stages(store, stages_dir, job.id)
+            if pulled:
+                job.log.info("stages from the bucket: %s", ", ".join(pulled))
         if job.stop_reason is not None:
             return Outcome(job_file.parent)
+
+        def push(stage: str) -> None:
+            if store is not None:
+                pushes.append(asyncio.create_task(push_stage(store, stages_dir, job.id, stage)))
+
         outcome = await run_child(
             job_file,
             options=options,
             on_start=job.started,
             on_progress=lambda line: self._progress(job, line),
+            on_stage=push,
             secrets=self._secrets,
             niceness=self.settings.render_niceness,
         )
         assert outcome.exit is not None
         job.log.info("child process ended: %s", outcome.exit.describe())
+        # Before the outcome is recorded: a retry claimed elsewhere must find the stages there.
+        for pushed in await asyncio.gather(*pushes, return_exceptions=True):
+            if isinstance(pushed, BaseException):
+                job.log.warning("a stage was not copied to the bucket: %s", pushed)
         return outcome
 
     async def _run_in_loop(self, job: RunningJob, body: InLoopBody, work_dir: Path) -> Outcome:
@@ -448,6 +464,8 @@ class Worker:
         job.log.info("%s: %s", state, result_path or "no files")
         if store is not None and state == "completed":  # the bucket has it: nothing resumes
             await asyncio.to_thread(remove_folders, [self.settings.jobs_dir / job.id / STAGES_DIR])
+            with contextlib.suppress(StorageError):  # else retention deletes them with the job
+                await store.delete_prefix(stages_prefix(job.id))
 
     async def _queue_publish(self, db: Repositories, job: RunningJob, *, qa_passed: bool) -> None:
         """A video asked to be published (`automateYoutubeUpload`, `publish`): its publish job,

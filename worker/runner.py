@@ -309,10 +309,12 @@ async def run_child(
     options: PipelineOptions,
     on_start: Callable[[ChildProcess], None],
     on_progress: Callable[[dict[str, Any]], Awaitable[None]],
+    on_stage: Callable[[str], None] = lambda _: None,
     secrets: Iterable[str] = (),
     niceness: int = 0,
 ) -> Outcome:
-    """Run the child to its end, passing progress lines on; `on_start` gets it (to kill it)."""
+    """Run the child to its end, passing progress lines on, and the name of each stage it
+    recorded to `on_stage`; `on_start` gets it (to kill it)."""
     outcome = Outcome(job_file.parent)
     child = await ChildProcess.start(job_file, options, secrets=secrets, niceness=niceness)
     on_start(child)
@@ -321,6 +323,8 @@ async def run_child(
             kind = message.get("type")
             if kind == "progress":
                 await on_progress(message)
+            elif kind == "stage" and isinstance(message.get("stage"), str):
+                on_stage(message["stage"])
             elif kind == "result":
                 outcome.result = message
             elif kind == "error":

@@ -2,7 +2,7 @@
 Worker on each database, its voice from a loopback OpenAI-compatible speech server and its
 footage from a loopback Pexels, both counting what they are asked; the render is killed once by
 an ffmpeg wrapper, as the out-of-memory killer would; or the worker itself is killed mid-render
-and the next worker takes over."""
+and the next worker takes over, on the same host or, through the bucket, on another."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.fakes.server import serving
 from tests.integration import test_queue_faults as faults
 from tests.integration.test_queue_faults import MEDIUM_SCRIPT, wait_registered
 from tests.integration.test_worker import Maker, queue_job, read_events, read_job, wait_for
+from tests.support.s3 import aws_environment, new_bucket, object_keys, s3_server
 from tests.support.workers import WorkerProcess
 from worker.main import Worker
 
@@ -158,3 +159,57 @@ async def test_the_next_worker_resumes_a_killed_workers_render_from_its_stages(
     messages = [event.message for event in await read_events(sessionmaker, job_id)]
     for stage in ("script", "footage"):
         assert KEPT.format(stage) in messages
+
+
+async def test_a_worker_on_another_host_resumes_from_the_stages_in_the_bucket(
+    spawn: Callable[..., WorkerProcess],
+    sessionmaker: Maker,
+    media: dict[str, MediaFile],
+    tmp_path: Path,
+) -> None:
+    """Two hosts (two data folders) share the database and a bucket: the stages the first one
+    recorded reach the second through the bucket, so it neither speaks nor downloads again."""
+    speech = openai_speech.handler()
+    stock = pexels.handler(videos=CLIPS, media=media, api_key=KEY)
+    with s3_server() as endpoint, serving(speech) as speech_url, serving(stock) as stock_url:
+        bucket = new_bucket(endpoint)
+        shared = {
+            "MONEYPRINTER_TTS_PROVIDER": "openai",
+            "MONEYPRINTER_SPEECH_BASE_URL": f"{speech_url}/v1",
+            "MONEYPRINTER_SPEECH_API_KEY": openai_speech.API_KEY,
+            "PEXELS_API_KEY": KEY,
+            "MONEYPRINTER_PEXELS_BASE_URL": stock_url,
+            "MONEYPRINTER_STORAGE_URL": f"s3://{bucket}",
+            **aws_environment(endpoint),
+        }
+        first = spawn(extra={**shared, "MONEYPRINTER_DATA_DIR": str(tmp_path / "host-a")})
+        await wait_registered(sessionmaker, 1)
+        job_id = await queue_job(sessionmaker, script=MEDIUM_SCRIPT, footage_source="pexels")
+        stages = f"jobs/{job_id}/stages"
+
+        async def in_the_bucket() -> bool:
+            keys = await asyncio.to_thread(object_keys, endpoint, bucket)
+            rendering = (await read_job(sessionmaker, job_id)).stage == "render"
+            return rendering and {f"{stages}/voice.json", f"{stages}/footage.json"} <= set(keys)
+
+        await faults.wait_for(in_the_bucket, timeout_s=120, what="the stages in the bucket")
+        spoken, asked = len(speech.requests), len(stock.requests)
+        first.signal(signal.SIGKILL)
+        second = spawn(extra={**shared, "MONEYPRINTER_DATA_DIR": str(tmp_path / "host-b")})
+
+        async def completed() -> bool:
+            return (await read_job(sessionmaker, job_id)).status == "completed"
+
+        await faults.wait_for(completed, timeout_s=180, what="the job completes")
+        left = await asyncio.to_thread(object_keys, endpoint, bucket)
+
+    done = await read_job(sessionmaker, job_id)
+    assert done.attempt_count == 2 and second.owns(done.worker_id)
+    assert (spoken, len(speech.requests)) == (MEDIUM_SCRIPT.count("."),) * 2  # none again
+    assert len(stock.requests) == asked  # nothing searched or downloaded again
+    messages = [event.message for event in await read_events(sessionmaker, job_id)]
+    for stage in ("script", "voice", "footage"):
+        assert KEPT.format(stage) in messages
+    assert f"jobs/{job_id}/2/video.mp4" in left
+    assert not [key for key in left if key.startswith(stages)]  # completed: no longer needed
+    assert not (tmp_path / "host-b" / "jobs" / job_id).exists()  # scratch, removed

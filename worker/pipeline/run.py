@@ -53,7 +53,7 @@ def run_pipeline(
     sentences = script.split_sentences(text)
     track = _voice(
         spec, sentences, work_dir, paragraph_ends=script.paragraph_ends(text), options=options,
-        report=report,
+        stages=stages, report=report,
     )  # fmt: skip
     width_px, height_px = render.frame_size_px(spec.aspect, spec.quality)
     picks = _footage(
@@ -191,37 +191,44 @@ def _voice(
     *,
     paragraph_ends: list[bool],
     options: PipelineOptions,
+    stages: StageStore,
     report: _Progress,
 ) -> voice.VoiceTrack:
     report(ProgressEvent("voice", START["voice"], f"Speaking {len(sentences)} sentence(s)."))
     span = START["terms"] - START["voice"]
     choice = tts.choose_voice(spec.voice, options.voice, language=spec.language)
-    track = voice.synthesize_voice(
-        sentences,
-        work_dir,
-        language=spec.language,
-        voice=choice.voice,
-        options=options.voice,
-        ffmpeg_exe=options.ffmpeg_exe,
-        on_progress=lambda done: report(ProgressEvent("voice", START["voice"] + span * done)),
-        paragraph_ends=paragraph_ends,
-        cache=options.cache(),
-        warn=report.warn,
+    engine = tts.engine_for(
+        options.voice, language=spec.language, voice=choice.voice, warn=report.warn
     )
+    key = cache_key(
+        voice.CACHE_VERSION, engine.identity, choice.voice, spec.language, sentences,
+        paragraph_ends,
+    )  # fmt: skip
+    kept = _kept(stages, "voice", key, work_dir, report)
+    if kept is not None:
+        track = voice.track_from_record(kept, work_dir=work_dir)
+    else:
+        track = voice.synthesize_voice(
+            sentences,
+            work_dir,
+            language=spec.language,
+            voice=choice.voice,
+            options=options.voice,
+            ffmpeg_exe=options.ffmpeg_exe,
+            on_progress=lambda done: report(ProgressEvent("voice", START["voice"] + span * done)),
+            engine=engine,
+            paragraph_ends=paragraph_ends,
+            cache=options.cache(),
+        )
+        record = voice.track_record(track, work_dir=work_dir)
+        stages.save("voice", key, record, work_dir=work_dir, files=(track.path,))
     if choice.replaced:
         report.warn(f"{choice.replaced}: spoken by {track.engine} instead.")
-    report(
-        ProgressEvent(
-            "voice",
-            START["terms"],
-            f"Voice: {track.engine}, {track.duration_s:.1f} s"
-            + (
-                f" ({track.reused} of {len(sentences)} sentences spoken before)."
-                if track.reused
-                else "."
-            ),
-        )
+    reused = (
+        f" ({track.reused} of {len(sentences)} sentences spoken before)" if track.reused else ""
     )
+    message = f"Voice: {track.engine}, {track.duration_s:.1f} s{reused}."
+    report(ProgressEvent("voice", START["terms"], message))
     return track
 
 
@@ -239,8 +246,10 @@ def _footage(
     report: Report,
 ) -> list[footage.Pick]:
     footage_options = options.footage
+    # The media folder's path is left out (another host's differs): a kept pick whose file is
+    # not there is not used.
     sources = footage_options.model_dump(
-        mode="json", exclude={"pexels_api_key", "pixabay_api_key"}
+        mode="json", exclude={"pexels_api_key", "pixabay_api_key", "media_dir"}
     ) | {"keys": [bool(footage_options.pexels_api_key), bool(footage_options.pixabay_api_key)]}
     key = cache_key(spec.model_dump(mode="json"), text, duration_s, _llm_key(options), sources)
     kept = stages.load("footage", key, work_dir)

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,11 @@ KEY_CHARS = 16  # of a key, naming its files' folder
 
 @dataclass(frozen=True)
 class StageStore:
-    """The records of one job's stages under `root`; None as a root keeps nothing."""
+    """The records of one job's stages under `root`; None as a root keeps nothing. `on_save` is
+    told each stage recorded (the worker copies it to the bucket, for a worker elsewhere)."""
 
     root: Path | None
+    on_save: Callable[[str], None] | None = None
 
     def load(self, stage: str, key: str, work_dir: Path) -> dict[str, Any] | None:
         """The outcome recorded for `stage` under `key`, its files placed in `work_dir` at the
@@ -82,3 +85,6 @@ class StageStore:
             logger.warning("stages: could not record %s: %s", stage, exc)
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
+            return
+        if self.on_save is not None:
+            self.on_save(stage)

@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from worker.cache import FileCache, cache_key
 from worker.errors import PipelineError
@@ -145,6 +146,32 @@ def synthesize_voice(
     shutil.rmtree(parts_dir)
     on_progress(1.0)
     return dataclasses.replace(track, reused=len(sentences) - len(missing))
+
+
+def track_record(track: VoiceTrack, *, work_dir: Path) -> dict[str, Any]:
+    """The track as JSON for the job's stage record (its WAV by its path in `work_dir`)."""
+    return {
+        "path": track.path.relative_to(work_dir).as_posix(),
+        "durationS": track.duration_s,
+        "engine": track.engine,
+        "sentences": [
+            [timed.text, timed.start_s, timed.end_s,
+             [[word.text, word.start_s, word.end_s] for word in timed.words]]
+            for timed in track.sentences
+        ],
+    }  # fmt: skip
+
+
+def track_from_record(record: dict[str, Any], *, work_dir: Path) -> VoiceTrack:
+    """The track `track_record` wrote, its WAV placed in `work_dir` already."""
+    sentences = [
+        TimedText(text, start_s, end_s, [TimedWord(*word) for word in words])
+        for text, start_s, end_s, words in record["sentences"]
+    ]
+    return VoiceTrack(
+        path=work_dir / record["path"], duration_s=float(record["durationS"]),
+        sentences=sentences, engine=str(record["engine"]), reused=len(sentences),
+    )  # fmt: skip
 
 
 def _cached(cache: FileCache, key: str, destination: Path) -> tuple[tts.Spoken, str] | None:

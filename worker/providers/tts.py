@@ -328,12 +328,12 @@ class OpenAISpeechEngine:
 
 
 def _file_version(path: Path) -> str:
-    """A file's size and modification time: a reinstalled model or program is another."""
+    """A file's name and size: a reinstalled model or program of another version differs, and
+    the same package on another host (a retry there) does not."""
     try:
-        stat = path.stat()
+        return f"{path.name}:{path.stat().st_size}"
     except OSError:
-        return str(path)
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+        return path.name
 
 
 def piper_installed() -> bool:
