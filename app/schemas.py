@@ -225,6 +225,13 @@ class BatchRequest(CamelModel):
     )
     max_attempts: int | None = Field(None, ge=1, le=10, description="server default when unset")
 
+    @field_validator("title")
+    @classmethod
+    def _refuse_nul(cls, value: str) -> str:
+        if "\x00" in value:  # Postgres cannot store it (the entries are checked as videos)
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class BatchCreated(CamelModel):
     status: Literal["success"] = "success"

@@ -62,15 +62,17 @@ def keyed(settings: Settings) -> Settings:
 class Library:
     """A completed job with a video, a second job, and a song: something behind every route."""
 
-    def __init__(self, job_id: str, artifact_id: int, other_job_id: str) -> None:
+    def __init__(self, job_id: str, artifact_id: int, other_job_id: str, batch_id: str) -> None:
         self.job_id = job_id
         self.artifact_id = artifact_id
         self.other_job_id = other_job_id
+        self.batch_id = batch_id
 
     def path(self, template: str) -> str:
         return template.format(
-            job_id=self.job_id, artifact_id=self.artifact_id, name=SONG, voice_id="no-such-voice"
-        )
+            job_id=self.job_id, artifact_id=self.artifact_id, name=SONG, voice_id="no-such-voice",
+            batch_id=self.batch_id,
+        )  # fmt: skip
 
 
 @pytest.fixture
@@ -80,9 +82,12 @@ async def library(
     async with serve(keyed, headers=KEYED) as client:
         job_id, artifact_id = await completed_job(client, sessionmaker, keyed)
         other = await client.post("/api/generate", json={"videoSubject": "other", "script": "Hi."})
+        batch = await client.post(
+            "/api/batches", json={"jobs": [{"videoSubject": "batched", "script": "Hi."}]}
+        )
     keyed.songs_dir.mkdir(parents=True, exist_ok=True)
     (keyed.songs_dir / SONG).write_bytes(SONG_BYTES)
-    yield Library(job_id, artifact_id, other.json()["jobId"])
+    yield Library(job_id, artifact_id, other.json()["jobId"], batch.json()["batchId"])
 
 
 def assert_refused(response: httpx.Response, message: str) -> None:
@@ -100,7 +105,7 @@ ANSWER_WITH_KEY = {"/api/voices/{voice_id}/sample": 404}
 
 
 async def test_every_get_route_needs_the_key(keyed: Settings, library: Library) -> None:
-    assert len(GET_ROUTES) == 17, GET_ROUTES
+    assert len(GET_ROUTES) == 19, GET_ROUTES
     async with serve(keyed) as client:
         for template in GET_ROUTES:
             path = library.path(template)
@@ -124,6 +129,9 @@ MUTATIONS = [
     ("POST", "/api/upload-songs", {"files": {"songs": ("a.mp3", b"x", "audio/mpeg")}}),
     ("DELETE", "/api/songs/a.mp3", {}),
     ("POST", "/api/tokens", {"json": {"scope": "/api/songs"}}),
+    ("POST", "/api/batches", {"json": {"jobs": [{"videoSubject": "tides", "script": "Hi."}]}}),
+    ("POST", "/api/batches/00000000-0000-4000-8000-000000000000/cancel", {}),
+    ("POST", "/api/batches/00000000-0000-4000-8000-000000000000/retry", {}),
 ]
 
 

@@ -78,6 +78,14 @@ async def test_a_batch_queues_one_job_per_entry_over_the_shared_options(
     [
         ({"jobs": []}, "jobs: List should have at least 1 item after validation, not 0"),
         (
+            {"title": "Ocean\x00week", "jobs": [{"videoSubject": "A"}]},
+            "title: must not contain NUL characters",
+        ),
+        (
+            {"jobs": [{"videoSubject": "A", "script": "Nul\x00here."}]},
+            "jobs[0].script: must not contain NUL characters",
+        ),
+        (
             {"jobs": [{"videoSubject": "A"}, {"script": SCRIPT}]},
             "jobs[1].videoSubject is required.",
         ),

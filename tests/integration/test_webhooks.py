@@ -238,6 +238,11 @@ async def test_a_gone_endpoint_fails_at_once_and_a_redelivery_sends_the_same_mes
             assert again.json()["delivery"]["status"] == "pending"
 
             await delivered_to(receiver)
+
+            async def recorded() -> bool:  # the receiver has it before the worker records so
+                return (await deliveries(maker, job_id))[0].status == "delivered"
+
+            await wait_for(recorded, timeout_s=20)
             twice = await client.post(f"/api/webhooks/deliveries/{row.id}/redeliver")
             assert twice.status_code == 409
             assert twice.json()["message"] == (

@@ -174,7 +174,7 @@ def _by_alias(fields: dict[str, Any]) -> dict[str, Any]:
 async def list_batches(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> BatchPage:
     """Batches, newest first, each with its jobs' counts by state and its progress."""
     batches = BatchRepository(session)
