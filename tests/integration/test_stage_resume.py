@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from app.db.repositories import Repositories
 from app.settings import Settings, find_ffmpeg
-from tests.fakes import openai_speech, pexels
+from tests.fakes import openai_speech, pexels, pixabay
 from tests.fakes.pexels import FakeVideo, MediaFile
 from tests.fakes.server import serving
 from tests.integration import test_queue_faults as faults
@@ -52,13 +53,14 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaFile]:
     return served
 
 
-def render_killed_once(tmp_path: Path) -> Path:
-    """An ffmpeg that SIGKILLs itself the first time it is asked to write the video."""
+def render_killed_once(tmp_path: Path, pattern: str = "*video.mp4.part") -> Path:
+    """An ffmpeg that SIGKILLs itself the first time an argument matches `pattern` (by default,
+    when it is asked to write the video)."""
     wrapper, marker = tmp_path / "ffmpeg-killed-once", tmp_path / "render-killed"
     wrapper.write_text(
         "#!/bin/sh\n"
         'for arg in "$@"; do\n'
-        '  case "$arg" in *video.mp4.part)\n'
+        f'  case "$arg" in {pattern})\n'
         f'    if [ ! -e "{marker}" ]; then touch "{marker}"; kill -9 $$; fi;;\n'
         "  esac\n"
         "done\n"
@@ -213,3 +215,39 @@ async def test_a_worker_on_another_host_resumes_from_the_stages_in_the_bucket(
     assert f"jobs/{job_id}/2/video.mp4" in left
     assert not [key for key in left if key.startswith(stages)]  # completed: no longer needed
     assert not (tmp_path / "host-b" / "jobs" / job_id).exists()  # scratch, removed
+
+
+async def test_a_retry_after_the_thumbnail_failed_keeps_the_render(
+    settings: Settings, sessionmaker: Maker, media: dict[str, MediaFile], tmp_path: Path
+) -> None:
+    """The render is kept too. Pixabay refuses its key, so the footage choice is not recorded
+    and runs again, taking the same clips from the cache by hard link: the cache's touch of
+    their time (which the links share) must not make them look like other files."""
+    stock = pexels.handler(videos=CLIPS, media=media, api_key=KEY)
+    refusing = pixabay.handler(videos=CLIPS, media=media, failure="401", api_key=KEY)
+    with serving(stock) as stock_url, serving(refusing) as refusing_url:
+        settings = settings.model_copy(
+            update={
+                "ffmpeg": str(render_killed_once(tmp_path, "*.frame.png")),
+                "pexels_api_key": KEY,
+                "pexels_base_url": stock_url,
+                "pixabay_api_key": KEY,
+                "pixabay_base_url": f"{refusing_url}/api",
+            }
+        )
+        job_id = await queue_job(sessionmaker, script=SCRIPT, footage_source="auto")
+        await asyncio.wait_for(Worker(settings, sessionmaker).run(wait=False), 120)
+        failed = await read_job(sessionmaker, job_id)
+        assert failed.status == "failed" and "frame" in (failed.error_message or "")
+        seen = len(await read_events(sessionmaker, job_id))
+
+        async with sessionmaker.begin() as session:  # what POST /api/jobs/{id}/retry does
+            assert await Repositories(session).jobs.requeue(job_id) is not None
+        await asyncio.wait_for(Worker(settings, sessionmaker).run(wait=False), 120)
+
+    assert (await read_job(sessionmaker, job_id)).status == "completed"
+    retried = [event.message for event in (await read_events(sessionmaker, job_id))[seen:]]
+    for stage in ("script", "voice", "render"):
+        assert KEPT.format(stage) in retried
+    assert KEPT.format("footage") not in retried  # chosen while Pixabay failed: chosen again
+    assert not any(message.startswith("Rendering") for message in retried)

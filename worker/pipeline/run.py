@@ -42,7 +42,7 @@ def run_pipeline(
     service) on failure; warnings from fallbacks arrive through `report`. `recent_clips`: the
     clips of recent videos of the same subject or account, used again only when nothing else
     fits. A stage whose inputs `stages` holds a record for (an earlier attempt's) is not run
-    again; each stage that ran without an offline fallback is recorded there."""
+    again; each stage is recorded there, but a footage choice made while a source failed."""
     work_dir.mkdir(parents=True, exist_ok=True)
     report = _Progress(report)
     configured = llm_from_options(options.llm)
@@ -173,15 +173,12 @@ def _kept(
     return kept
 
 
-def _file_version(path: Path) -> tuple[int, int]:
-    """A clip's size and modification time: a local file replaced under the same name differs."""
+def _file_version(path: Path, work_dir: Path) -> tuple[int, int]:
+    """A clip's size, and for a file of the media folder its modification time (one replaced
+    under the same name differs). A download's is left out: its name already says the site,
+    clip and size, and the cache touches its mtime at each use (a hard link shares it)."""
     stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-def _llm_failed(llm: LLM | None) -> bool:
-    """Whether the LLM failed in this attempt (its stages then used offline fallbacks)."""
-    return isinstance(llm, _ReportingLLM) and llm.failure is not None
+    return stat.st_size, 0 if path.is_relative_to(work_dir) else stat.st_mtime_ns
 
 
 def _voice(
@@ -288,7 +285,7 @@ def _footage(
         cache=options.cache(),
         failures=failures,
     )
-    if failures or _llm_failed(llm):  # fallbacks: the next attempt tries the sources again
+    if failures:  # backgrounds or other clips stood in: the next attempt asks the sources again
         return picks
     records = [footage.pick_record(pick, work_dir=work_dir) for pick in picks]
     downloaded = [pick.clip.path for pick in picks if pick.clip.path is not None]
@@ -348,7 +345,7 @@ def _render(
     key = cache_key(
         spec.model_dump(mode="json"),
         [footage.pick_record(pick, work_dir=work_dir) for pick in picks],
-        [_file_version(pick.clip.path) for pick in picks if pick.clip.path is not None],
+        [_file_version(pick.clip.path, work_dir) for pick in picks if pick.clip.path],
         [sha256_file(path) for path in (track.path, ass_path)],
         None if song is None else [song.name, sha256_file(song)],
         options.fonts_dir,
@@ -422,8 +419,7 @@ def _metadata(
         found,
         extra={"subject": spec.video_subject, "language": spec.language, "aspect": spec.aspect},
     )
-    if not _llm_failed(llm):  # else offline text: the next attempt asks the LLM again
-        stages.save("metadata", key, {}, work_dir=work_dir, files=tuple(described.values()))
+    stages.save("metadata", key, {}, work_dir=work_dir, files=tuple(described.values()))
     return described
 
 
