@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import tempfile
@@ -29,7 +28,7 @@ from app.songs import BucketSongs
 from app.storage import ObjectStore, StorageError, open_store
 from worker.errors import PipelineError
 from worker.pipeline.music import song_name
-from worker.pipeline.stages import KEY_CHARS
+from worker.pipeline.stages import Record, StageStore
 
 logger = logging.getLogger(__name__)
 
@@ -115,25 +114,20 @@ async def push_stage(store: ObjectStore, stages_dir: Path, job_id: str, stage: s
     if stage in HOST_ONLY_STAGES:
         return
     prefix = stages_prefix(job_id)
-    try:
-        text = await asyncio.to_thread((stages_dir / f"{stage}.json").read_text, "utf-8")
-        record = json.loads(text)
-        folder = str(record["key"])[:KEY_CHARS]
-        names = [str(name) for name in record["files"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # replaced or gone meanwhile: the next save pushes again
-    for name in names:
+    record = await asyncio.to_thread(StageStore(stages_dir).record, stage)
+    if record is None:
+        return  # gone meanwhile: the next save pushes again
+    for path in record.files:
         await store.put_file(
-            f"{prefix}/{stage}/{folder}/{name}", stages_dir / stage / folder / name,
-            content_type="application/octet-stream",
-        )  # fmt: skip
+            f"{prefix}/{path}", stages_dir / path, content_type="application/octet-stream"
+        )
     with tempfile.TemporaryDirectory(dir=stages_dir) as scratch:
         copy = Path(scratch) / "record.json"
-        await asyncio.to_thread(copy.write_text, text, "utf-8")  # as read: it may change again
+        await asyncio.to_thread(copy.write_text, record.text, "utf-8")  # as read: it may change
         await store.put_file(f"{prefix}/{stage}.json", copy, content_type="application/json")
     older = [
         found.key for found in await store.list_objects(f"{prefix}/{stage}")
-        if not found.key.startswith(f"{prefix}/{stage}/{folder}/")
+        if not found.key.startswith(f"{prefix}/{record.folder}/")
     ]  # fmt: skip
     if older:
         await store.delete(older)
@@ -155,29 +149,24 @@ async def pull_stages(store: ObjectStore, stages_dir: Path, job_id: str) -> list
         if not found.key.endswith(".json") or "/" in stage:
             continue
         try:
-            if await asyncio.to_thread(_pull_record, store, found.key, stages_dir, stage):
+            if await asyncio.to_thread(_pull_record, store, prefix, stages_dir, stage):
                 pulled.append(stage)
-        except (StorageError, OSError, ValueError, KeyError, TypeError) as exc:
+        except (StorageError, OSError, ValueError) as exc:
             logger.warning("stages of job %s: %s not copied: %s", job_id, stage, exc)
     return pulled
 
 
-def _pull_record(store: ObjectStore, key: str, stages_dir: Path, stage: str) -> bool:
+def _pull_record(store: ObjectStore, prefix: str, stages_dir: Path, stage: str) -> bool:
     stages_dir.mkdir(parents=True, exist_ok=True)
+    local = StageStore(stages_dir).record(stage)
     with tempfile.TemporaryDirectory(dir=stages_dir) as scratch:
         copy = Path(scratch) / "record.json"
-        store.download_sync(key, copy)
-        record = json.loads(copy.read_text("utf-8"))
-        local = stages_dir / f"{stage}.json"
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(local.read_text("utf-8"))["key"] == record["key"]:
-                return False  # this host has it
-        folder = str(record["key"])[:KEY_CHARS]
-        for name in record["files"]:
-            destination = stages_dir / stage / folder / str(name)
-            if not destination.resolve().is_relative_to(stages_dir.resolve()):
-                raise ValueError(f"a file outside the stages folder: {name}")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            store.download_sync(f"{key.removesuffix('.json')}/{folder}/{name}", destination)
-        os.replace(copy, local)
+        store.download_sync(f"{prefix}/{stage}.json", copy)
+        record = Record.parse(stage, copy.read_text("utf-8"))
+        if local is not None and local.key == record.key:
+            return False  # this host has it
+        for path in record.files:
+            (stages_dir / path).parent.mkdir(parents=True, exist_ok=True)
+            store.download_sync(f"{prefix}/{path}", stages_dir / path)
+        os.replace(copy, stages_dir / f"{stage}.json")
     return True

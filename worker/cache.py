@@ -49,6 +49,17 @@ def place(source: Path, destination: Path) -> Path:
     return destination
 
 
+def write_replacing(path: Path, text: str) -> None:
+    """`path` holding `text`, written under a temporary name and moved into place: a reader sees
+    the old file or the new one, never half of one."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class FileCache:
     """Files kept by key under `root` (`root/<kind>/<key><suffix>`)."""
@@ -89,15 +100,11 @@ class FileCache:
 
     def write_json(self, kind: str, key: str, document: Any) -> None:
         path = self.path(kind, key, ".json")
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps(document), encoding="utf-8")
-            os.replace(temporary, path)
+            write_replacing(path, json.dumps(document))
         except OSError as exc:
             logger.warning("cache: could not keep %s: %s", path.name, exc)
-        finally:
-            temporary.unlink(missing_ok=True)
 
 
 def prune(root: Path, *, max_bytes: int, max_age_s: float, now: float | None = None) -> int:

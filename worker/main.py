@@ -268,7 +268,7 @@ class Worker:
         )
         options = self.options
         store = self.settings.object_store
-        stages_dir = self.settings.jobs_dir / job.id / STAGES_DIR
+        stages_dir = self._stages_dir(job.id)
         pushes: list[asyncio.Task[None]] = []
         if store is not None:
             songs = job_file.parent / "songs"
@@ -304,6 +304,10 @@ class Worker:
             if isinstance(pushed, BaseException):
                 job.log.warning("a stage was not copied to the bucket: %s", pushed)
         return outcome
+
+    def _stages_dir(self, job_id: str) -> Path:
+        """Where a job's stage records are kept on this host (worker/pipeline/stages.py)."""
+        return self.settings.jobs_dir / job_id / STAGES_DIR
 
     async def _run_in_loop(self, job: RunningJob, body: InLoopBody, work_dir: Path) -> Outcome:
         """Run an in-loop kind's body as a task that stop() cancels. Its outcome reads like a
@@ -463,7 +467,7 @@ class Worker:
             return
         job.log.info("%s: %s", state, result_path or "no files")
         if store is not None and state == "completed":  # the bucket has it: nothing resumes
-            await asyncio.to_thread(remove_folders, [self.settings.jobs_dir / job.id / STAGES_DIR])
+            await asyncio.to_thread(remove_folders, [self._stages_dir(job.id)])
             with contextlib.suppress(StorageError):  # else retention deletes them with the job
                 await store.delete_prefix(stages_prefix(job.id))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,7 +18,7 @@ from app.db.repositories import (
     PublicationRepository,
     WebhookRepository,
 )
-from app.errors import JobNotFound
+from app.errors import BatchNotFound, JobNotFound, NotFound
 from app.settings import Settings
 from app.songs import BucketSongs, FolderSongs, song_library
 
@@ -95,16 +95,25 @@ PublicationsDep = Annotated[PublicationRepository, Depends(get_publications)]
 WebhooksDep = Annotated[WebhookRepository, Depends(get_webhooks)]
 
 
-async def get_job_id(job_id: str) -> str:
-    """The job id from the path in its stored form. Anything that is not a UUID names no job:
-    404 as for any unknown id, without a query (Postgres refuses some such strings outright)."""
+def stored_id(value: str, not_found: Callable[[], NotFound]) -> str:
+    """An id from the path in its stored form (a UUID). Anything else names nothing: 404 as for
+    any unknown id, without a query (Postgres refuses some such strings outright)."""
     try:
-        return str(uuid.UUID(job_id))
+        return str(uuid.UUID(value))
     except ValueError:
-        raise JobNotFound() from None
+        raise not_found() from None
+
+
+async def get_job_id(job_id: str) -> str:
+    return stored_id(job_id, JobNotFound)
+
+
+async def get_batch_id(batch_id: str) -> str:
+    return stored_id(batch_id, BatchNotFound)
 
 
 JobIdDep = Annotated[str, Depends(get_job_id)]
+BatchIdDep = Annotated[str, Depends(get_batch_id)]
 
 
 def songs_of(settings: Settings) -> FolderSongs | BucketSongs:

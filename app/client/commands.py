@@ -35,6 +35,8 @@ ASPECTS = ("9:16", "16:9", "1:1")
 QUALITIES = ("draft", "standard", "high")
 FOOTAGE_SOURCES = ("auto", "pexels", "pixabay", "local", "generated")
 
+# Queue settings a batch takes beside its `jobs`, for all of them, never in its shared options.
+BATCH_FIELDS = ("priority", "maxAttempts")
 # Options of `generate` that are request fields as they are: (option's dest, the API's name).
 # Unset options are not sent, so the server's defaults apply.
 PRIVACIES = ("private", "unlisted", "public")
@@ -209,10 +211,10 @@ def batch_command(args: argparse.Namespace, settings: ClientSettings) -> int:
     except BatchFileError as exc:
         return _fail("generate", str(exc), EXIT_BAD_INPUT)
     request: dict[str, Any] = {
-        "options": {k: v for k, v in options.items() if k not in ("priority", "maxAttempts")},
+        "options": {k: v for k, v in options.items() if k not in BATCH_FIELDS},
         "jobs": batch_file.entries,
     }
-    request |= {k: v for k, v in options.items() if k in ("priority", "maxAttempts")}
+    request |= {k: v for k, v in options.items() if k in BATCH_FIELDS}
     if args.title:
         request["title"] = args.title
     client = _client(args, settings)

@@ -71,13 +71,14 @@ def run_pipeline(
         report(ProgressEvent("render", START["render"], "No songs uploaded: no music.", "warning"))
     elif song is not None:
         report(ProgressEvent("render", START["render"], f"Music: {song.name}."))
-    video = _render(
+    video, render_key = _render(
         spec, picks, track, ass_path, song, work_dir, options=options, stages=stages,
         report=report,
     )  # fmt: skip
     described = _metadata(
-        spec, text, video, work_dir, llm=llm, options=options, stages=stages, report=report
-    )
+        spec, text, video, work_dir, render_key=render_key, llm=llm, options=options,
+        stages=stages, report=report,
+    )  # fmt: skip
     checked = _check(
         video, qa.Expected(
             width_px, height_px, track.path, track.duration_s, srt_path, float(spec.clip_duration)
@@ -173,7 +174,7 @@ def _kept(
     return kept
 
 
-def _file_version(path: Path, work_dir: Path) -> tuple[int, int]:
+def _clip_version(path: Path, work_dir: Path) -> tuple[int, int]:
     """A clip's size, and for a file of the media folder its modification time (one replaced
     under the same name differs). A download's is left out: its name already says the site,
     clip and size, and the cache touches its mtime at each use (a hard link shares it)."""
@@ -341,17 +342,18 @@ def _render(
     options: PipelineOptions,
     stages: StageStore,
     report: Report,
-) -> Path:
+) -> tuple[Path, str]:
+    """The video, and the key of what made it (which names it for the stages after)."""
     key = cache_key(
         spec.model_dump(mode="json"),
         [footage.pick_record(pick, work_dir=work_dir) for pick in picks],
-        [_file_version(pick.clip.path, work_dir) for pick in picks if pick.clip.path],
+        [_clip_version(pick.clip.path, work_dir) for pick in picks if pick.clip.path],
         [sha256_file(path) for path in (track.path, ass_path)],
         None if song is None else [song.name, sha256_file(song)],
         options.fonts_dir,
     )
     if _kept(stages, "render", key, work_dir, report) is not None:
-        return work_dir / render.VIDEO_NAME
+        return work_dir / render.VIDEO_NAME, key
     plan = render.plan_render(
         aspect=spec.aspect,
         quality=spec.quality,
@@ -386,7 +388,7 @@ def _render(
         "render", key, {}, work_dir=work_dir,
         files=(video, noted) if noted.is_file() else (video,),
     )  # fmt: skip
-    return video
+    return video, key
 
 
 def _metadata(
@@ -395,13 +397,15 @@ def _metadata(
     video: Path,
     work_dir: Path,
     *,
+    render_key: str,
     llm: LLM | None,
     options: PipelineOptions,
     stages: StageStore,
     report: Report,
 ) -> dict[str, Path]:
     described = {"thumbnail": work_dir / "thumbnail.jpg", "metadata": work_dir / "metadata.json"}
-    key = cache_key(spec.model_dump(mode="json"), text, _llm_key(options), sha256_file(video))
+    # The render's key names the video: no need to read it whole again.
+    key = cache_key(spec.model_dump(mode="json"), text, _llm_key(options), render_key)
     if _kept(stages, "metadata", key, work_dir, report) is not None:
         return described
     report(ProgressEvent("metadata", START["metadata"], "Writing the title, description, tags."))

@@ -12,22 +12,46 @@ lost lease's child still finishing) can never pair one's record with the other's
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from worker.cache import place
+from worker.cache import place, write_replacing
 
 logger = logging.getLogger(__name__)
 
 KEY_CHARS = 16  # of a key, naming its files' folder
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stage's record as stored (`text`), its key, and its files by their paths below the
+    store's root (`voice/<key>/voice.wav`): what a copy elsewhere (the bucket) must carry."""
+
+    text: str
+    key: str
+    folder: str  # of its files, below the root: `<stage>/<key>`
+    files: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, stage: str, text: str) -> Record:
+        """The record `text` of `stage`; ValueError when it is not one, or names a file outside
+        its folder."""
+        if not stage.isidentifier():
+            raise ValueError(f"not a stage: {stage!r}")
+        try:
+            document = json.loads(text)
+            key, names = str(document["key"]), [str(name) for name in document["files"]]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a stage record: {exc}") from None
+        if any(".." in PurePosixPath(name).parts or name.startswith("/") for name in names):
+            raise ValueError(f"a file of the {stage} record lies outside its folder")
+        folder = f"{stage}/{key[:KEY_CHARS]}"
+        return cls(text, key, folder, tuple(f"{folder}/{name}" for name in names))
 
 
 @dataclass(frozen=True)
@@ -41,22 +65,25 @@ class StageStore:
     def load(self, stage: str, key: str, work_dir: Path) -> dict[str, Any] | None:
         """The outcome recorded for `stage` under `key`, its files placed in `work_dir` at the
         paths they had; None when there is no such record or a file of it is gone."""
+        record = self.record(stage)
+        if self.root is None or record is None or record.key != key:
+            return None
+        try:
+            for path in record.files:
+                place(self.root / path, work_dir / path.removeprefix(f"{record.folder}/"))
+        except OSError:
+            return None
+        outcome = json.loads(record.text).get("outcome")
+        return outcome if isinstance(outcome, dict) else None
+
+    def record(self, stage: str) -> Record | None:
+        """The stage's record as stored, or None when there is none (or it is unreadable)."""
         if self.root is None:
             return None
         try:
-            record = json.loads((self.root / f"{stage}.json").read_text(encoding="utf-8"))
+            return Record.parse(stage, (self.root / f"{stage}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(record, dict) or record.get("key") != key:
-            return None
-        folder = self.root / stage / key[:KEY_CHARS]
-        try:
-            for name in record["files"]:
-                place(folder / name, work_dir / name)
-        except (OSError, KeyError, TypeError):
-            return None
-        outcome = record.get("outcome")
-        return outcome if isinstance(outcome, dict) else None
 
     def save(
         self, stage: str, key: str, outcome: dict[str, Any], *, work_dir: Path,
@@ -67,24 +94,18 @@ class StageStore:
         if self.root is None:
             return
         names = [path.relative_to(work_dir).as_posix() for path in files]
-        record = self.root / f"{stage}.json"
         folder = self.root / stage / key[:KEY_CHARS]
-        temporary = record.with_name(f".{record.name}.{uuid.uuid4().hex}.tmp")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for name in names:
                 place(work_dir / name, folder / name)
-            temporary.write_text(
-                json.dumps({"key": key, "outcome": outcome, "files": names}), encoding="utf-8"
-            )
-            os.replace(temporary, record)
+            document = {"key": key, "outcome": outcome, "files": names}
+            write_replacing(self.root / f"{stage}.json", json.dumps(document))
             for other in folder.parent.iterdir():  # an older key's files: never read again
                 if other != folder:
                     shutil.rmtree(other, ignore_errors=True)
         except OSError as exc:
             logger.warning("stages: could not record %s: %s", stage, exc)
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
             return
         if self.on_save is not None:
             self.on_save(stage)

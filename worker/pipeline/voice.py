@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import itertools
 import operator
 import re
@@ -17,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.storage import sha256_file
 from worker.cache import FileCache, cache_key
 from worker.errors import PipelineError
 from worker.media import forced_input, le_bytes
@@ -94,15 +93,13 @@ def synthesize_voice(
     engine: tts.SpeechEngine | None = None,
     paragraph_ends: list[bool] | None = None,
     cache: FileCache | None = None,
-    warn: Callable[[str], None] | None = None,
 ) -> VoiceTrack:
     """Speak each sentence with `engine` (default: the one `options` pick), join them into
     `voice.wav` with a pause after each (`pause_after`; `paragraph_ends` from
     script.paragraph_ends), and time every sentence and word in it. `ffmpeg_exe` converts
     sentence WAVs only when an engine gives them in different formats. A sentence `cache` holds
-    for the same engine, voice and text is not spoken again; what is spoken is kept there.
-    `warn`: told when the engine falls back (Piper's program for a voice it cannot run here)."""
-    engine = engine or tts.engine_for(options, language=language, voice=voice, warn=warn)
+    for the same engine, voice and text is not spoken again; what is spoken is kept there."""
+    engine = engine or tts.engine_for(options, language=language, voice=voice)
     parts_dir = work_dir / "voice-parts"
     shutil.rmtree(parts_dir, ignore_errors=True)  # a previous attempt's leftovers
     on_progress(0.0)
@@ -142,10 +139,11 @@ def synthesize_voice(
         ffmpeg_exe=ffmpeg_exe,
         paragraph_ends=paragraph_ends,
         engine=name,
+        reused=len(sentences) - len(missing),
     )
     shutil.rmtree(parts_dir)
     on_progress(1.0)
-    return dataclasses.replace(track, reused=len(sentences) - len(missing))
+    return track
 
 
 def track_record(track: VoiceTrack, *, work_dir: Path) -> dict[str, Any]:
@@ -182,7 +180,7 @@ def _cached(cache: FileCache, key: str, destination: Path) -> tuple[tts.Spoken, 
     path = cache.take(CACHE_KIND, key, ".wav", destination)
     if path is None:
         return None
-    if hashlib.sha256(path.read_bytes()).hexdigest() != document.get("sha256"):
+    if sha256_file(path) != document.get("sha256"):
         return None  # another job's WAV for the same sentence landed between the two writes
     marks = document.get("words")
     words = None if marks is None else tuple(tts.WordMark(*mark) for mark in marks)
@@ -196,8 +194,8 @@ def _keep(cache: FileCache, key: str, part: tts.Spoken, *, engine: str) -> None:
     words = None if part.words is None else [
         [mark.char_start, mark.char_length, mark.at_s] for mark in part.words
     ]  # fmt: skip
-    digest = hashlib.sha256(part.path.read_bytes()).hexdigest()
-    cache.write_json(CACHE_KIND, key, {"engine": engine, "words": words, "sha256": digest})
+    document = {"engine": engine, "words": words, "sha256": sha256_file(part.path)}
+    cache.write_json(CACHE_KIND, key, document)
 
 
 def _voice_track(
@@ -208,6 +206,7 @@ def _voice_track(
     ffmpeg_exe: str,
     paragraph_ends: list[bool] | None,
     engine: str,
+    reused: int,
 ) -> VoiceTrack:
     """voice.wav of the sentences' WAVs, joined with their pauses, and its timing."""
     rate_hz = _frame_rate_hz(spoken[0].path)
@@ -219,7 +218,9 @@ def _voice_track(
         for text, ends_paragraph in zip(sentences, ends, strict=True)
     ]
     timed, duration_s = _join(sentences, parts, output, rate_hz=rate_hz, pauses_s=pauses_s)
-    return VoiceTrack(path=output, duration_s=duration_s, sentences=timed, engine=engine)
+    return VoiceTrack(
+        path=output, duration_s=duration_s, sentences=timed, engine=engine, reused=reused
+    )
 
 
 def _frame_rate_hz(path: Path) -> int:

@@ -239,8 +239,8 @@ class StockFootage(ABC):
                 "skipped"
             )
             return None
-        if cached is None and self._cache is not None:
-            self._cache.keep(CACHE_KIND, entry, ".mp4", path)
+        if cached is None and cache is not None:
+            cache.keep(CACHE_KIND, entry, ".mp4", path)
         return Clip(
             source=self.name, term=scene.term, duration_s=video.duration_s,
             width_px=rendition.width_px, height_px=rendition.height_px, path=path,

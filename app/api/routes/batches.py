@@ -7,12 +7,12 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import SessionDep, SessionmakerDep, SettingsDep
+from app.api.deps import BatchIdDep, SessionDep, SessionmakerDep, SettingsDep
 from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
 from app.api.routes.jobs import QUEUE_FULL, check_references, check_script
@@ -38,23 +38,13 @@ router = APIRouter(prefix="/api", tags=["batches"])
 # Queue settings belong to the batch: an entry giving its own would be silently overruled.
 BATCH_ONLY = ("priority", "maxAttempts", "max_attempts")
 RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 ALIASES = {
     name: info.alias or field
     for field, info in GenerateRequest.model_fields.items()
     for name in (field, info.alias or field)
 }
 ENTRY_FIELDS = frozenset(ALIASES)
-
-
-async def get_batch_id(batch_id: str) -> str:
-    """The batch id from the path; anything that is not a UUID names no batch (404)."""
-    try:
-        return str(uuid.UUID(batch_id))
-    except ValueError:
-        raise BatchNotFound() from None
-
-
-BatchIdDep = Annotated[str, Depends(get_batch_id)]
 
 
 @router.post(
@@ -214,11 +204,8 @@ async def cancel_batch(batch_id: BatchIdDep, session: SessionDep) -> BatchAction
     """Its queued jobs are cancelled at once, its running ones stopped by their workers; the
     finished ones stay as they are."""
     jobs = JobRepository(session)
-    changed = [
-        job.id
-        for job in await _jobs_of(batch_id, session)
-        if await jobs.request_cancel(job.id) is not None
-    ]
+    active = [job.id for job in await _jobs_of(batch_id, session) if job.status in ACTIVE]
+    changed = [job_id for job_id in active if await jobs.request_cancel(job_id) is not None]
     return BatchActionResponse(
         message=f"Cancelling {len(changed)} job(s).", batch_id=batch_id, job_ids=changed
     )

@@ -27,7 +27,8 @@ export function BatchesPage() {
   const [file, setFile] = useState<{ name: string; batch: BatchFile } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
-  const choices = restoreForm(safeStorage()?.getItem(FORM_STORAGE) ?? null);
+  // The Create page's choices, read once: this page does not change them.
+  const [choices] = useState(() => restoreForm(safeStorage()?.getItem(FORM_STORAGE) ?? null));
 
   const active = batches.data?.batches.some((batch) => batch.state === "running");
   useEffect(() => {
@@ -47,11 +48,11 @@ export function BatchesPage() {
     }
   };
 
-  const entries = source === "csv" ? file?.batch : subjectsToEntries(subjects);
-  const where = source === "csv" ? file?.name ?? "the file" : "the list";
   const submit = async (event: Event) => {
     event.preventDefault();
     setProblem(null);
+    const entries = source === "csv" ? file?.batch : subjectsToEntries(subjects);
+    const where = source === "csv" ? file?.name ?? "the file" : "the list";
     if (!entries || entries.entries.length === 0) {
       setProblem(source === "csv" ? "Choose a CSV file." : "Enter at least one subject.");
       return;
