@@ -4,6 +4,7 @@ CACHE_DIR OUT_DIR` prints {"wall_s": …} for the work alone (imports excluded).
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -11,7 +12,13 @@ from pathlib import Path
 
 from bench.render.inputs import CLIP_DURATION_S, VOICE_DURATION_S, ensure_inputs, wrap_cue
 from worker.media import Clip
-from worker.pipeline.render import Segment, clip_segments, plan_render, render_video
+from worker.pipeline.render import (
+    COVER_SLACK_S,
+    Segment,
+    plan_render,
+    render_video,
+    scene_segments,
+)  # fmt: skip
 
 WIDTH_PX, HEIGHT_PX = 1080, 1920
 SEGMENT_S = 5.0  # the original's default max clip duration
@@ -19,21 +26,28 @@ MUSIC_VOLUME = 0.1
 PRESET, CRF = "veryfast", 23  # the standard quality's encoder settings, for all three sides
 
 
-def segments(clips: list[Path]) -> list[Segment]:
-    """The same cut for all three sides (the cycling our render plans)."""
+def scenes(clips: list[Path]) -> tuple[list[Clip], list[float]]:
+    """SEGMENT_S scenes over the voice, the clips in turn: the same cut for all three sides."""
+    count = math.ceil(VOICE_DURATION_S / SEGMENT_S)
     sources = [
-        Clip("local", "", CLIP_DURATION_S, 1920, 1080, path=path, container="mov") for path in clips
-    ]
-    return clip_segments(sources, clip_duration_s=SEGMENT_S, cover_s=VOICE_DURATION_S + 0.5)
+        Clip("local", "", CLIP_DURATION_S, 1920, 1080, path=clips[i % len(clips)].resolve(),
+             container="mov")
+        for i in range(count)
+    ]  # fmt: skip
+    lengths_s = [min(SEGMENT_S, VOICE_DURATION_S - i * SEGMENT_S) for i in range(count)]
+    return sources, lengths_s
+
+
+def segments(clips: list[Path]) -> list[Segment]:
+    return scene_segments(*scenes(clips), slack_s=COVER_SLACK_S)
 
 
 def run_ours(cache_dir: Path, out_dir: Path) -> None:
     inputs = ensure_inputs(cache_dir)
     plan = plan_render(
         aspect="9:16", quality="standard", duration_s=VOICE_DURATION_S,
-        clips=[Clip("local", "", CLIP_DURATION_S, 1920, 1080, path=p.resolve(), container="mov")
-               for p in inputs.clips],
-        clip_duration_s=SEGMENT_S, voice=inputs.voice.resolve(),
+        clips=scenes(inputs.clips)[0], scene_lengths_s=scenes(inputs.clips)[1],
+        voice=inputs.voice.resolve(),
         subtitles=inputs.ass.resolve(), music=inputs.music.resolve(),
         music_volume=MUSIC_VOLUME, fonts_dir=inputs.font.parent,
     )  # fmt: skip

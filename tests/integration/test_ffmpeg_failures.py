@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs f
 
 def render(work_dir: Path, *, clip: Clip, voice: Path | None) -> PipelineError:
     plan = plan_render(
-        aspect="9:16", quality="draft", duration_s=3.0, clips=[clip], clip_duration_s=3.0,
+        aspect="9:16", quality="draft", duration_s=3.0, clips=[clip], scene_lengths_s=[3.0],
         voice=voice, subtitles=None, music=None, music_volume=0.1, fonts_dir=None,
     )  # fmt: skip
     with pytest.raises(PipelineError) as raised:

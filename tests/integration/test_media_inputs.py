@@ -165,7 +165,7 @@ def test_a_picture_in_the_media_folder_is_moved_over_for_its_scene(
         warnings
     )
     plan = plan_render(
-        aspect="9:16", quality="draft", duration_s=2.0, clips=[clip], clip_duration_s=2.0,
+        aspect="9:16", quality="draft", duration_s=2.0, clips=[clip], scene_lengths_s=[2.0],
         voice=None, subtitles=None, music=None, music_volume=0.0, fonts_dir=None,
     )  # fmt: skip
     frame_bytes = plan.width_px * plan.height_px * 3 // 2
@@ -173,7 +173,7 @@ def test_a_picture_in_the_media_folder_is_moved_over_for_its_scene(
         segment_command(segment, plan, ffmpeg_exe=FFMPEG) for segment in plan_segments(plan)
     ]
     first = subprocess.run(segments[0], capture_output=True, check=True, timeout=60).stdout
-    assert len(first) == 60 * frame_bytes  # exactly the segment's frames
+    assert len(first) == 75 * frame_bytes  # exactly the segment's frames: 2 s and the slack
     # It moves: the first and the last frame differ, and so do two frames a second apart.
     assert first[:frame_bytes] != first[-frame_bytes:]
     assert first[:frame_bytes] != first[30 * frame_bytes : 31 * frame_bytes]
@@ -196,7 +196,7 @@ def test_a_phone_photo_stored_sideways_is_shown_upright(suffix: str, tmp_path: P
 
     assert (clip.orientation, clip.width_px, clip.height_px) == (6, 600, 800)  # portrait
     plan = plan_render(
-        aspect="9:16", quality="draft", duration_s=1.0, clips=[clip], clip_duration_s=1.0,
+        aspect="9:16", quality="draft", duration_s=1.0, clips=[clip], scene_lengths_s=[1.0],
         voice=None, subtitles=None, music=None, music_volume=0.0, fonts_dir=None,
     )  # fmt: skip
     command = segment_command(plan_segments(plan)[0], plan, ffmpeg_exe=FFMPEG)

@@ -92,10 +92,13 @@ def render(
             Clip("local", "land", 5.0, 640, 360, path=media["landscape"], container="mov"),
             Clip("generated", "sky", 4.0, 64, 64, lavfi="gradients=s=64x64:r=30:d=4:speed=0.05"),
         ],
-        "clip_duration_s": 2.0, "voice": voice, "subtitles": media["subtitles"],
+        "voice": voice, "subtitles": media["subtitles"],
         "music": media["song"], "music_volume": 0.1, "fonts_dir": FONTS_DIR,
     }  # fmt: skip
     arguments.update(changes)
+    total_s = float(arguments["duration_s"])  # type: ignore[arg-type]
+    scenes = len(arguments["clips"])  # type: ignore[arg-type]
+    arguments.setdefault("scene_lengths_s", [2.0, total_s - 2.0] if scenes == 2 else [total_s])
     plan = plan_render(**arguments)  # type: ignore[arg-type]
     fractions: list[float] = []
     video = render_video(plan, work, ffmpeg_exe=FFMPEG, on_progress=fractions.append)

@@ -14,12 +14,12 @@ from worker.pipeline.ffmpeg import filter_value
 from worker.pipeline.mix import Loudness, loudness_command, parse_loudness
 from worker.pipeline.render import (
     RenderPlan,
-    clip_segments,
     ffmpeg_command,
     frame_size_px,
     plan_render,
     plan_segments,
     progress_fraction,
+    scene_segments,
     segment_command,
 )
 
@@ -30,13 +30,16 @@ def file_clip(name: str, duration_s: float) -> Clip:
     )
 
 
+GENERATED = Clip("generated", "b", 5.0, 135, 240, lavfi="gradients")
+
+
 def make_plan(**changes: object) -> RenderPlan:
     arguments: dict[str, object] = {
         "aspect": "9:16",
         "quality": "draft",
         "duration_s": 4.25,
-        "clips": [file_clip("a", 8.0), Clip("generated", "b", 5.0, 135, 240, lavfi="gradients")],
-        "clip_duration_s": 2.0,
+        "clips": [file_clip("a", 8.0), GENERATED],
+        "scene_lengths_s": [2.0, 2.25],
         "voice": Path("voice.wav"),
         "subtitles": Path("subtitles.ass"),
         "music": None,
@@ -99,14 +102,14 @@ def segment_commands(plan: RenderPlan) -> list[str]:
 def test_every_segment_is_cropped_to_cover_then_scaled_into_exact_raw_frames() -> None:
     commands = segment_commands(make_plan())
 
-    # 4.25 s + 0.5 s slack in 2 s segments: a, b, a (0.75 s).
-    assert len(commands) == 3
+    # Scenes of 2 s and 2.25 s, the last with 0.5 s of slack.
+    assert len(commands) == 2
     for command in commands:
         assert "crop=w='min(iw,ih*540/960)':h='min(ih,iw*960/540)'" in command
         assert "scale=540:960,setsar=1,format=yuv420p" in command
         assert "fps=30" in command and ",pad=" not in command  # cover, never letterbox
         assert command.endswith("-an -f rawvideo -pix_fmt yuv420p pipe:1")
-    assert [c.split("-frames:v ")[1].split()[0] for c in commands] == ["60", "60", "22"]
+    assert [c.split("-frames:v ")[1].split()[0] for c in commands] == ["60", "82"]
 
 
 def test_the_encoder_reads_raw_frames_and_burns_the_subtitles_in() -> None:
@@ -125,47 +128,56 @@ def test_the_encoder_reads_raw_frames_and_burns_the_subtitles_in() -> None:
     assert "metadata=mode=print:file=frames.txt,nullsink" in graph
 
 
-def test_long_clips_are_cut_into_successive_segments() -> None:
-    clips = [file_clip("a", 12.0), file_clip("b", 3.0)]
+def test_each_scene_plays_its_own_clip_from_the_start_and_loops_a_short_one() -> None:
+    clips = [file_clip("a", 12.0), file_clip("b", 3.0), file_clip("c", 9.0)]
 
-    segments = clip_segments(clips, clip_duration_s=5.0, cover_s=24.0)
+    segments = scene_segments(clips, [4.0, 7.5, 5.0], slack_s=0.5)
 
-    cut = [(s.clip.term, s.start_s, s.length_s) for s in segments]
+    cut = [(s.clip.term, s.start_s, round(s.length_s, 3)) for s in segments]
     assert cut == [
-        ("a", 0.0, 5.0), ("b", 0.0, 3.0), ("a", 5.0, 5.0), ("b", 0.0, 3.0),
-        ("a", 10.0, 2.0), ("b", 0.0, 3.0), ("a", 0.0, 3.0),
+        ("a", 0.0, 4.0), ("b", 0.0, 3.0), ("b", 0.0, 3.0), ("b", 0.0, 1.5), ("c", 0.0, 5.5),
     ]  # fmt: skip
 
 
 def test_a_remainder_shorter_than_a_second_starts_the_clip_over() -> None:
-    segments = clip_segments([file_clip("a", 10.5)], clip_duration_s=5.0, cover_s=15.0)
+    segments = scene_segments([file_clip("a", 5.5)], [10.0], slack_s=0.0)
 
-    assert [(s.start_s, s.length_s) for s in segments] == [(0.0, 5.0), (5.0, 5.0), (0.0, 5.0)]
+    assert [(s.start_s, s.length_s) for s in segments] == [(0.0, 5.5), (0.0, 4.5)]
+
+
+def test_pieces_of_a_clip_are_whole_frames_so_the_cut_keeps_to_the_voice() -> None:
+    segments = scene_segments([file_clip("a", 2.01)], [5.0], slack_s=0.0)
+
+    assert [round(s.length_s * 30, 6) for s in segments] == [60.0, 60.0, 30.0]
 
 
 def test_segments_seek_inside_their_clip_and_generated_ones_use_lavfi() -> None:
-    joined = " | ".join(segment_commands(make_plan()))
+    joined = " | ".join(segment_commands(make_plan(clips=[file_clip("a", 1.5), GENERATED])))
 
     # A file is opened as the container its bytes showed, through the file protocol only.
-    assert "-t 2.000 -protocol_whitelist file -f mov -i file:/media/a.mp4" in joined
-    assert "-t 2.000 -f lavfi -i gradients" in joined
-    assert "-ss 2.000 -t 0.750 -protocol_whitelist file -f mov -i file:/media/a.mp4" in joined
+    assert "-t 1.500 -protocol_whitelist file -f mov -i file:/media/a.mp4" in joined
+    assert "-ss 1.000" not in joined  # a remainder under a second starts the clip over
+    assert "-t 0.500 -protocol_whitelist file -f mov -i file:/media/a.mp4" in joined
+    # The last scene runs past the voice's end (the slack), so the encoder's -t cuts inside it.
+    assert "-t 2.750 -f lavfi -i gradients" in joined
 
 
 def test_a_still_is_moved_over_for_each_of_its_segments() -> None:
     still = Clip(
         "local", "harbour", 4.0, 1600, 1200, path=Path("/media/harbour.jpg"), container="jpeg_pipe"
     )
-    first, second = segment_commands(make_plan(clips=[still], duration_s=3.5))
+    first, *others = segment_commands(
+        make_plan(clips=[still] * 3, scene_lengths_s=[2.0, 1.5, 1.5], duration_s=5.0)
+    )
 
     # One picture, read as what its bytes are; the move makes exactly the segment's frames.
     assert " -ss " not in first and " -t " not in first
     assert "-protocol_whitelist file -f jpeg_pipe -i file:/media/harbour.jpg" in first
     assert "crop=w='min(iw,ih*540/960)':h='min(ih,iw*960/540)',scale=1080:1920" in first
     assert ":d=60:s=540x960:fps=30,format=yuv420p" in first and "-frames:v 60" in first
-    # Each segment zooms from where its own start puts it; the moves are not all alike.
-    moves = {command.split("zoompan=")[1].split(":d=")[0] for command in (first, second)}
-    assert len(moves) == 2
+    # Each scene moves its own way: the moves are not all alike.
+    moves = {command.split("zoompan=")[1].split(":d=")[0] for command in (first, *others)}
+    assert len(moves) > 1
 
 
 def test_without_footage_the_plan_is_refused_permanently() -> None:
@@ -176,7 +188,9 @@ def test_without_footage_the_plan_is_refused_permanently() -> None:
 
 
 def test_music_is_looped_ducked_under_the_voice_and_faded_out() -> None:
-    plan = make_plan(music=Path("/songs/calm.mp3"), music_volume=0.25, duration_s=10.0)
+    plan = make_plan(
+        music=Path("/songs/calm.mp3"), music_volume=0.25, duration_s=10.0, scene_lengths_s=[5, 5]
+    )
 
     command = ffmpeg_command(plan, ffmpeg_exe="ffmpeg", output_name="v.part")
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from worker.errors import ProviderError
-from worker.pipeline.terms import parse_terms, search_terms, split_into_chunks, subject_noun
+from worker.pipeline.script import split_sentences
+from worker.pipeline.terms import parse_terms, search_terms, subject_noun
 
 SCRIPT = (
     "Octopuses are among the smartest animals in the ocean. They open jars and escape from "
     "aquariums. Each arm has its own neurons. Scientists in Naples study their camouflage. "
     "Their skin changes colour in milliseconds."
 )
+
+
+def chunks(script: str, parts: int) -> list[str]:
+    """`script` in `parts` runs of whole sentences (of words, when it has fewer sentences)."""
+    pieces = split_sentences(script)
+    if len(pieces) < parts:
+        pieces = script.split() + [""] * max(0, parts - len(script.split()))
+    cuts = [round(i * len(pieces) / parts) for i in range(parts + 1)]
+    return [" ".join(pieces[a:b]) for a, b in itertools.pairwise(cuts)]
 
 
 class OneAnswerLLM:
@@ -66,7 +78,7 @@ def test_an_answer_without_terms_gives_none() -> None:
 def test_llm_terms_are_trimmed_to_the_scenes_and_follow_the_narration() -> None:
     llm = OneAnswerLLM('{"terms": ["octopus", "glass jar", "camouflage", "extra", "more"]}')
 
-    terms = search_terms(SCRIPT, subject="Why octopuses are smart", scenes=3, llm=llm)
+    terms = search_terms(chunks(SCRIPT, 3), subject="Why octopuses are smart", llm=llm)
 
     assert terms == ["octopus", "glass jar", "camouflage"]
     scene_lines = [line for line in llm.prompts[0].splitlines() if line[:2] in ("1.", "2.", "3.")]
@@ -74,7 +86,7 @@ def test_llm_terms_are_trimmed_to_the_scenes_and_follow_the_narration() -> None:
 
 
 def test_too_few_llm_terms_are_padded_with_keywords() -> None:
-    terms = search_terms(SCRIPT, subject="octopuses", scenes=4, llm=OneAnswerLLM('["coral reef"]'))
+    terms = search_terms(chunks(SCRIPT, 4), subject="octopuses", llm=OneAnswerLLM('["coral reef"]'))
 
     assert len(terms) == 4 and terms[0] == "coral reef"
     assert len({term.lower() for term in terms}) == 4
@@ -86,20 +98,20 @@ def test_too_few_llm_terms_are_padded_with_keywords() -> None:
     ids=["LLM error", "unusable answer"],
 )
 def test_without_usable_llm_terms_keywords_are_used(answer: str | Exception) -> None:
-    terms = search_terms(SCRIPT, subject="octopuses", scenes=3, llm=OneAnswerLLM(answer))
+    terms = search_terms(chunks(SCRIPT, 3), subject="octopuses", llm=OneAnswerLLM(answer))
 
-    assert terms == search_terms(SCRIPT, subject="octopuses", scenes=3, llm=None)
+    assert terms == search_terms(chunks(SCRIPT, 3), subject="octopuses", llm=None)
 
 
 def test_offline_terms_follow_each_scene_with_the_subjects_noun() -> None:
-    terms = search_terms(SCRIPT, subject="Why octopuses are smart", scenes=3, llm=None)
+    terms = search_terms(chunks(SCRIPT, 3), subject="Why octopuses are smart", llm=None)
 
-    assert terms == ["octopuses", "octopuses aquariums", "octopuses scientists"]
+    assert terms == ["octopuses", "octopuses neurons", "octopuses scientists"]
 
 
 @pytest.mark.parametrize("scenes", [1, 2, 5, 12])
 def test_offline_terms_are_exactly_one_per_scene_and_distinct(scenes: int) -> None:
-    terms = search_terms(SCRIPT, subject="octopuses", scenes=scenes, llm=None)
+    terms = search_terms(chunks(SCRIPT, scenes), subject="octopuses", llm=None)
 
     assert len(terms) == scenes
     assert len(set(terms)) == scenes
@@ -107,16 +119,9 @@ def test_offline_terms_are_exactly_one_per_scene_and_distinct(scenes: int) -> No
 
 
 def test_offline_terms_are_never_empty_even_for_stopwords() -> None:
-    terms = search_terms("It is what it is.", subject="the", scenes=2, llm=None)
+    terms = search_terms(chunks("It is what it is.", 2), subject="the", llm=None)
 
     assert len(terms) == 2 and all(terms) and len(set(terms)) == 2
-
-
-def test_chunks_keep_order_and_fill_every_scene() -> None:
-    chunks = split_into_chunks("One two three four five six seven eight. Nine. Ten.", 3)
-
-    assert chunks == ["One two three four five six seven eight.", "Nine.", "Ten."]
-    assert split_into_chunks("one two", 3) == ["one", "two", ""]
 
 
 def test_subject_noun_skips_stopwords() -> None:

@@ -40,6 +40,8 @@ from worker.providers.stock import PexelsFootage, PixabayFootage
 STAGE = "footage"
 SOURCES = ("auto", "pexels", "pixabay", "local", "generated")
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+ALTERNATIVES = 8  # candidates kept beside a scene's choice, for a review to swap in
+STOCK_SITES = ("pexels", "pixabay")
 KEY_SETTINGS = {"pexels": "PEXELS_API_KEY", "pixabay": "MONEYPRINTER_PIXABAY_API_KEY"}
 
 
@@ -51,6 +53,7 @@ class Pick:
     clip: Clip
     chosen: Ranked | None = None
     considered: int = 0  # candidates found for the scene
+    alternatives: tuple[Candidate, ...] = ()  # the next best, best first: a reviewer's choice
 
     def credit(self) -> dict[str, object]:
         """The scene's entry in footage.json: what plays, from where, by whom."""
@@ -81,6 +84,7 @@ def pick_record(pick: Pick, *, work_dir: Path) -> dict[str, Any]:
     return {
         "scene": dataclasses.asdict(pick.scene), "clip": clip, "chosen": chosen,
         "considered": pick.considered,
+        "alternatives": [dataclasses.asdict(other) for other in pick.alternatives],
     }  # fmt: skip
 
 
@@ -94,7 +98,8 @@ def pick_from_record(record: dict[str, Any], *, work_dir: Path) -> Pick | None:
     chosen = record["chosen"]
     if chosen is not None:
         chosen = Ranked(**{**chosen, "candidate": Candidate(**chosen["candidate"])})
-    return Pick(Scene(**record["scene"]), Clip(**clip), chosen, record["considered"])
+    alternatives = tuple(Candidate(**other) for other in record.get("alternatives", ()))
+    return Pick(Scene(**record["scene"]), Clip(**clip), chosen, record["considered"], alternatives)
 
 
 def write_credits(picks: list[Pick], path: Path) -> Path:
@@ -171,26 +176,12 @@ def _providers(
     def warn(message: str) -> None:
         report("warning", message)
 
-    chain: list[FootageProvider] = []
-    stock_sites = (
-        ("pexels", PexelsFootage, options.pexels_base_url),
-        ("pixabay", PixabayFootage, options.pixabay_base_url),
-    )
-    for name, site, base_url in stock_sites:
-        if source in ("auto", name) and keys[name]:
-            chain.append(
-                site(
-                    api_key=keys[name],
-                    base_url=base_url,
-                    http=http,
-                    width_px=width_px,
-                    height_px=height_px,
-                    max_download_bytes=options.max_download_bytes,
-                    warn=warn,
-                    sleep=sleep,
-                    cache=cache,
-                )
-            )
+    chain: list[FootageProvider] = [
+        _stock_site(name, options=options, http=http, size_px=(width_px, height_px), warn=warn,
+                    sleep=sleep, cache=cache)
+        for name in STOCK_SITES
+        if source in ("auto", name) and keys[name]
+    ]  # fmt: skip
     if source in ("auto", "local"):
         local = _local(options.media_dir, ffmpeg_exe=ffmpeg_exe, warn=warn)
         if local is not None:
@@ -198,6 +189,79 @@ def _providers(
         elif source == "local":
             report("warning", f"the media folder {options.media_dir} has no videos")
     return chain
+
+
+def _stock_site(
+    name: str, *, options: FootageOptions, http: httpx.Client, size_px: tuple[int, int],
+    warn: Warn, sleep: Sleep, cache: FileCache | None,
+) -> FootageProvider:  # fmt: skip
+    site, base_url, api_key = {
+        "pexels": (PexelsFootage, options.pexels_base_url, options.pexels_api_key),
+        "pixabay": (PixabayFootage, options.pixabay_base_url, options.pixabay_api_key),
+    }[name]
+    return site(
+        api_key=api_key or "", base_url=base_url, http=http, width_px=size_px[0],
+        height_px=size_px[1], max_download_bytes=options.max_download_bytes, warn=warn,
+        sleep=sleep, cache=cache,
+    )  # fmt: skip
+
+
+def fetch_chosen(
+    scenes: list[Scene],
+    chosen: list[Candidate | None],
+    *,
+    options: FootageOptions,
+    ffmpeg_exe: str,
+    width_px: int,
+    height_px: int,
+    work_dir: Path,
+    subject: str,
+    report: ReportLog,
+    cache: FileCache | None = None,
+    sleep: Sleep = time.sleep,
+) -> list[Pick]:
+    """The clips a reviewer chose, one per scene (None: a generated background): nothing is
+    searched for. A chosen clip that cannot be had any more fails the job, naming its scene."""
+
+    def warn(message: str) -> None:
+        report("warning", message)
+
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        providers: dict[str, FootageProvider] = {}
+        fallback: GeneratedFootage | None = None
+        picks = []
+        for scene, candidate in zip(scenes, chosen, strict=True):
+            if candidate is None:
+                fallback = fallback or GeneratedFootage(
+                    palette_for(subject, ModelRelevance(), report=report), seed=subject,
+                    width_px=width_px, height_px=height_px,
+                )  # fmt: skip
+                picks.append(Pick(scene, fallback.find(scene, work_dir=work_dir)))
+                continue
+            name = candidate.source.lower()
+            if name not in providers:
+                if name in STOCK_SITES:
+                    providers[name] = _stock_site(
+                        name, options=options, http=http, size_px=(width_px, height_px),
+                        warn=warn, sleep=sleep, cache=cache,
+                    )  # fmt: skip
+                elif name == LocalFootage.name and options.media_dir is not None:
+                    providers[name] = LocalFootage(
+                        options.media_dir, ffmpeg_exe=ffmpeg_exe, warn=warn
+                    )
+            provider = providers.get(name)
+            probed = provider.probe(candidate) if provider is not None else None
+            clip = provider.fetch(probed, scene, work_dir=work_dir) if provider and probed else None
+            if clip is None:
+                raise PipelineError(
+                    f"Scene {scene.index + 1}: the clip {candidate.key} chosen for it cannot be "
+                    "had any more; choose another in the storyboard",
+                    retryable=False, stage=STAGE,
+                )  # fmt: skip
+            upscaled = candidate.width_px < width_px or candidate.height_px < height_px
+            ranked = Ranked(candidate, relevance=0.0, score=0.0, upscaled=upscaled, recent=False)
+            picks.append(Pick(scene, clip, ranked, 1))
+        return picks
 
 
 def _local(media_dir: Path | None, *, ffmpeg_exe: str, warn: Warn) -> LocalFootage | None:
@@ -246,7 +310,8 @@ class Chooser:
                 continue
             self._used.add(candidate.key)
             self._announce(scene, choice, ranked)
-            return Pick(scene, clip, choice, len(found))
+            others = tuple(r.candidate for r in ranked if r is not choice)
+            return Pick(scene, clip, choice, len(found), others[:ALTERNATIVES])
         self._report("warning", f"No footage for '{scene.term}' could be used: generated.")
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import subprocess
@@ -56,8 +57,8 @@ class RenderPlan:
     duration_s: float
     preset: str
     crf: int
-    clips: list[Clip]
-    clip_duration_s: float
+    clips: list[Clip]  # one per scene
+    scene_lengths_s: list[float]
     voice: Path | None
     subtitles: Path | None  # an .ass file
     music: Path | None
@@ -73,6 +74,7 @@ class Segment:
     clip: Clip
     start_s: float
     length_s: float
+    scene: int = 0  # which scene it plays in
 
 
 def frame_size_px(aspect: Aspect, quality: Quality) -> tuple[int, int]:
@@ -89,7 +91,7 @@ def plan_render(
     quality: Quality,
     duration_s: float,
     clips: list[Clip],
-    clip_duration_s: float,
+    scene_lengths_s: list[float],
     voice: Path | None,
     subtitles: Path | None,
     music: Path | None,
@@ -97,38 +99,47 @@ def plan_render(
     fonts_dir: Path | None,
     threads: int = 2,
 ) -> RenderPlan:
-    """What to render. `threads` is the request's hint for the encoder, held to this machine's
-    cores (more threads buffer more frames: memory, for no speed past the cores)."""
-    if not any(clip.duration_s > 0 for clip in clips):
+    """What to render: `clips[i]` under scene i, `scene_lengths_s[i]` long. `threads` is the
+    request's hint for the encoder, held to this machine's cores (more threads buffer more
+    frames: memory, for no speed past the cores)."""
+    if not clips or any(clip.duration_s <= 0 for clip in clips):
         raise PipelineError("There is no footage to render.", retryable=False, stage=STAGE)
-    if duration_s <= 0 or clip_duration_s <= 0:
+    if len(clips) != len(scene_lengths_s):
+        raise PipelineError("Each scene needs one clip.", retryable=False, stage=STAGE)
+    if duration_s <= 0:
         raise PipelineError("The video would be empty.", retryable=False, stage=STAGE)
+    if abs(sum(scene_lengths_s) - duration_s) > 1 / FPS:
+        raise PipelineError(
+            f"The scenes last {sum(scene_lengths_s):.3f} s, the video {duration_s:.3f} s.",
+            retryable=False, stage=STAGE,
+        )  # fmt: skip
     width_px, height_px = frame_size_px(aspect, quality)
     preset, crf = ENCODING[quality]
     return RenderPlan(
-        width_px, height_px, duration_s, preset, crf, list(clips), clip_duration_s,
+        width_px, height_px, duration_s, preset, crf, list(clips), list(scene_lengths_s),
         voice, subtitles, music, music_volume, fonts_dir,
         max(1, min(threads, os.cpu_count() or 1)),
     )  # fmt: skip
 
 
-def clip_segments(clips: list[Clip], *, clip_duration_s: float, cover_s: float) -> list[Segment]:
-    """Clips in turn, `clip_duration_s` each (or their whole length when shorter), until `cover_s`
-    is covered. A clip met again continues where it stopped, starting over when it runs out."""
-    usable = [clip for clip in clips if clip.duration_s > 0]
-    cursors_s = [0.0] * len(usable)
+def scene_segments(clips: list[Clip], lengths_s: list[float], *, slack_s: float) -> list[Segment]:
+    """Each scene's clip from its start for the scene's length, starting over when it runs out
+    (a remainder shorter than MIN_SEGMENT_S is left unplayed); the last scene runs `slack_s`
+    longer."""
     segments: list[Segment] = []
-    covered_s = 0.0
-    while covered_s < cover_s:
-        index = len(segments) % len(usable)
-        clip = usable[index]
-        start_s = cursors_s[index]
-        if clip.duration_s - start_s < MIN_SEGMENT_S:
-            start_s = 0.0
-        length_s = min(clip_duration_s, clip.duration_s - start_s, cover_s - covered_s)
-        segments.append(Segment(clip, start_s, length_s))
-        cursors_s[index] = start_s + length_s
-        covered_s += length_s
+    for number, (clip, scene_s) in enumerate(zip(clips, lengths_s, strict=True)):
+        left_s = scene_s + (slack_s if number == len(clips) - 1 else 0.0)
+        start_s = 0.0
+        if clip.still:  # one move over the picture, however long the scene
+            segments.append(Segment(clip, 0.0, left_s, number))
+            continue
+        while left_s > 1e-6:
+            if clip.duration_s - start_s < min(MIN_SEGMENT_S, left_s):
+                start_s = 0.0
+            length_s = min(_whole_frames_s(clip.duration_s - start_s), left_s)
+            segments.append(Segment(clip, start_s, length_s, number))
+            start_s += length_s
+            left_s -= length_s
     return segments
 
 
@@ -143,7 +154,7 @@ def ffmpeg_command(
             # The frames also go, scaled down, past the checks' black and still detectors,
             # which note what they find in a file: the check after the render reads it rather
             # than decode the whole video again (worker/pipeline/qa.py).
-            f"[0:v]setsar=1,split[frames][probe];[probe]{frame_probe(plan.clip_duration_s)}",
+            f"[0:v]setsar=1,split[frames][probe];[probe]{frame_probe(max(plan.scene_lengths_s))}",
             f"[frames]null{_subtitle_filter(plan)}[v]",
             *audio_chains(plan, first_input=1, normaliser=normaliser(plan, loudness)),
         ]
@@ -200,7 +211,7 @@ def ken_burns(segment: Segment, width: int, height: int, frames: int) -> str:
     toward a corner, an edge or the centre, chosen by the picture and the segment. The still is
     first scaled to twice the frame, so the move glides rather than steps a pixel at a time."""
     assert segment.clip.path is not None
-    rng = random.Random(f"{segment.clip.path.name}:{segment.start_s:.3f}")
+    rng = random.Random(f"{segment.clip.path.name}:{segment.scene}:{segment.start_s:.3f}")
     step = f"{KEN_BURNS_ZOOM}*on/{max(1, frames - 1)}"
     zoom = f"1+{step}" if rng.random() < 0.5 else f"{1 + KEN_BURNS_ZOOM}-{step}"
     towards_x, towards_y = rng.choice((0.0, 0.5, 1.0)), rng.choice((0.0, 0.5, 1.0))
@@ -211,10 +222,16 @@ def ken_burns(segment: Segment, width: int, height: int, frames: int) -> str:
     )
 
 
+def _whole_frames_s(length_s: float) -> float:
+    """`length_s` cut down to whole frames (at least one), so the cut does not drift from the
+    voice as a scene's pieces add up; a still's endless length stays so."""
+    if math.isinf(length_s):
+        return length_s
+    return max(1, math.floor(length_s * FPS + 1e-6)) / FPS
+
+
 def plan_segments(plan: RenderPlan) -> list[Segment]:
-    return clip_segments(
-        plan.clips, clip_duration_s=plan.clip_duration_s, cover_s=plan.duration_s + COVER_SLACK_S
-    )
+    return scene_segments(plan.clips, plan.scene_lengths_s, slack_s=COVER_SLACK_S)
 
 
 def segment_input(segment: Segment) -> list[str]:

@@ -3,20 +3,33 @@ metadata, in a work folder, reporting progress; no database, no event loop."""
 
 from __future__ import annotations
 
-import math
+import itertools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.domain import VideoSpec
 from app.storage import sha256_file
+from app.storyboard import Storyboard, StoryClip, StoryScene
 from worker.cache import cache_key
 from worker.errors import ProviderError
 from worker.options import PipelineOptions
-from worker.pipeline import footage, metadata, music, qa, render, script, subtitles, terms, voice
+from worker.pipeline import (
+    footage,
+    metadata,
+    music,
+    qa,
+    render,
+    scenes,
+    script,
+    subtitles,
+    terms,
+    voice,
+)  # fmt: skip
 from worker.pipeline.base import OutputFile, PipelineResult, ProgressEvent, Report
 from worker.pipeline.stages import StageStore
 from worker.providers import tts
-from worker.providers.footage import Scene
+from worker.providers.footage import Candidate, Scene
 from worker.providers.llm import LLM, llm_from_options
 
 # Where each stage starts in the job's overall progress (the render is the long one).
@@ -34,34 +47,38 @@ THUMBNAIL_AT_S = 1.5
 KEPT = "The {} of an earlier attempt is used: its inputs have not changed."
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What the planning stages made: the narration, its voice, the scenes and their clips."""
+
+    text: str
+    track: voice.VoiceTrack
+    scenes: list[scenes.ScenePlan]
+    picks: list[footage.Pick]
+    paragraph_ends: list[bool]  # one per sentence
+    size_px: tuple[int, int]
+    llm: LLM | None
+
+
 def run_pipeline(
     spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
     recent_clips: frozenset[str] = frozenset(), stages: StageStore = StageStore(None),
+    storyboard: Storyboard | None = None,
 ) -> PipelineResult:  # fmt: skip
     """Make the video of `spec` in `work_dir`. Raises PipelineError (a ProviderError names the
     service) on failure; warnings from fallbacks arrive through `report`. `recent_clips`: the
     clips of recent videos of the same subject or account, used again only when nothing else
     fits. A stage whose inputs `stages` holds a record for (an earlier attempt's) is not run
-    again; each stage is recorded there, but a footage choice made while a source failed."""
-    work_dir.mkdir(parents=True, exist_ok=True)
+    again; each stage is recorded there, but a footage choice made while a source failed. A
+    reviewed `storyboard` gives the narration and the clips: no LLM writes, nothing is searched."""
     report = _Progress(report)
-    configured = llm_from_options(options.llm)
-    # The script stage asks the LLM itself: without a script the job cannot go on, so a failure
-    # there ends it. The later stages fall back to offline text when the LLM fails.
-    text = _script(spec, work_dir, llm=configured, options=options, stages=stages, report=report)
-    llm = _ReportingLLM(configured, report) if configured is not None else None
-    sentences = script.split_sentences(text)
-    track = _voice(
-        spec, sentences, work_dir, paragraph_ends=script.paragraph_ends(text), options=options,
-        stages=stages, report=report,
+    plan = _plan(
+        spec, work_dir, options=options, report=report, recent_clips=recent_clips,
+        stages=stages, storyboard=storyboard,
     )  # fmt: skip
-    width_px, height_px = render.frame_size_px(spec.aspect, spec.quality)
-    picks = _footage(
-        spec, text, work_dir, track.duration_s, size_px=(width_px, height_px), llm=llm,
-        recent=recent_clips, options=options, stages=stages, report=report,
-    )  # fmt: skip
+    track, picks, (width_px, height_px) = plan.track, plan.picks, plan.size_px
     ass_path, srt_path = _subtitles(
-        spec, track, work_dir, size_px=(width_px, height_px), options=options, report=report
+        spec, track, work_dir, size_px=plan.size_px, options=options, report=report
     )
     song = music.choose_song(
         options.song_library(), requested=spec.song, use_music=spec.use_music,
@@ -72,17 +89,16 @@ def run_pipeline(
     elif song is not None:
         report(ProgressEvent("render", START["render"], f"Music: {song.name}."))
     video, render_key = _render(
-        spec, picks, track, ass_path, song, work_dir, options=options, stages=stages,
-        report=report,
-    )  # fmt: skip
+        spec, plan, ass_path, song, work_dir, options=options, stages=stages, report=report
+    )
     described = _metadata(
-        spec, text, video, work_dir, render_key=render_key, llm=llm, options=options,
+        spec, plan.text, video, work_dir, render_key=render_key, llm=plan.llm, options=options,
         stages=stages, report=report,
     )  # fmt: skip
+    longest_s = max(scene.length_s for scene in plan.scenes)
     checked = _check(
-        video, qa.Expected(
-            width_px, height_px, track.path, track.duration_s, srt_path, float(spec.clip_duration)
-        ), work_dir, options=options, report=report,
+        video, qa.Expected(width_px, height_px, track.path, track.duration_s, srt_path, longest_s),
+        work_dir, options=options, report=report,
     )  # fmt: skip
     media = {"durationS": round(track.duration_s, 3), "widthPx": width_px, "heightPx": height_px}
     outputs = [
@@ -101,6 +117,117 @@ def run_pipeline(
         video=video, duration_s=track.duration_s, outputs=outputs, qa_passed=checked.passed,
         clips=[pick.chosen.candidate.key for pick in picks if pick.chosen is not None],
     )  # fmt: skip
+
+
+def plan_storyboard(
+    spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
+    recent_clips: frozenset[str] = frozenset(), stages: StageStore = StageStore(None),
+) -> tuple[Storyboard, list[OutputFile]]:  # fmt: skip
+    """The planning stages of `spec` (script, voice, footage choice), for a person to review
+    before the render: the storyboard, and the files worth showing beside it (the voice)."""
+    plan = _plan(
+        spec, work_dir, options=options, report=_Progress(report), recent_clips=recent_clips,
+        stages=stages,
+    )  # fmt: skip
+    clips: dict[str, StoryClip] = {}
+    story_scenes = []
+    for scene, pick in zip(plan.scenes, plan.picks, strict=True):
+        chosen = pick.chosen.candidate if pick.chosen is not None else None
+        for candidate in (chosen, *pick.alternatives):
+            if candidate is not None:
+                clips.setdefault(candidate.key, story_clip(candidate))
+        story_scenes.append(
+            StoryScene(
+                text=pick.scene.text, term=pick.scene.term, start_s=round(scene.start_s, 3),
+                end_s=round(scene.end_s, 3), clip=chosen.key if chosen else None,
+                candidates=[candidate.key for candidate in pick.alternatives],
+                paragraph_end=scene.end > 0 and plan.paragraph_ends[scene.end - 1],
+            )
+        )  # fmt: skip
+    storyboard = Storyboard(scenes=story_scenes, clips=clips)
+    report(ProgressEvent("review", 1.0, f"{len(story_scenes)} scene(s) wait for review."))
+    outputs = [
+        OutputFile("voice", plan.track.path, "audio/wav", {"engine": plan.track.engine}),
+        OutputFile("script", work_dir / "script.txt", "text/plain"),
+    ]
+    return storyboard, outputs
+
+
+def story_clip(candidate: Candidate) -> StoryClip:
+    return StoryClip(
+        source=candidate.source, id=candidate.clip_id, description=candidate.description,
+        duration_s=candidate.duration_s, width_px=candidate.width_px,
+        height_px=candidate.height_px, page_url=candidate.page_url, author=candidate.author,
+        thumbnail_url=candidate.thumbnail_url, preview_url=candidate.preview_url,
+        download_url=candidate.download_url,
+    )  # fmt: skip
+
+
+def candidate_of(clip: StoryClip) -> Candidate:
+    return Candidate(
+        clip.source, clip.id, clip.description, clip.duration_s, clip.width_px, clip.height_px,
+        clip.page_url, clip.author, clip.thumbnail_url, clip.preview_url, clip.download_url,
+    )  # fmt: skip
+
+
+def _plan(
+    spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: _Progress,
+    recent_clips: frozenset[str], stages: StageStore, storyboard: Storyboard | None = None,
+) -> Plan:  # fmt: skip
+    """Script, voice, scenes and footage: from the LLM and the sources, or from a storyboard."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    configured = llm_from_options(options.llm)
+    if storyboard is None:
+        # The script stage asks the LLM itself: without a script the job cannot go on, so a
+        # failure there ends it. The later stages fall back to offline text when the LLM fails.
+        text = _script(
+            spec, work_dir, llm=configured, options=options, stages=stages, report=report
+        )
+        sentences, ends = script.split_sentences(text), script.paragraph_ends(text)
+    else:
+        text = storyboard.script()
+        (work_dir / "script.txt").write_text(text + "\n", encoding="utf-8")
+        report(ProgressEvent("script", START["script"], "Using the reviewed storyboard."))
+        sentences, ends, counts = [], [], []
+        for scene in storyboard.scenes:
+            said = script.split_sentences(scene.text)
+            sentences += said
+            ends += [*script.paragraph_ends(scene.text)[:-1], scene.paragraph_end]
+            counts.append(len(said))
+    llm = _ReportingLLM(configured, report) if configured is not None else None
+    track = _voice(
+        spec, sentences, work_dir, paragraph_ends=ends, options=options, stages=stages,
+        report=report,
+    )  # fmt: skip
+    if storyboard is None:
+        groups = scenes.group_sentences(
+            track.sentences, duration_s=track.duration_s, scene_s=spec.clip_duration
+        )
+    else:
+        starts = list(itertools.accumulate(counts, initial=0))
+        groups = list(itertools.pairwise(starts))
+    planned = scenes.timed_scenes(track.sentences, groups, duration_s=track.duration_s)
+    texts = [_joined(sentences[plan.first : plan.end], ends[plan.first : plan.end])
+             for plan in planned]  # fmt: skip
+    size_px = render.frame_size_px(spec.aspect, spec.quality)
+    if storyboard is None:
+        picks = _footage(
+            spec, texts, planned, work_dir, size_px=size_px, llm=llm, recent=recent_clips,
+            options=options, stages=stages, report=report,
+        )  # fmt: skip
+    else:
+        picks = _chosen_footage(
+            spec, storyboard, texts, planned, work_dir, size_px=size_px, options=options,
+            stages=stages, report=report,
+        )  # fmt: skip
+    return Plan(text, track, planned, picks, ends, size_px, llm)
+
+
+def _joined(sentences: list[str], ends: list[bool]) -> str:
+    """Sentences as one text, a blank line where a paragraph ends inside it."""
+    return "".join(
+        sentence + ("\n\n" if end else " ") for sentence, end in zip(sentences, ends, strict=True)
+    ).strip()
 
 
 class _Progress:
@@ -232,9 +359,9 @@ def _voice(
 
 def _footage(
     spec: VideoSpec,
-    text: str,
+    texts: list[str],
+    planned: list[scenes.ScenePlan],
     work_dir: Path,
-    duration_s: float,
     *,
     size_px: tuple[int, int],
     llm: LLM | None,
@@ -249,7 +376,8 @@ def _footage(
     sources = footage_options.model_dump(
         mode="json", exclude={"pexels_api_key", "pixabay_api_key", "media_dir"}
     ) | {"keys": [bool(footage_options.pexels_api_key), bool(footage_options.pixabay_api_key)]}
-    key = cache_key(spec.model_dump(mode="json"), text, duration_s, _llm_key(options), sources)
+    lengths_s = [round(plan.length_s, 3) for plan in planned]
+    key = cache_key(spec.model_dump(mode="json"), texts, lengths_s, _llm_key(options), sources)
     kept = stages.load("footage", key, work_dir)
     if kept is not None:
         restored = [footage.pick_from_record(r, work_dir=work_dir) for r in kept["picks"]]
@@ -258,11 +386,8 @@ def _footage(
         if all(pick is not None for pick in restored) and not used & recent:
             report(ProgressEvent("footage", START["footage"], KEPT.format("footage")))
             return [pick for pick in restored if pick is not None]
-    scenes = max(1, math.ceil(duration_s / spec.clip_duration - 0.01))
-    report(ProgressEvent("terms", START["terms"], f"Choosing footage for {scenes} scene(s)."))
-    search = terms.search_terms(text, subject=spec.video_subject, scenes=scenes, llm=llm)
-    chunks = terms.split_into_chunks(text, scenes)
-    scene_s = max(duration_s / scenes, spec.clip_duration)
+    report(ProgressEvent("terms", START["terms"], f"Choosing footage for {len(texts)} scene(s)."))
+    search = terms.search_terms(texts, subject=spec.video_subject, llm=llm)
     report(ProgressEvent("footage", START["footage"], f"Finding footage ({spec.footage_source})."))
     failures: list[str] = []
 
@@ -271,8 +396,10 @@ def _footage(
 
     picks = footage.gather_footage(
         [
-            Scene(index, term, scene_s, chunk)
-            for index, (term, chunk) in enumerate(zip(search, chunks, strict=True))
+            Scene(index, term, length_s, text)
+            for index, (term, length_s, text) in enumerate(
+                zip(search, lengths_s, texts, strict=True)
+            )
         ],
         source=spec.footage_source,
         options=options.footage,
@@ -288,13 +415,73 @@ def _footage(
     )
     if failures:  # backgrounds or other clips stood in: the next attempt asks the sources again
         return picks
+    _keep_footage(stages, key, picks, work_dir)
+    return picks
+
+
+def _chosen_footage(
+    spec: VideoSpec,
+    storyboard: Storyboard,
+    texts: list[str],
+    planned: list[scenes.ScenePlan],
+    work_dir: Path,
+    *,
+    size_px: tuple[int, int],
+    options: PipelineOptions,
+    stages: StageStore,
+    report: Report,
+) -> list[footage.Pick]:
+    """The clips the reviewed storyboard names, fetched (or taken from the cache)."""
+    chosen = [
+        None if scene.clip is None else storyboard.clips[scene.clip] for scene in storyboard.scenes
+    ]
+    lengths_s = [round(plan.length_s, 3) for plan in planned]
+    media = options.footage.model_dump(
+        mode="json", exclude={"pexels_api_key", "pixabay_api_key", "media_dir"}
+    )
+    key = cache_key(
+        spec.model_dump(mode="json"), texts, lengths_s, media,
+        [None if clip is None else clip.model_dump(mode="json") for clip in chosen],
+    )  # fmt: skip
+    kept = stages.load("footage", key, work_dir)
+    if kept is not None:
+        restored = [footage.pick_from_record(r, work_dir=work_dir) for r in kept["picks"]]
+        if all(pick is not None for pick in restored):
+            report(ProgressEvent("footage", START["footage"], KEPT.format("footage")))
+            return [pick for pick in restored if pick is not None]
+    report(ProgressEvent("footage", START["footage"], "Fetching the storyboard's clips."))
+
+    def log(level: str, message: str) -> None:
+        report(ProgressEvent("footage", START["footage"], message, level))
+
+    picks = footage.fetch_chosen(
+        [
+            Scene(index, scene.term, length_s, text)
+            for index, (scene, length_s, text) in enumerate(
+                zip(storyboard.scenes, lengths_s, texts, strict=True)
+            )
+        ],
+        [None if clip is None else candidate_of(clip) for clip in chosen],
+        options=options.footage,
+        ffmpeg_exe=options.ffmpeg_exe,
+        width_px=size_px[0],
+        height_px=size_px[1],
+        work_dir=work_dir,
+        subject=spec.video_subject,
+        report=log,
+        cache=options.cache(),
+    )
+    _keep_footage(stages, key, picks, work_dir)
+    return picks
+
+
+def _keep_footage(stages: StageStore, key: str, picks: list[footage.Pick], work_dir: Path) -> None:
     records = [footage.pick_record(pick, work_dir=work_dir) for pick in picks]
     downloaded = [pick.clip.path for pick in picks if pick.clip.path is not None]
     stages.save(
         "footage", key, {"picks": records}, work_dir=work_dir,
         files=tuple(path for path in downloaded if path.is_relative_to(work_dir)),
     )  # fmt: skip
-    return picks
 
 
 def _subtitles(
@@ -333,8 +520,7 @@ def _subtitles(
 
 def _render(
     spec: VideoSpec,
-    picks: list[footage.Pick],
-    track: voice.VoiceTrack,
+    plan: Plan,
     ass_path: Path,
     song: Path | None,
     work_dir: Path,
@@ -344,6 +530,8 @@ def _render(
     report: Report,
 ) -> tuple[Path, str]:
     """The video, and the key of what made it (which names it for the stages after)."""
+    picks, track = plan.picks, plan.track
+    lengths_s = [scene.length_s for scene in plan.scenes]
     key = cache_key(
         spec.model_dump(mode="json"),
         [footage.pick_record(pick, work_dir=work_dir) for pick in picks],
@@ -351,15 +539,16 @@ def _render(
         [sha256_file(path) for path in (track.path, ass_path)],
         None if song is None else [song.name, sha256_file(song)],
         options.fonts_dir,
+        lengths_s,
     )
     if _kept(stages, "render", key, work_dir, report) is not None:
         return work_dir / render.VIDEO_NAME, key
-    plan = render.plan_render(
+    encode = render.plan_render(
         aspect=spec.aspect,
         quality=spec.quality,
         duration_s=track.duration_s,
         clips=[pick.clip for pick in picks],
-        clip_duration_s=spec.clip_duration,
+        scene_lengths_s=lengths_s,
         voice=track.path,
         subtitles=ass_path,
         music=song,
@@ -371,13 +560,13 @@ def _render(
         ProgressEvent(
             "render",
             START["render"],
-            f"Rendering {plan.width_px}×{plan.height_px}, {track.duration_s:.1f} s "
+            f"Rendering {encode.width_px}×{encode.height_px}, {track.duration_s:.1f} s "
             f"({spec.quality}).",
         )
     )
     span = START["metadata"] - START["render"]
     video = render.render_video(
-        plan,
+        encode,
         work_dir,
         ffmpeg_exe=options.ffmpeg_exe,
         on_progress=lambda done: report(ProgressEvent("render", START["render"] + span * done)),

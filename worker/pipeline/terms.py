@@ -9,7 +9,6 @@ from collections import Counter
 from typing import Any
 
 from worker.errors import PipelineError
-from worker.pipeline.script import count_words, split_sentences
 from worker.providers.llm import LLM, parse_json_reply
 
 MAX_TERM_WORDS = 4
@@ -46,12 +45,12 @@ STOPWORDS = frozenset(
 )
 
 
-def search_terms(script: str, *, subject: str, scenes: int, llm: LLM | None) -> list[str]:
-    """Exactly `scenes` terms, scene i matching the i-th part of the script. The LLM's answer is
+def search_terms(chunks: list[str], *, subject: str, llm: LLM | None) -> list[str]:
+    """Exactly one term per chunk of the narration (a scene's), in order. The LLM's answer is
     read leniently and completed offline; an LLM failure never fails the job."""
+    scenes = len(chunks)
     if scenes < 1:
         return []
-    chunks = split_into_chunks(script, scenes)
     offline = offline_terms(chunks, subject=subject)
     if llm is None:
         return offline
@@ -115,27 +114,6 @@ def _clean_term(text: str) -> str:
     if not words or len(words) > MAX_TERM_CHARS * 2:
         return ""
     return " ".join(words.split()[:MAX_TERM_WORDS])[:MAX_TERM_CHARS].strip()
-
-
-def split_into_chunks(script: str, parts: int) -> list[str]:
-    """`parts` consecutive pieces of about equal word count, cut at sentences where it can."""
-    sentences = split_sentences(script) or [script]
-    if len(sentences) < parts:
-        words = script.split() or [""]
-        sentences = words if len(words) >= parts else words + [""] * (parts - len(words))
-    total = sum(max(count_words(s), 1) for s in sentences)
-    chunks: list[list[str]] = [[] for _ in range(parts)]
-    done, last = 0, -1
-    for i, sentence in enumerate(sentences):
-        # The chunk whose share of the words this sentence's middle falls into, yet no chunk
-        # skipped and none so far behind that a later chunk would be left without a sentence.
-        middle = done + max(count_words(sentence), 1) / 2
-        index = min(int(middle * parts / total), parts - 1)
-        index = max(min(index, last + 1), parts - (len(sentences) - i))
-        chunks[index].append(sentence)
-        last = index
-        done += max(count_words(sentence), 1)
-    return [" ".join(chunk).strip() for chunk in chunks]
 
 
 def offline_terms(chunks: list[str], *, subject: str) -> list[str]:

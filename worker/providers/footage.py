@@ -56,6 +56,9 @@ class Candidate:
     height_px: int = 0
     page_url: str = ""  # where the clip, its author and its licence are shown
     author: str = ""
+    thumbnail_url: str = ""  # a still of it and a small rendition to play, to look it over
+    preview_url: str = ""
+    download_url: str = ""  # a stock clip's rendition to download (what `fetch` gets)
 
     @property
     def key(self) -> str:

@@ -49,6 +49,12 @@ class StockVideo:
     description: str = ""  # the site's words for it: Pexels' page slug, Pixabay's tags
     page_url: str = ""
     author: str = ""
+    thumbnail_url: str = ""  # a still of it, as the site serves one
+
+    @property
+    def preview(self) -> Rendition | None:
+        """Its smallest rendition: what a person looking it over is shown playing."""
+        return min(self.renditions, key=lambda r: r.pixels, default=None)
 
 
 def orientation(width_px: int, height_px: int) -> str:
@@ -89,6 +95,12 @@ def _text(value: Any) -> str:
     return " ".join(value.split()) if isinstance(value, str) else ""
 
 
+def _url(value: Any) -> str:
+    """An http(s) address the site gave, else empty."""
+    text = _text(value)
+    return text if text.startswith(("https://", "http://")) else ""
+
+
 def _duration_s(item: dict[str, Any]) -> float:
     value = item.get("duration")
     return float(value) if isinstance(value, int | float) else 0.0
@@ -119,6 +131,7 @@ def parse_pexels(payload: Any) -> list[StockVideo]:
                 "Pexels", str(item.get("id")), _duration_s(item), renditions,
                 description=pexels_slug_words(page_url), page_url=page_url,
                 author=_text(user.get("name")) if isinstance(user, dict) else "",
+                thumbnail_url=_url(item.get("image")),
             )
         )  # fmt: skip
     return videos
@@ -140,14 +153,31 @@ def parse_pixabay(payload: Any) -> list[StockVideo]:
             [e for e in sizes.values() if isinstance(e, dict)] if isinstance(sizes, dict) else []
         )
         renditions = tuple(r for entry in entries if (r := _rendition(entry, "url")) is not None)
+        # Each size names a still of its own; the smallest one is enough to look at.
+        stills = [_url(entry.get("thumbnail")) for entry in reversed(entries)]
         videos.append(
             StockVideo(
                 "Pixabay", str(item.get("id")), _duration_s(item), renditions,
                 description=_text(item.get("tags")), page_url=_text(item.get("pageURL")),
-                author=_text(item.get("user")),
+                author=_text(item.get("user")), thumbnail_url=next(filter(None, stills), ""),
             )
         )  # fmt: skip
     return videos
+
+
+def _offered(candidate: Candidate) -> tuple[StockVideo, Rendition]:
+    """The video and rendition a candidate was offered at, from the candidate alone."""
+    if not candidate.download_url:
+        raise ProviderError(
+            candidate.source, f"clip {candidate.clip_id} has no download address", retryable=False,
+            stage=STAGE,
+        )  # fmt: skip
+    rendition = Rendition(candidate.download_url, candidate.width_px, candidate.height_px)
+    video = StockVideo(
+        candidate.source, candidate.clip_id, candidate.duration_s, (rendition,),
+        candidate.description, candidate.page_url, candidate.author, candidate.thumbnail_url,
+    )  # fmt: skip
+    return video, rendition
 
 
 class StockFootage(ABC):
@@ -200,6 +230,9 @@ class StockFootage(ABC):
                     rendition.height_px,
                     video.page_url,
                     video.author,
+                    thumbnail_url=video.thumbnail_url,
+                    preview_url=video.preview.url if video.preview else "",
+                    download_url=rendition.url,
                 )
             )
         return offered
@@ -208,7 +241,9 @@ class StockFootage(ABC):
         return candidate  # the search said it all
 
     def fetch(self, candidate: Candidate, scene: Scene, *, work_dir: Path) -> Clip | None:
-        video, rendition = self._found[candidate.clip_id]
+        """The candidate downloaded: one this provider found, or one found before (a reviewed
+        storyboard's), by the rendition it was offered at."""
+        video, rendition = self._found.get(candidate.clip_id) or _offered(candidate)
         with self._keep_key_secret():
             return self._fetch(scene, video, rendition, work_dir=work_dir)
 
