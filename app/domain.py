@@ -24,6 +24,7 @@ from app.voices import ORIGINAL_VOICES
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    AWAITING_REVIEW = "awaiting_review"  # planned; waits for POST /api/jobs/{id}/render
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -199,6 +200,11 @@ class VideoSpec(BaseModel):
     music_volume: float = Field(0.1, ge=0.0, le=1.0)
     font_size: int = Field(80, ge=20, le=200)
     word_highlight: bool = False
+    review: bool = Field(
+        False,
+        description="stop before the render, in `awaiting_review`, with a storyboard to look "
+        "over and edit (GET/PATCH /api/jobs/{id}/storyboard); POST /api/jobs/{id}/render goes on",
+    )
 
     @field_validator("*", mode="after")
     @classmethod

@@ -35,6 +35,7 @@ from app.api.routes import (
     metrics,
     models,
     songs,
+    storyboard,
     tokens,
     voices,
     webhooks,
@@ -110,6 +111,7 @@ def create_app(
     _add_error_handlers(app)
     for module in (
         jobs,
+        storyboard,
         batches,
         events,
         artifacts,

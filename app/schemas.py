@@ -478,6 +478,7 @@ class JobCounts(ReadModel):
 
     queued: int
     running: int
+    awaiting_review: int = Field(alias="awaiting_review")  # named as the state is
     completed: int
     failed: int
     cancelled: int

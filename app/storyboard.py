@@ -44,11 +44,7 @@ class StoryClip(_Wire):
     author: str = ""
     thumbnail_url: str = ""
     preview_url: str = Field("", description="a small rendition to play")
-    download_url: str = Field("", exclude=True)  # what the render downloads; never shown
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}:{self.id}"
+    download_url: str = ""  # what the render downloads (a stock site's rendition)
 
 
 class StoryScene(_Wire):
@@ -65,6 +61,7 @@ class Storyboard(_Wire):
     version: Literal[1] = 1
     scenes: list[StoryScene]
     clips: dict[str, StoryClip] = Field(default_factory=dict)
+    approved: bool = Field(False, description="the render was asked for: no more edits")
 
     def script(self) -> str:
         """The narration: the scenes' texts in order, a blank line where a paragraph ends."""

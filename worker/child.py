@@ -3,7 +3,8 @@
 Protocol (one JSON object per line): `progress` {stage, progress, message?, level} and `stage`
 {stage} (a stage recorded in the job's stages folder, worker/pipeline/stages.py), then either
 `result` {video, durationS, outputs: [{kind, path, bytes, sha256, mime, media}]} and exit code 0,
-or `error` {message, retryable, stage} and exit code 1. Paths are relative to the work folder.
+`review` {storyboard} and exit code 0 (a job asked for review, planned: app/storyboard.py), or
+`error` {message, retryable, stage} and exit code 1. Paths are relative to the work folder.
 Anything else the process prints goes to stderr, which the worker keeps the tail of.
 """
 
@@ -22,11 +23,12 @@ from pydantic import ValidationError
 
 from app.domain import VideoSpec
 from app.storage import sha256_file
+from app.storyboard import Storyboard
 from worker.errors import PipelineError
 from worker.media import find_ffprobe, probe_media
 from worker.options import PipelineOptions
 from worker.pipeline.base import ProgressEvent
-from worker.pipeline.run import run_pipeline
+from worker.pipeline.run import plan_storyboard, run_pipeline
 from worker.pipeline.stages import StageStore
 
 EXIT_FAILED = 1
@@ -55,14 +57,29 @@ def main(argv: list[str] | None = None) -> int:
     def report(event: ProgressEvent) -> None:
         _emit(protocol, progress_line(event))
 
+    stages = StageStore(
+        Path(job["stagesDir"]) if job.get("stagesDir") else None,
+        on_save=lambda stage: _emit(protocol, {"type": "stage", "stage": stage}),
+    )
+    recent = frozenset(job.get("recentClips", ()))
     try:
+        storyboard = Storyboard.model_validate(job["storyboard"]) if job.get("storyboard") else None
+    except ValidationError as exc:
+        _emit(protocol, error_line(f"The job's storyboard is invalid: {exc}", retryable=False))
+        return EXIT_FAILED
+    try:
+        if spec.review and storyboard is None:
+            planned = plan_storyboard(
+                spec, work_dir, options=options, report=report, recent_clips=recent, stages=stages
+            )
+            _emit(
+                protocol,
+                {"type": "review", "storyboard": planned.model_dump(mode="json", by_alias=True)},
+            )
+            return 0
         result = run_pipeline(
-            spec, work_dir, options=options, report=report,
-            recent_clips=frozenset(job.get("recentClips", ())),
-            stages=StageStore(
-                Path(job["stagesDir"]) if job.get("stagesDir") else None,
-                on_save=lambda stage: _emit(protocol, {"type": "stage", "stage": stage}),
-            ),
+            spec, work_dir, options=options, report=report, recent_clips=recent, stages=stages,
+            storyboard=storyboard,
         )  # fmt: skip
     except PipelineError as exc:
         _emit(protocol, error_line(exc.message, retryable=exc.retryable, stage=exc.stage))

@@ -205,6 +205,7 @@ class Worker:
             job.lease_token or "",
             dict(job.payload),
             JobLog(logger, extra),
+            storyboard=job.storyboard if (job.storyboard or {}).get("approved") else None,
         )
 
     # -- one job -----------------------------------------------------------------------------
@@ -265,6 +266,7 @@ class Worker:
             attempt=job.attempt,
             spec=job.payload,
             recent_clips=recent,
+            storyboard=job.storyboard,
         )
         options = self.options
         store = self.settings.object_store
@@ -381,6 +383,14 @@ class Worker:
                 lambda db: db.leases.defer(job.id, job.token, until=until, reason=why)
             )
             job.log.info("%s: %s", "deferred" if deferred else "lease lost before deferring", why)
+        elif (
+            outcome.review is not None and outcome.exit is not None and not outcome.exit.returncode
+        ):
+            storyboard = outcome.review
+            waits = await self._db(
+                lambda db: db.leases.await_review(job.id, job.token, storyboard=storyboard)
+            )
+            job.log.info("awaiting review" if waits else "lease lost before the review")
         elif outcome.succeeded and (job.kind != VIDEO or outcome.video() is not None):
             await self._complete(job, outcome)
         else:

@@ -85,10 +85,11 @@ class ChildExit:
 
 def prepare_work_dir(
     work_dir: Path, *, job_id: str, attempt: int, spec: dict[str, Any],
-    recent_clips: Iterable[str] = (),
+    recent_clips: Iterable[str] = (), storyboard: dict[str, Any] | None = None,
 ) -> Path:  # fmt: skip
     """A clean `<data>/jobs/<id>/<attempt>/` holding the job file; returns the file's absolute path.
-    `recent_clips`: footage the job should not repeat (FootageUseRepository.recent). The job's
+    `recent_clips`: footage the job should not repeat (FootageUseRepository.recent);
+    `storyboard`: the reviewed plan to render (app/storyboard.py), if any. The job's
     finished stages are kept beside its attempts, in `<data>/jobs/<id>/stages/`
     (worker/pipeline/stages.py).
 
@@ -102,7 +103,7 @@ def prepare_work_dir(
     job_file = work_dir / JOB_FILE
     document = {
         "jobId": job_id, "attempt": attempt, "spec": spec, "recentClips": sorted(recent_clips),
-        "stagesDir": str(work_dir.parent / STAGES_DIR),
+        "stagesDir": str(work_dir.parent / STAGES_DIR), "storyboard": storyboard,
     }  # fmt: skip
     job_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return job_file
@@ -232,6 +233,7 @@ class Outcome:
     exit: ChildExit | None = None  # None: the child never started
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None  # a storyboard, when the job stops for review
     deferred: tuple[datetime, str] | None = None  # (not before, why): back to the queue
 
     @property
@@ -329,6 +331,8 @@ async def run_child(
                 outcome.result = message
             elif kind == "error":
                 outcome.error = message
+            elif kind == "review" and isinstance(message.get("storyboard"), dict):
+                outcome.review = message["storyboard"]
     except BaseException:
         child.kill()  # nothing reads it any more
         raise
@@ -408,6 +412,7 @@ class RunningJob:
     token: str
     payload: dict[str, Any]
     log: JobLog
+    storyboard: dict[str, Any] | None = None  # reviewed, to render
     child: ChildProcess | None = None
     body: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None

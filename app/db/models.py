@@ -88,7 +88,9 @@ class GenerationJob(Base):
     __tablename__ = "generation_jobs"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'running', 'completed', 'failed', 'cancelled')", name="status"
+            "status IN ('queued', 'running', 'awaiting_review', 'completed', 'failed', "
+            "'cancelled')",
+            name="status",
         ),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
         # The claim's index: small and partial, so it only holds the ready queue and the
@@ -136,6 +138,9 @@ class GenerationJob(Base):
     # The batch it was queued in (POST /api/batches), if any. No foreign key: SQLite cannot add
     # one to a table that exists; a batch row goes only once no job names it (retention).
     batch_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # A job asked to wait for review (`"review": true`): its plan, as the worker made it and a
+    # reviewer edited it (app/storyboard.py); read by the render that follows.
+    storyboard: Mapped[dict[str, Any] | None]
 
 
 class GenerationEvent(Base):

@@ -47,6 +47,7 @@ from app.domain import TERMINAL_STATUSES, EventLevel, EventType, JobStatus
 
 QUEUED = JobStatus.QUEUED.value
 RUNNING = JobStatus.RUNNING.value
+AWAITING_REVIEW = JobStatus.AWAITING_REVIEW.value
 LEASE_EXPIRED_MESSAGE = "The worker running this job stopped renewing its lease."
 # What a job that no worker holds looks like.
 UNLEASED: dict[str, Any] = {"worker_id": None, "lease_token": None, "leased_until": None}
@@ -360,19 +361,23 @@ def reap_statement(*, now: datetime) -> Update:
 
 
 def request_cancel_statement(job_id: str, *, now: datetime) -> Update:
-    """Cancel a queued job at once, or flag a running one for its worker to kill. One UPDATE
+    """Cancel a queued job (or one awaiting review) at once, or flag a running one for its
+    worker to kill. One UPDATE
     decides by the row's current state, so a job claimed between a read and this write is
     flagged rather than marked cancelled under its worker. Returns the job if it was active."""
     return (
         update(GenerationJob)
-        .where(GenerationJob.id == job_id, GenerationJob.status.in_((QUEUED, RUNNING)))
+        .where(
+            GenerationJob.id == job_id,
+            GenerationJob.status.in_((QUEUED, RUNNING, AWAITING_REVIEW)),
+        )
         .values(
             status=case(
-                (GenerationJob.status == QUEUED, literal(JobStatus.CANCELLED.value)),
-                else_=GenerationJob.status,
+                (GenerationJob.status == RUNNING, GenerationJob.status),
+                else_=literal(JobStatus.CANCELLED.value),
             ),
             completed_at=case(
-                (GenerationJob.status == QUEUED, now), else_=GenerationJob.completed_at
+                (GenerationJob.status == RUNNING, GenerationJob.completed_at), else_=now
             ),
             cancel_requested=True,
             updated_at=now,

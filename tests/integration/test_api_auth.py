@@ -101,11 +101,12 @@ def assert_refused(response: httpx.Response, message: str) -> None:
 
 # With the key, each route answers as it would without one: the voice is unknown on purpose
 # (a real sample would be synthesised).
-ANSWER_WITH_KEY = {"/api/voices/{voice_id}/sample": 404}
+# A completed job has no storyboard (only one queued for review has).
+ANSWER_WITH_KEY = {"/api/voices/{voice_id}/sample": 404, "/api/jobs/{job_id}/storyboard": 409}
 
 
 async def test_every_get_route_needs_the_key(keyed: Settings, library: Library) -> None:
-    assert len(GET_ROUTES) == 19, GET_ROUTES
+    assert len(GET_ROUTES) == 20, GET_ROUTES
     async with serve(keyed) as client:
         for template in GET_ROUTES:
             path = library.path(template)
@@ -132,6 +133,8 @@ MUTATIONS = [
     ("POST", "/api/batches", {"json": {"jobs": [{"videoSubject": "tides", "script": "Hi."}]}}),
     ("POST", "/api/batches/00000000-0000-4000-8000-000000000000/cancel", {}),
     ("POST", "/api/batches/00000000-0000-4000-8000-000000000000/retry", {}),
+    ("PATCH", "/api/jobs/00000000-0000-4000-8000-000000000000/storyboard", {"json": {}}),
+    ("POST", "/api/jobs/00000000-0000-4000-8000-000000000000/render", {}),
 ]
 
 

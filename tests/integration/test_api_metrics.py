@@ -58,7 +58,9 @@ PICKUP_CUMULATIVE = [1, 1, 1, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 4]
 PICKUP_COUNT, PICKUP_SUM_S = 5, 407.253
 RUN_CUMULATIVE = [0, 0, 1, 1, 1, 2, 3, 3, 3, 3, 3]
 RUN_COUNT, RUN_SUM_S = 4, 4090.7
-JOBS_BY_STATE = {"queued": 3, "running": 1, "completed": 1, "failed": 2, "cancelled": 2}
+JOBS_BY_STATE = {
+    "queued": 3, "running": 1, "awaiting_review": 0, "completed": 1, "failed": 2, "cancelled": 2,
+}  # fmt: skip
 
 
 async def create(maker: Maker, **options: Any) -> str:

@@ -122,9 +122,9 @@ def run_pipeline(
 def plan_storyboard(
     spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
     recent_clips: frozenset[str] = frozenset(), stages: StageStore = StageStore(None),
-) -> tuple[Storyboard, list[OutputFile]]:  # fmt: skip
-    """The planning stages of `spec` (script, voice, footage choice), for a person to review
-    before the render: the storyboard, and the files worth showing beside it (the voice)."""
+) -> Storyboard:  # fmt: skip
+    """The planning stages of `spec` (script, voice, footage choice): the storyboard a person
+    reviews before the render."""
     plan = _plan(
         spec, work_dir, options=options, report=_Progress(report), recent_clips=recent_clips,
         stages=stages,
@@ -145,12 +145,8 @@ def plan_storyboard(
             )
         )  # fmt: skip
     storyboard = Storyboard(scenes=story_scenes, clips=clips)
-    report(ProgressEvent("review", 1.0, f"{len(story_scenes)} scene(s) wait for review."))
-    outputs = [
-        OutputFile("voice", plan.track.path, "audio/wav", {"engine": plan.track.engine}),
-        OutputFile("script", work_dir / "script.txt", "text/plain"),
-    ]
-    return storyboard, outputs
+    report(ProgressEvent("review", START["render"], f"{len(story_scenes)} scene(s) planned."))
+    return storyboard
 
 
 def story_clip(candidate: Candidate) -> StoryClip:

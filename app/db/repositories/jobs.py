@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.db.models import GenerationJob, utcnow
 from app.db.repositories.base import Repository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.db.statements import (
+    AWAITING_REVIEW,
     QUEUED,
     RUNNING,
     enqueue_statement,
@@ -118,6 +119,46 @@ class JobRepository(Repository):
         else:
             await events.add(job.id, EventType.LOG, "Cancellation requested.")
         return job
+
+    async def edit_storyboard(
+        self, job_id: str, storyboard: dict[str, Any], payload: dict[str, Any]
+    ) -> GenerationJob | None:
+        """Store a reviewer's edit of the storyboard (and of the settings it changed in the
+        job's payload); None when the job no longer awaits review."""
+        edited = await self.session.scalar(
+            update(GenerationJob)
+            .where(GenerationJob.id == job_id, GenerationJob.status == AWAITING_REVIEW)
+            .values(storyboard=storyboard, payload=payload, updated_at=utcnow())
+            .returning(GenerationJob)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if edited is not None:
+            await EventRepository(self.session).add(job_id, EventType.LOG, "Storyboard edited.")
+        return edited
+
+    async def approve_storyboard(self, job_id: str) -> GenerationJob | None:
+        """`POST /api/jobs/{id}/render`: a job awaiting review queued for its render, with
+        fresh attempts; None when it does not await review."""
+        job = await self.get(job_id)
+        if job is None or job.status != AWAITING_REVIEW or job.storyboard is None:
+            return None
+        now = utcnow()
+        queued = await self.session.scalar(
+            update(GenerationJob)
+            .where(GenerationJob.id == job_id, GenerationJob.status == AWAITING_REVIEW)
+            .values(
+                status=QUEUED, storyboard={**job.storyboard, "approved": True}, attempt_count=0,
+                run_at=now, stage=None, progress=0.0, error_message=None, updated_at=now,
+            )
+            .returning(GenerationJob)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )  # fmt: skip
+        if queued is not None:
+            await EventRepository(self.session).add(
+                job_id, EventType.STATE, "Storyboard approved: the job is queued for its render.",
+                payload={"state": QUEUED},
+            )  # fmt: skip
+        return queued
 
     async def requeue(self, job_id: str) -> GenerationJob | None:
         """`POST /api/jobs/{id}/retry`: a failed or cancelled job queued again with fresh

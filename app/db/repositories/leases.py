@@ -141,6 +141,20 @@ class LeaseRepository(Repository):
             error_message=error,
         )
 
+    async def await_review(self, job_id: str, token: str, *, storyboard: dict[str, Any]) -> bool:
+        """The planning stages are done: the job, no longer leased, waits with its storyboard
+        for a person (`POST /api/jobs/{id}/render`, or a cancel)."""
+        state = JobStatus.AWAITING_REVIEW.value
+        scenes = len(storyboard.get("scenes", ()))
+        return await self._transition(
+            job_id,
+            token,
+            {**UNLEASED, "status": state, "storyboard": storyboard, "stage": "review"},
+            EventType.STATE,
+            f"The storyboard is ready ({scenes} scenes): the job awaits review.",
+            payload={"state": state, "scenes": scenes},
+        )
+
     async def mark_cancelled(self, job_id: str, token: str) -> bool:
         return await self._finish(job_id, token, JobStatus.CANCELLED, "Job cancelled.")
 

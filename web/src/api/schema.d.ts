@@ -353,6 +353,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jobs/{job_id}/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render a reviewed storyboard
+         * @description Queue the job awaiting review for its render, as its storyboard now stands; what the
+         *     edits left unchanged (sentences spoken, clips downloaded) is not made again. 429 with
+         *     `Retry-After` while the queue is full.
+         */
+        post: operations["render_storyboard_api_jobs__job_id__render_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs/{job_id}/retry": {
         parameters: {
             query?: never;
@@ -372,6 +394,35 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/storyboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A job's storyboard
+         * @description The plan of a job queued with `"review": true`, once its planning stages are done (it is
+         *     then `awaiting_review`).
+         */
+        get: operations["get_storyboard_api_jobs__job_id__storyboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit a storyboard
+         * @description Change the scenes (the whole list, in its new order: a scene's `text`, its `clip` by key
+         *     from `clips` or null for a generated background; a scene given as just its text keeps the
+         *     clip of the scene that was at its place), and the voice, music or subtitle settings. Only
+         *     what an edit changes is made again at the render: an unchanged sentence is not spoken again.
+         *     A bad edit is a 400 naming the scene and field (`scenes[2].clip: …`).
+         */
+        patch: operations["edit_storyboard_api_jobs__job_id__storyboard_patch"];
         trace?: never;
     };
     "/api/jobs/{job_id}/stream": {
@@ -971,6 +1022,60 @@ export interface components {
              */
             status: "success";
         };
+        /** ClipView */
+        ClipView: {
+            /**
+             * Author
+             * @default
+             */
+            author: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Durations
+             * @default 0
+             */
+            durationS: number;
+            /**
+             * Heightpx
+             * @default 0
+             */
+            heightPx: number;
+            /** Id */
+            id: string;
+            /**
+             * Key
+             * @description what an edit names it by: `<source>:<id>`
+             */
+            key: string;
+            /**
+             * Pageurl
+             * @description where the clip, its author and its licence are shown
+             * @default
+             */
+            pageUrl: string;
+            /**
+             * Previewurl
+             * @description a small rendition to play
+             * @default
+             */
+            previewUrl: string;
+            /** Source */
+            source: string;
+            /**
+             * Thumbnailurl
+             * @default
+             */
+            thumbnailUrl: string;
+            /**
+             * Widthpx
+             * @default 0
+             */
+            widthPx: number;
+        };
         /** ConnectResponse */
         ConnectResponse: {
             /**
@@ -1152,6 +1257,12 @@ export interface components {
              */
             quality: "draft" | "standard" | "high";
             /**
+             * Review
+             * @description stop before the render, in `awaiting_review`, with a storyboard to look over and edit (GET/PATCH /api/jobs/{id}/storyboard); POST /api/jobs/{id}/render goes on
+             * @default false
+             */
+            review: boolean;
+            /**
              * Script
              * @description narrate this text; no LLM needed
              */
@@ -1280,6 +1391,8 @@ export interface components {
          * @description Jobs by state; the final states (completed, failed, cancelled) are the outcomes.
          */
         JobCounts: {
+            /** Awaiting Review */
+            awaiting_review: number;
             /** Cancelled */
             cancelled: number;
             /** Completed */
@@ -1399,7 +1512,7 @@ export interface components {
          * JobStatus
          * @enum {string}
          */
-        JobStatus: "queued" | "running" | "completed" | "failed" | "cancelled";
+        JobStatus: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
         /** MessageResponse */
         MessageResponse: {
             /** Message */
@@ -1636,6 +1749,40 @@ export interface components {
              */
             status: "success";
         };
+        /** SceneEdit */
+        SceneEdit: {
+            /**
+             * Clip
+             * @description a key of the storyboard's `clips`, or null for a generated background; omitted: the clip the scene at this position had
+             */
+            clip?: string | null;
+            /**
+             * Text
+             * @description the scene's narration; omitted: unchanged
+             */
+            text?: string | null;
+        };
+        /** SceneView */
+        SceneView: {
+            /**
+             * Candidates
+             * @description other clips found for it, best first
+             */
+            candidates: components["schemas"]["ClipView"][];
+            /** @description null: a generated background */
+            clip: components["schemas"]["ClipView"] | null;
+            /** Ends */
+            endS: number | null;
+            /**
+             * Starts
+             * @description in the voice; null until it is spoken again
+             */
+            startS: number | null;
+            /** Term */
+            term: string;
+            /** Text */
+            text: string;
+        };
         /** SkippedFileRead */
         SkippedFileRead: {
             /**
@@ -1672,6 +1819,55 @@ export interface components {
             modifiedAt: string;
             /** Name */
             name: string;
+        };
+        /**
+         * StoryboardEdit
+         * @description `PATCH /api/jobs/{id}/storyboard`: the whole list of scenes in its new order (a scene
+         *     given as just its text keeps the clip of the scene that was at its position), and any of
+         *     the voice, music and subtitle settings.
+         */
+        StoryboardEdit: {
+            /** Color */
+            color?: string | null;
+            /** Fontsize */
+            fontSize?: number | null;
+            /** Musicvolume */
+            musicVolume?: number | null;
+            /** Scenes */
+            scenes?: components["schemas"]["SceneEdit"][] | null;
+            /** Song */
+            song?: string | null;
+            /** Subtitlesposition */
+            subtitlesPosition?: string | null;
+            /** Usemusic */
+            useMusic?: boolean | null;
+            /** Voice */
+            voice?: string | null;
+            /** Wordhighlight */
+            wordHighlight?: boolean | null;
+        };
+        /**
+         * StoryboardView
+         * @description A job's storyboard: its scenes in order, each with its clip and the other candidates;
+         *     every clip it knows (`clips`, by key); and the settings an edit may change.
+         */
+        StoryboardView: {
+            /** Approved */
+            approved: boolean;
+            /** Clips */
+            clips: components["schemas"]["ClipView"][];
+            /** Jobid */
+            jobId: string;
+            /** Scenes */
+            scenes: components["schemas"]["SceneView"][];
+            /**
+             * Settings
+             * @description voice, song, useMusic, musicVolume, color, subtitlesPosition, fontSize, wordHighlight
+             */
+            settings: {
+                [key: string]: unknown;
+            };
+            state: components["schemas"]["JobStatus"];
         };
         /** TokenRequest */
         TokenRequest: {
@@ -3092,6 +3288,82 @@ export interface operations {
             };
         };
     };
+    render_storyboard_api_jobs__job_id__render_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetryResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has no storyboard, or no longer awaits review */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     retry_job_api_jobs__job_id__retry_post: {
         parameters: {
             query?: never;
@@ -3164,6 +3436,162 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_storyboard_api_jobs__job_id__storyboard_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoryboardView"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has no storyboard, or no longer awaits review */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    edit_storyboard_api_jobs__job_id__storyboard_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StoryboardEdit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoryboardView"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has no storyboard, or no longer awaits review */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description Internal error */

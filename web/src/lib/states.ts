@@ -5,6 +5,7 @@ import type { JobState } from "../api/types";
 const LISTED = {
   queued: true,
   running: true,
+  awaiting_review: true,
   completed: true,
   failed: true,
   cancelled: true,

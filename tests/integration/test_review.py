@@ -1,0 +1,207 @@
+"""Review before render, through the API and a real Worker on each database: a job queued with
+`"review": true` stops at its storyboard; an edit changes one scene's text and another's clip;
+the render that follows speaks only the edited sentences and downloads only the new clip (the
+loopback OpenAI speech server and Pexels count what they are asked)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import subprocess
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.settings import Settings, find_ffmpeg
+from tests.fakes import openai_speech, pexels
+from tests.fakes.pexels import FakeVideo, MediaFile
+from tests.fakes.server import serving
+from tests.integration.test_worker import Maker, read_job, wait_for
+from worker.main import Worker
+
+SCRIPT = (
+    "Octopuses have three hearts. Each arm can taste what it touches.\n\n"
+    "They change colour in the blink of an eye. Some walk on two arms along the sea floor. "
+    "A few even use coconut shells as armour."
+)
+KEY = "pexels-test-key"
+CLIPS = [FakeVideo(n, 6, (f"clip-{n}.mp4",), "octopus ocean reef") for n in range(1, 9)]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaFile]:
+    folder = tmp_path_factory.mktemp("stock")
+    served = {}
+    for clip in CLIPS:
+        name = clip.files[0]
+        subprocess.run(
+            [find_ffmpeg(), "-v", "error", "-f", "lavfi",
+             "-i", f"color=c=0x{clip.video_id * 30:02x}4080:s=288x512:r=30:d=6",
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+             str(folder / name)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        served[name] = MediaFile(folder / name, 288, 512)
+    return served
+
+
+@pytest.fixture
+def services(media: dict[str, MediaFile]) -> Iterator[tuple[Any, Any, str, str]]:
+    speech = openai_speech.handler()
+    stock = pexels.handler(videos=CLIPS, media=media, api_key=KEY)
+    with serving(speech) as speech_url, serving(stock) as stock_url:
+        yield speech, stock, speech_url, stock_url
+
+
+@pytest.fixture
+async def worker(
+    settings: Settings, sessionmaker: Maker, services: tuple[Any, Any, str, str]
+) -> AsyncIterator[Worker]:
+    _, _, speech_url, stock_url = services
+    configured = settings.model_copy(
+        update={
+            "tts_provider": "openai",
+            "speech_base_url": f"{speech_url}/v1",
+            "speech_api_key": openai_speech.API_KEY,
+            "pexels_api_key": KEY,
+            "pexels_base_url": stock_url,
+        }
+    )
+    running = Worker(configured, sessionmaker)
+    task = asyncio.create_task(running.run())
+    yield running
+    running.stop()
+    await asyncio.wait_for(task, 30)
+
+
+async def until_state(client: httpx.AsyncClient, job_id: str, *states: str) -> dict[str, Any]:
+    async def reached() -> bool:
+        return (await client.get(f"/api/jobs/{job_id}")).json()["job"]["state"] in states
+
+    await wait_for(reached, timeout_s=120)
+    return dict((await client.get(f"/api/jobs/{job_id}")).json()["job"])
+
+
+async def queue_for_review(client: httpx.AsyncClient, **fields: Any) -> str:
+    request = {
+        "videoSubject": "octopuses", "script": SCRIPT, "review": True, "quality": "draft",
+        "footageSource": "pexels", "clipDuration": 3, **fields,
+    }  # fmt: skip
+    response = await client.post("/api/generate", json=request)
+    assert response.status_code == 200, response.text
+    return str(response.json()["jobId"])
+
+
+def voice_samples(path: Path, start_s: float, end_s: float) -> bytes:
+    with wave.open(str(path), "rb") as voice:
+        rate, width = voice.getframerate(), voice.getsampwidth() * voice.getnchannels()
+        frames = voice.readframes(voice.getnframes())
+    return frames[round(start_s * rate) * width : round(end_s * rate) * width]
+
+
+async def test_a_reviewed_job_renders_only_what_its_edit_changed(
+    client: httpx.AsyncClient,
+    worker: Worker,
+    settings: Settings,
+    sessionmaker: Maker,
+    services: tuple[Any, Any, str, str],
+) -> None:
+    speech, stock, _, _ = services
+    job_id = await queue_for_review(client)
+
+    job = await until_state(client, job_id, "awaiting_review", "failed")
+    assert job["state"] == "awaiting_review", job
+    board = (await client.get(f"/api/jobs/{job_id}/storyboard")).json()
+    scenes = board["scenes"]
+    assert len(scenes) >= 3 and not board["approved"]
+    assert " ".join(scene["text"] for scene in scenes).replace("\n\n", " ") == " ".join(
+        SCRIPT.split()
+    )
+    assert scenes[0]["startS"] == 0.0
+    for before, after in itertools.pairwise(scenes):
+        assert before["endS"] == after["startS"] > before["startS"]
+    for scene in scenes:
+        assert scene["clip"]["source"] == "Pexels" and scene["clip"]["key"].startswith("Pexels:")
+        assert scene["clip"]["previewUrl"].startswith(services[3])
+        assert "downloadUrl" not in scene["clip"]
+    assert scenes[2]["candidates"], "scene 3 has other clips to choose from"
+    assert board["settings"]["fontSize"] == 80
+    spoken_before = len(speech.requests)
+    downloads_before = [r.path for r in stock.requests if r.path.startswith("/files/")]
+    first_voice = settings.jobs_dir / job_id / "1" / "voice.wav"
+    scene_one = voice_samples(first_voice, scenes[0]["startS"], scenes[0]["endS"])
+
+    # Bad edits are named by scene and field, and change nothing.
+    for edit, named in [
+        ({"scenes": [{"text": "  "}]}, "scenes[0].text"),
+        ({"scenes": [{}, {}, {"clip": "Pexels:999"}]}, "scenes[2].clip"),
+        ({"scenes": [{} for _ in scenes] + [{"text": "More."}]}, f"scenes[{len(scenes)}].clip"),
+        ({"fontSize": 5}, "fontSize"),
+        ({"song": "missing.mp3"}, "song"),
+    ]:
+        refused = await client.patch(f"/api/jobs/{job_id}/storyboard", json=edit)
+        assert refused.status_code == 400 and named in refused.json()["message"], refused.text
+    assert (await client.patch(f"/api/jobs/{job_id}/storyboard", json={"x": 1})).status_code == 400
+
+    new_text = "Every octopus is a master of escape."
+    swapped = scenes[2]["candidates"][0]["key"]
+    edit = {
+        "scenes": [{}, {"text": new_text}, {"clip": swapped}, *({} for _ in scenes[3:])],
+        "color": "#00FF00",
+    }
+    edited = await client.patch(f"/api/jobs/{job_id}/storyboard", json=edit)
+    assert edited.status_code == 200, edited.text
+    after = edited.json()
+    assert after["scenes"][1]["text"] == new_text and after["scenes"][2]["clip"]["key"] == swapped
+    assert after["scenes"][0]["endS"] == scenes[0]["endS"]  # unchanged so far
+    assert after["scenes"][1]["startS"] is None  # to be spoken again
+    assert after["settings"]["color"] == "#00FF00"
+
+    queued = await client.post(f"/api/jobs/{job_id}/render")
+    assert queued.status_code == 200 and queued.json()["state"] == "queued", queued.text
+    again = await client.post(f"/api/jobs/{job_id}/render")
+    assert again.status_code == 409
+    job = await until_state(client, job_id, "completed", "failed")
+    assert job["state"] == "completed", job
+
+    spoken = [str(request["body"]["input"]) for request in speech.requests[spoken_before:]]
+    assert spoken == [new_text]  # the other sentences came from the cache
+    downloads = [r.path for r in stock.requests if r.path.startswith("/files/")]
+    new_downloads = downloads[len(downloads_before) :]
+    assert len(new_downloads) == 1 and new_downloads[0].endswith(
+        f"clip-{swapped.split(':')[1]}.mp4"
+    )
+    assert not [r for r in stock.requests if r.path == "/videos/search"][len(scenes) :]
+    work = settings.jobs_dir / job_id / "1"
+    credits = json.loads((work / "footage.json").read_text())["scenes"]
+    assert str(credits[2]["id"]) == swapped.split(":")[1]
+    cues = [line for line in (work / "subtitles.srt").read_text().splitlines() if "-->" not in line]
+    assert new_text in " ".join(line for line in cues if line and not line.isdigit())
+    assert "&H0000FF00" in (work / "subtitles.ass").read_text().upper()
+    assert voice_samples(work / "voice.wav", 0.0, scenes[0]["endS"]) == scene_one
+    stored = await read_job(sessionmaker, job_id)
+    assert stored.storyboard is not None and stored.storyboard["approved"]
+
+
+async def test_a_job_in_review_can_be_cancelled_and_others_have_no_storyboard(
+    client: httpx.AsyncClient, worker: Worker
+) -> None:
+    job_id = await queue_for_review(client)
+    await until_state(client, job_id, "awaiting_review")
+
+    cancelled = await client.post(f"/api/jobs/{job_id}/cancel")
+
+    assert cancelled.json()["state"] == "cancelled"
+    refused = await client.patch(f"/api/jobs/{job_id}/storyboard", json={"fontSize": 60})
+    assert refused.status_code == 409
+    assert (await client.post(f"/api/jobs/{job_id}/render")).status_code == 409
+    plain = await client.post(
+        "/api/generate", json={"videoSubject": "octopuses", "script": "One sentence."}
+    )
+    missing = await client.get(f"/api/jobs/{plain.json()['jobId']}/storyboard")
+    assert missing.status_code == 409 and '"review": true' in missing.json()["message"]
