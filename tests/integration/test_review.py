@@ -8,20 +8,26 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
 import subprocess
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.db.repositories import Repositories
 from app.settings import Settings, find_ffmpeg
+from app.storyboard import SceneEdit, Storyboard, StoryboardEdit, apply_edit
 from tests.fakes import openai_speech, pexels
 from tests.fakes.pexels import FakeVideo, MediaFile
 from tests.fakes.server import serving
-from tests.integration.test_worker import Maker, read_job, wait_for
+from tests.integration import test_queue_faults as faults
+from tests.integration.test_queue_faults import MEDIUM_SCRIPT, wait_registered
+from tests.integration.test_worker import Maker, queue_job, read_events, read_job, wait_for
+from tests.support.workers import WorkerProcess
 from worker.main import Worker
 
 SCRIPT = (
@@ -30,6 +36,7 @@ SCRIPT = (
     "A few even use coconut shells as armour."
 )
 KEY = "pexels-test-key"
+KEPT = "The {} of an earlier attempt is used: its inputs have not changed."
 CLIPS = [FakeVideo(n, 6, (f"clip-{n}.mp4",), "octopus ocean reef") for n in range(1, 9)]
 
 
@@ -205,3 +212,62 @@ async def test_a_job_in_review_can_be_cancelled_and_others_have_no_storyboard(
     )
     missing = await client.get(f"/api/jobs/{plain.json()['jobId']}/storyboard")
     assert missing.status_code == 409 and '"review": true' in missing.json()["message"]
+
+
+async def test_the_next_worker_resumes_a_reviewed_jobs_killed_render(
+    spawn: Callable[..., WorkerProcess],
+    sessionmaker: Maker,
+    services: tuple[Any, Any, str, str],
+) -> None:
+    """A worker killed while it renders an edited storyboard: the next one neither speaks nor
+    downloads anything again."""
+    speech, stock, speech_url, stock_url = services
+    extra = {
+        "MONEYPRINTER_TTS_PROVIDER": "openai",
+        "MONEYPRINTER_SPEECH_BASE_URL": f"{speech_url}/v1",
+        "MONEYPRINTER_SPEECH_API_KEY": openai_speech.API_KEY,
+        "PEXELS_API_KEY": KEY,
+        "MONEYPRINTER_PEXELS_BASE_URL": stock_url,
+    }
+    workers = [spawn(extra=extra), spawn(extra=extra)]
+    await wait_registered(sessionmaker, 2)
+    job_id = await queue_job(
+        sessionmaker, script=MEDIUM_SCRIPT, footage_source="pexels", review=True
+    )
+
+    async def in_review() -> bool:
+        return (await read_job(sessionmaker, job_id)).status == "awaiting_review"
+
+    await faults.wait_for(in_review, timeout_s=120, what="the storyboard")
+    async with sessionmaker.begin() as session:
+        jobs = Repositories(session).jobs
+        job = await jobs.get(job_id)
+        assert job is not None and job.storyboard is not None
+        planned = Storyboard.model_validate(job.storyboard)
+        kept = [SceneEdit() for _ in planned.scenes[2:]]
+        edit = StoryboardEdit(scenes=[SceneEdit(), SceneEdit(text="Octopuses dream."), *kept])
+        storyboard, payload = apply_edit(planned, job.payload, edit, max_words=1500)
+        document = storyboard.model_dump(mode="json", by_alias=True)
+        await jobs.edit_storyboard(job_id, document, payload)
+        assert await jobs.approve_storyboard(job_id) is not None
+
+    async def rendering() -> bool:
+        job = await read_job(sessionmaker, job_id)
+        return job.status == "running" and job.stage == "render"
+
+    await faults.wait_for(rendering, timeout_s=120, what="the reviewed job renders")
+    spoken, asked = len(speech.requests), len(stock.requests)
+    first = await read_job(sessionmaker, job_id)
+    victim = next(worker for worker in workers if worker.owns(first.worker_id))
+    victim.signal(signal.SIGKILL)
+
+    async def completed() -> bool:
+        return (await read_job(sessionmaker, job_id)).status == "completed"
+
+    await faults.wait_for(completed, timeout_s=180, what="the job completes")
+    done = await read_job(sessionmaker, job_id)
+    assert done.attempt_count == 2 and not victim.owns(done.worker_id)
+    assert (len(speech.requests), len(stock.requests)) == (spoken, asked)
+    messages = [event.message for event in await read_events(sessionmaker, job_id)]
+    assert KEPT.format("footage") in messages
+    assert any("sentences spoken before" in message for message in messages)
