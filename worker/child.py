@@ -3,7 +3,8 @@
 Protocol (one JSON object per line): `progress` {stage, progress, message?, level} and `stage`
 {stage} (a stage recorded in the job's stages folder, worker/pipeline/stages.py), then either
 `result` {video, durationS, outputs: [{kind, path, bytes, sha256, mime, media}]} and exit code 0,
-`review` {storyboard} and exit code 0 (a job asked for review, planned: app/storyboard.py), or
+`review` {storyboard, outputs} and exit code 0 (a job asked for review, planned:
+app/storyboard.py; its outputs are the voice and script a reviewer may look at), or
 `error` {message, retryable, stage} and exit code 1. Paths are relative to the work folder.
 Anything else the process prints goes to stderr, which the worker keeps the tail of.
 """
@@ -27,7 +28,7 @@ from app.storyboard import Storyboard
 from worker.errors import PipelineError
 from worker.media import find_ffprobe, probe_media
 from worker.options import PipelineOptions
-from worker.pipeline.base import ProgressEvent
+from worker.pipeline.base import OutputFile, ProgressEvent
 from worker.pipeline.run import plan_storyboard, run_pipeline
 from worker.pipeline.stages import StageStore
 
@@ -69,13 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     try:
         if spec.review and storyboard is None:
-            planned = plan_storyboard(
+            planned, files = plan_storyboard(
                 spec, work_dir, options=options, report=report, recent_clips=recent, stages=stages
             )
-            _emit(
-                protocol,
-                {"type": "review", "storyboard": planned.model_dump(mode="json", by_alias=True)},
-            )
+            review = planned.model_dump(mode="json", by_alias=True)
+            outputs = listed(files, work_dir=work_dir, ffmpeg_exe=options.ffmpeg_exe)
+            _emit(protocol, {"type": "review", "storyboard": review, "outputs": outputs})
             return 0
         result = run_pipeline(
             spec, work_dir, options=options, report=report, recent_clips=recent, stages=stages,
@@ -84,13 +84,29 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         _emit(protocol, error_line(exc.message, retryable=exc.retryable, stage=exc.stage))
         return EXIT_FAILED
-    ffprobe_exe = find_ffprobe(options.ffmpeg_exe)
-    outputs = []
-    for output in result.outputs:
+    _emit(
+        protocol,
+        {
+            "type": "result",
+            "video": result.video.relative_to(work_dir).as_posix(),
+            "durationS": round(result.duration_s, 3),
+            "outputs": listed(result.outputs, work_dir=work_dir, ffmpeg_exe=options.ffmpeg_exe),
+            "qaPassed": result.qa_passed,
+            "clips": result.clips,
+        },
+    )
+    return 0
+
+
+def listed(outputs: list[OutputFile], *, work_dir: Path, ffmpeg_exe: str) -> list[dict[str, Any]]:
+    """The outputs as the protocol lists them: path in the work folder, size, digest, media."""
+    ffprobe_exe = find_ffprobe(ffmpeg_exe)
+    entries = []
+    for output in outputs:
         media = output.media
         if output.kind in ("video", "voice"):
             media = {**media, **(probe_media(output.path, ffprobe_exe=ffprobe_exe) or {})}
-        outputs.append(
+        entries.append(
             {
                 "kind": output.kind,
                 "path": output.path.relative_to(work_dir).as_posix(),
@@ -100,18 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 "media": media,
             }
         )
-    _emit(
-        protocol,
-        {
-            "type": "result",
-            "video": result.video.relative_to(work_dir).as_posix(),
-            "durationS": round(result.duration_s, 3),
-            "outputs": outputs,
-            "qaPassed": result.qa_passed,
-            "clips": result.clips,
-        },
-    )
-    return 0
+    return entries
 
 
 def _die_with_the_worker() -> None:

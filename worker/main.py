@@ -383,14 +383,8 @@ class Worker:
                 lambda db: db.leases.defer(job.id, job.token, until=until, reason=why)
             )
             job.log.info("%s: %s", "deferred" if deferred else "lease lost before deferring", why)
-        elif (
-            outcome.review is not None and outcome.exit is not None and not outcome.exit.returncode
-        ):
-            storyboard = outcome.review
-            waits = await self._db(
-                lambda db: db.leases.await_review(job.id, job.token, storyboard=storyboard)
-            )
-            job.log.info("awaiting review" if waits else "lease lost before the review")
+        elif outcome.succeeded and outcome.review is not None:
+            await self._await_review(job, outcome, outcome.review["storyboard"])
         elif outcome.succeeded and (job.kind != VIDEO or outcome.video() is not None):
             await self._complete(job, outcome)
         else:
@@ -433,33 +427,18 @@ class Worker:
         video = outcome.video()
         data_dir = self.settings.data_dir
         result_path = None if video is None else video.relative_to(data_dir.resolve()).as_posix()
-        artifacts = outcome.artifacts(data_dir)
+        try:
+            save = await self._stored_artifacts(job, outcome)
+        except StorageError as exc:
+            await self._fail_or_retry(job, str(exc), {"retryable": True, "stage": "store"})
+            return
         store = self.settings.object_store
-        stored = None
-        if store is not None:
-            try:
-                stored = await store_outputs(store, artifacts, data_dir=data_dir)
-            except StorageError as exc:
-                await self._fail_or_retry(job, str(exc), {"retryable": True, "stage": "store"})
-                return
-            job.log.info(stored.describe(store))
 
         async def complete(db: Repositories) -> str:
             # In the completion's transaction: a job whose cancel came late never completes.
             if await db.leases.cancel_requested_ids([job.id]):
                 return "cancelled" if await db.leases.mark_cancelled(job.id, job.token) else "lost"
-            for artifact in artifacts:
-                await db.artifacts.add(job.id, **artifact)
-                name, size = Path(artifact["path"]).name, artifact["size_bytes"]
-                await db.events.add(
-                    job.id,
-                    EventType.ARTIFACT,
-                    f"Saved {artifact['kind']}: {name} ({size:,} bytes).",
-                    payload={"kind": artifact["kind"], "path": artifact["path"], "bytes": size},
-                )
-            if stored is not None and store is not None:
-                payload = {"store": store.url, "bytes": stored.size_bytes, "s": stored.elapsed_s}
-                await db.events.add(job.id, EventType.LOG, stored.describe(store), payload=payload)
+            await save(db)
             if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
             owner = await footage_owner(db, job.payload) if outcome.clips else None
@@ -480,6 +459,60 @@ class Worker:
             await asyncio.to_thread(remove_folders, [self._stages_dir(job.id)])
             with contextlib.suppress(StorageError):  # else retention deletes them with the job
                 await store.delete_prefix(stages_prefix(job.id))
+
+    async def _await_review(
+        self, job: RunningJob, outcome: Outcome, storyboard: dict[str, Any]
+    ) -> None:
+        """The job planned: its storyboard and the files beside it (the voice) are kept, and it
+        waits for a person. A cancel asked meanwhile ends it instead."""
+        try:
+            save = await self._stored_artifacts(job, outcome)
+        except StorageError as exc:
+            await self._fail_or_retry(job, str(exc), {"retryable": True, "stage": "store"})
+            return
+
+        async def wait(db: Repositories) -> str:
+            if await db.leases.cancel_requested_ids([job.id]):
+                return "cancelled" if await db.leases.mark_cancelled(job.id, job.token) else "lost"
+            await save(db)
+            if not await db.leases.await_review(job.id, job.token, storyboard=storyboard):
+                raise LeaseLost  # rolls the artifact rows back with it
+            return "awaiting review"
+
+        try:
+            state = await self._db(wait)
+        except LeaseLost:
+            state = "lost"
+        job.log.info(state if state != "lost" else "lease lost before the review")
+
+    async def _stored_artifacts(
+        self, job: RunningJob, outcome: Outcome
+    ) -> Callable[[Repositories], Awaitable[None]]:
+        """The outputs the child listed, copied to the bucket when there is one (StorageError when
+        a copy fails); returns what records them, in the caller's transaction."""
+        data_dir = self.settings.data_dir
+        artifacts = outcome.artifacts(data_dir)
+        store = self.settings.object_store
+        stored = None
+        if store is not None:
+            stored = await store_outputs(store, artifacts, data_dir=data_dir)
+            job.log.info(stored.describe(store))
+
+        async def save(db: Repositories) -> None:
+            for artifact in artifacts:
+                await db.artifacts.add(job.id, **artifact)
+                name, size = Path(artifact["path"]).name, artifact["size_bytes"]
+                await db.events.add(
+                    job.id,
+                    EventType.ARTIFACT,
+                    f"Saved {artifact['kind']}: {name} ({size:,} bytes).",
+                    payload={"kind": artifact["kind"], "path": artifact["path"], "bytes": size},
+                )
+            if stored is not None and store is not None:
+                payload = {"store": store.url, "bytes": stored.size_bytes, "s": stored.elapsed_s}
+                await db.events.add(job.id, EventType.LOG, stored.describe(store), payload=payload)
+
+        return save
 
     async def _queue_publish(self, db: Repositories, job: RunningJob, *, qa_passed: bool) -> None:
         """A video asked to be published (`automateYoutubeUpload`, `publish`): its publish job,

@@ -233,12 +233,14 @@ class Outcome:
     exit: ChildExit | None = None  # None: the child never started
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-    review: dict[str, Any] | None = None  # a storyboard, when the job stops for review
+    review: dict[str, Any] | None = None  # the `review` line, when the job stops for review
     deferred: tuple[datetime, str] | None = None  # (not before, why): back to the queue
 
     @property
     def succeeded(self) -> bool:
-        return self.result is not None and self.exit is not None and self.exit.returncode == 0
+        """The child ended well: with its result, or with a storyboard for review."""
+        ended = self.result is not None or self.review is not None
+        return ended and self.exit is not None and self.exit.returncode == 0
 
     def failure(self) -> tuple[str, dict[str, Any]]:
         """The error message and the failure event's details (`retryable`, `stage`, `exitCode`).
@@ -280,10 +282,11 @@ class Outcome:
         return self._inside(str((self.result or {}).get("video", "")))
 
     def artifacts(self, data_dir: Path) -> list[dict[str, Any]]:
-        """The outputs the child listed that are files in its work folder, as
+        """The outputs the child listed (with its result, or for review) that are files in its
+        work folder, as
         `ArtifactRepository.add` arguments with paths relative to `data_dir`."""
         artifacts = []
-        for output in (self.result or {}).get("outputs", []):
+        for output in (self.result or self.review or {}).get("outputs", []):
             path = self._inside(str(output.get("path", "")))
             if path is None:
                 continue
@@ -332,7 +335,7 @@ async def run_child(
             elif kind == "error":
                 outcome.error = message
             elif kind == "review" and isinstance(message.get("storyboard"), dict):
-                outcome.review = message["storyboard"]
+                outcome.review = message
     except BaseException:
         child.kill()  # nothing reads it any more
         raise

@@ -140,6 +140,8 @@ async def test_a_reviewed_job_renders_only_what_its_edit_changed(
     assert board["settings"]["fontSize"] == 80
     spoken_before = len(speech.requests)
     downloads_before = [r.path for r in stock.requests if r.path.startswith("/files/")]
+    listed = (await client.get(f"/api/jobs/{job_id}/artifacts")).json()["artifacts"]
+    assert {artifact["kind"] for artifact in listed} == {"voice", "script"}
     first_voice = settings.jobs_dir / job_id / "1" / "voice.wav"
     scene_one = voice_samples(first_voice, scenes[0]["startS"], scenes[0]["endS"])
 
@@ -191,6 +193,10 @@ async def test_a_reviewed_job_renders_only_what_its_edit_changed(
     assert new_text in " ".join(line for line in cues if line and not line.isdigit())
     assert "&H0000FF00" in (work / "subtitles.ass").read_text().upper()
     assert voice_samples(work / "voice.wav", 0.0, scenes[0]["endS"]) == scene_one
+    kinds = [
+        a["kind"] for a in (await client.get(f"/api/jobs/{job_id}/artifacts")).json()["artifacts"]
+    ]
+    assert kinds.count("voice") == 1 and "video" in kinds  # the plan's voice is the render's now
     stored = await read_job(sessionmaker, job_id)
     assert stored.storyboard is not None and stored.storyboard["approved"]
 

@@ -122,9 +122,9 @@ def run_pipeline(
 def plan_storyboard(
     spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
     recent_clips: frozenset[str] = frozenset(), stages: StageStore = StageStore(None),
-) -> Storyboard:  # fmt: skip
+) -> tuple[Storyboard, list[OutputFile]]:  # fmt: skip
     """The planning stages of `spec` (script, voice, footage choice): the storyboard a person
-    reviews before the render."""
+    reviews before the render, and the files to show beside it (the voice, the script)."""
     plan = _plan(
         spec, work_dir, options=options, report=_Progress(report), recent_clips=recent_clips,
         stages=stages,
@@ -146,7 +146,11 @@ def plan_storyboard(
         )  # fmt: skip
     storyboard = Storyboard(scenes=story_scenes, clips=clips)
     report(ProgressEvent("review", START["render"], f"{len(story_scenes)} scene(s) planned."))
-    return storyboard
+    files = [
+        OutputFile("voice", plan.track.path, "audio/wav", {"engine": plan.track.engine}),
+        OutputFile("script", work_dir / "script.txt", "text/plain"),
+    ]
+    return storyboard, files
 
 
 def story_clip(candidate: Candidate) -> StoryClip:

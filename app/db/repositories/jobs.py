@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
-from app.db.models import GenerationJob, utcnow
+from app.db.models import Artifact, GenerationJob, utcnow
 from app.db.repositories.base import Repository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.webhooks import WebhookRepository
@@ -138,7 +138,7 @@ class JobRepository(Repository):
 
     async def approve_storyboard(self, job_id: str) -> GenerationJob | None:
         """`POST /api/jobs/{id}/render`: a job awaiting review queued for its render, with
-        fresh attempts; None when it does not await review."""
+        fresh attempts, its plan's files forgotten; None when it does not await review."""
         job = await self.get(job_id)
         if job is None or job.status != AWAITING_REVIEW or job.storyboard is None:
             return None
@@ -154,6 +154,8 @@ class JobRepository(Repository):
             .execution_options(synchronize_session=False, populate_existing=True)
         )  # fmt: skip
         if queued is not None:
+            # The plan's files (its voice) are made again by the render, in the same place.
+            await self.session.execute(delete(Artifact).where(Artifact.job_id == job_id))
             await EventRepository(self.session).add(
                 job_id, EventType.STATE, "Storyboard approved: the job is queued for its render.",
                 payload={"state": QUEUED},
