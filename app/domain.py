@@ -33,6 +33,12 @@ class JobStatus(StrEnum):
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATUSES
 
+    @property
+    def is_settled(self) -> bool:
+        """No worker will change it: it has ended, or it waits for a person (review). A stream
+        of its events ends here."""
+        return self in TERMINAL_STATUSES or self is JobStatus.AWAITING_REVIEW
+
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 

@@ -207,7 +207,7 @@ class Followers:
 
     async def _read(self, feed: JobFeed) -> None:
         """The feed's one reader: the job's state, then its new events, every poll interval,
-        until the job has ended and its last event has been read."""
+        until the job has settled (ended, or awaits review) and its last event has been read."""
         try:
             while feed.ended is None:
                 async with self._sessionmaker() as session:
@@ -220,7 +220,7 @@ class Followers:
                 ended: str | None = None
                 if job is None:
                     ended = "deleted"
-                elif JobStatus(job.status).is_terminal and len(events) < PAGE_LIMIT:
+                elif JobStatus(job.status).is_settled and len(events) < PAGE_LIMIT:
                     ended = job.status
                 if events or ended is not None:
                     feed.publish([event_frame(event) for event in events], ended=ended)

@@ -22,7 +22,7 @@ COLUMN_ALIASES = {
     "paragraphs": "paragraphNumber",
 }
 SLUG_CHARS = 40
-STATES = ("queued", "running", "completed", "failed", "cancelled")
+STATES = ("queued", "running", "awaiting_review", "completed", "failed", "cancelled")
 
 
 class BatchFileError(Exception):

@@ -30,7 +30,7 @@ SUBJECT_WIDTH = 40
 
 # The API's vocabularies, for the options' choices. The client imports nothing of the service, so
 # they are written here; tests/unit/test_client_cli.py checks them against app/domain.py.
-JOB_STATES = ("queued", "running", "completed", "failed", "cancelled")
+JOB_STATES = ("queued", "running", "awaiting_review", "completed", "failed", "cancelled")
 ASPECTS = ("9:16", "16:9", "1:1")
 QUALITIES = ("draft", "standard", "high")
 FOOTAGE_SOURCES = ("auto", "pexels", "pixabay", "local", "generated")

@@ -206,6 +206,10 @@ async def test_a_job_in_review_can_be_cancelled_and_others_have_no_storyboard(
 ) -> None:
     job_id = await queue_for_review(client)
     await until_state(client, job_id, "awaiting_review")
+    # Its event stream ends there: nothing will happen until a person acts.
+    streamed = await asyncio.wait_for(client.get(f"/api/jobs/{job_id}/stream"), 30)
+    assert streamed.text.rstrip().split("\n\n")[-1].startswith("event: end")
+    assert "awaiting_review" in streamed.text
 
     cancelled = await client.post(f"/api/jobs/{job_id}/cancel")
 

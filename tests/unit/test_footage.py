@@ -7,6 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from app.stock import (
+    Rendition,
+    choose_rendition,
+    orientation,
+    parse_pexels,
+    parse_pixabay,
+    pexels_size,
+    pexels_slug_words,
+)
 from worker.errors import PipelineError
 from worker.media import Clip
 from worker.options import FootageOptions
@@ -18,15 +27,6 @@ from worker.providers.footage import (
     Scene,
     file_description,
     words,
-)
-from worker.providers.stock import (
-    Rendition,
-    choose_rendition,
-    orientation,
-    parse_pexels,
-    parse_pixabay,
-    pexels_size,
-    pexels_slug_words,
 )
 
 PORTRAIT = [Rendition("a", 360, 640), Rendition("b", 1080, 1920), Rendition("c", 2160, 3840)]

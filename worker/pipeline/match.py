@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.stock import orientation
 from worker.providers.backgrounds import PALETTES, Palette
 from worker.providers.footage import Candidate, words
-from worker.providers.stock import orientation
 from worker.text_model import TextModel, WeightsMismatch
 
 # Score = relevance − penalties. Relevance runs from about 0 (unrelated) to about 0.7 (the

@@ -59,9 +59,9 @@ async def stream_events(
     last_event_id: Annotated[str | None, Header(description="resume after this event")] = None,
 ) -> StreamingResponse:
     """Each event as `id:`, `event:` (its type) and `data:` (the event as JSON). After the job's
-    final event the stream sends `event: end` and closes. A reconnecting browser sends
-    `Last-Event-ID` and gets only what it missed. The streams a server holds open are capped:
-    past the cap, 503 with `Retry-After`."""
+    final event (or the one that says it awaits review) the stream sends `event: end` and
+    closes. A reconnecting browser sends `Last-Event-ID` and gets only what it missed. The streams
+    a server holds open are capped: past the cap, 503 with `Retry-After`."""
     start = after if last_event_id is None else parse_last_event_id(last_event_id)
     followers.check_capacity()
     if await jobs.get(job_id) is None:
