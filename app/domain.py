@@ -78,6 +78,21 @@ _WORD = re.compile(r"\w+(?:['’-]\w+)*")
 
 Aspect = Literal["9:16", "16:9", "1:1"]
 Quality = Literal["draft", "standard", "high"]
+FULL_SIZE_PX: dict[str, tuple[int, int]] = {
+    "9:16": (1080, 1920),
+    "16:9": (1920, 1080),
+    "1:1": (1080, 1080),
+}
+
+
+def frame_size_px(aspect: Aspect, quality: Quality) -> tuple[int, int]:
+    """A video's frame: full HD on the long side; draft renders at half size."""
+    width_px, height_px = FULL_SIZE_PX[aspect]
+    if quality == "draft":
+        return width_px // 2, height_px // 2
+    return width_px, height_px
+
+
 FootageSource = Literal["auto", "pexels", "pixabay", "local", "generated"]
 
 

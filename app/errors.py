@@ -34,6 +34,10 @@ class TooManyRequests(AppError):
     status_code = 429
 
 
+class BadGateway(AppError):
+    status_code = 502
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
 

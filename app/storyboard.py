@@ -47,6 +47,11 @@ class StoryClip(_Wire):
     download_url: str = ""  # what the render downloads (a stock site's rendition)
 
 
+def clip_key(clip: StoryClip) -> str:
+    """What scenes and edits name a clip by: `<source>:<id>` (`Pexels:855386`)."""
+    return f"{clip.source}:{clip.id}"
+
+
 class StoryScene(_Wire):
     text: str
     term: str = Field("", description="what the footage was searched for")

@@ -125,7 +125,9 @@ def orientation_of(video: FakeVideo, media: dict[str, MediaFile]) -> str:
 
 class PexelsHandler(MediaHandler):
     def search(self, path: str, query: dict[str, str]) -> None:
-        if path != "/videos/search":
+        if path.startswith("/videos/videos/"):  # one video by its id
+            self._lookup(path.removeprefix("/videos/videos/"))
+        elif path != "/videos/search":
             self.reply_json(404, {"error": "Not Found"})
         elif self.failure == "401" or self.headers.get("Authorization") != self.api_key:
             self.reply_json(401, {"error": "Unauthorized"})
@@ -141,6 +143,15 @@ class PexelsHandler(MediaHandler):
                 if wanted is None or orientation_of(video, self.media) == wanted
             ][: int(query.get("per_page", "15"))]
             self.reply_json(200, self._page(found, query))
+
+    def _lookup(self, video_id: str) -> None:
+        found = [video for video in self.videos if str(video.video_id) == video_id]
+        if self.headers.get("Authorization") != self.api_key:
+            self.reply_json(401, {"error": "Unauthorized"})
+        elif not found:
+            self.reply_json(404, {"status": 404, "code": "not_found"})
+        else:
+            self.reply_json(200, self._video(found[0]))
 
     def _page(self, videos: list[FakeVideo], query: dict[str, str]) -> dict[str, Any]:
         return {

@@ -26,6 +26,8 @@ class PixabayHandler(MediaHandler):
             self.reply_json(500, {"error": "Internal Server Error"})
         else:
             found = [] if self.failure == "empty" else self.videos
+            if "id" in query:  # one video by its id (Pixabay ignores `q` then)
+                found = [video for video in found if str(video.video_id) == query["id"]]
             found = found[: int(query.get("per_page", "20"))]
             hits = [self._hit(video) for video in found]
             self.reply_json(200, {"total": len(hits), "totalHits": len(hits), "hits": hits})

@@ -135,6 +135,11 @@ MUTATIONS = [
     ("POST", "/api/batches/00000000-0000-4000-8000-000000000000/retry", {}),
     ("PATCH", "/api/jobs/00000000-0000-4000-8000-000000000000/storyboard", {"json": {}}),
     ("POST", "/api/jobs/00000000-0000-4000-8000-000000000000/render", {}),
+    (
+        "POST",
+        "/api/jobs/00000000-0000-4000-8000-000000000000/storyboard/search",
+        {"json": {"query": "reef"}},
+    ),
 ]
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.domain import Aspect
+from app.domain import Aspect, frame_size_px
 from app.settings import find_ffmpeg
 from app.songs import FolderSongs
 from worker.errors import PipelineError
 from worker.media import Clip
 from worker.pipeline.music import choose_song
-from worker.pipeline.render import frame_size_px, plan_render, render_video
+from worker.pipeline.render import plan_render, render_video
 
 FFMPEG = find_ffmpeg()
 FONTS_DIR = Path("/usr/share/fonts/truetype/dejavu")

@@ -13,7 +13,7 @@ import subprocess
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -21,7 +21,7 @@ import pytest
 from app.db.repositories import Repositories
 from app.settings import Settings, find_ffmpeg
 from app.storyboard import SceneEdit, Storyboard, StoryboardEdit, apply_edit
-from tests.fakes import openai_speech, pexels
+from tests.fakes import openai_speech, pexels, pixabay
 from tests.fakes.pexels import FakeVideo, MediaFile
 from tests.fakes.server import serving
 from tests.integration import test_queue_faults as faults
@@ -35,8 +35,19 @@ SCRIPT = (
     "They change colour in the blink of an eye. Some walk on two arms along the sea floor. "
     "A few even use coconut shells as armour."
 )
-KEY = "pexels-test-key"
+KEY = "stock-test-key"
 KEPT = "The {} of an earlier attempt is used: its inputs have not changed."
+
+
+class Services(NamedTuple):
+    speech: Any
+    stock: Any  # Pexels
+    speech_url: str
+    stock_url: str
+    other: Any  # Pixabay
+    other_url: str
+
+
 CLIPS = [FakeVideo(n, 6, (f"clip-{n}.mp4",), "octopus ocean reef") for n in range(1, 9)]
 
 
@@ -58,28 +69,33 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaFile]:
 
 
 @pytest.fixture
-def services(media: dict[str, MediaFile]) -> Iterator[tuple[Any, Any, str, str]]:
+def services(media: dict[str, MediaFile]) -> Iterator[Services]:
     speech = openai_speech.handler()
     stock = pexels.handler(videos=CLIPS, media=media, api_key=KEY)
-    with serving(speech) as speech_url, serving(stock) as stock_url:
-        yield speech, stock, speech_url, stock_url
+    other = pixabay.handler(videos=CLIPS, media=media, api_key=KEY)
+    with serving(speech) as speech_url, serving(stock) as stock_url, serving(other) as other_url:
+        yield Services(speech, stock, speech_url, stock_url, other, other_url)
 
 
 @pytest.fixture
-async def worker(
-    settings: Settings, sessionmaker: Maker, services: tuple[Any, Any, str, str]
-) -> AsyncIterator[Worker]:
-    _, _, speech_url, stock_url = services
-    configured = settings.model_copy(
+def settings(settings: Settings, services: Services) -> Settings:
+    """The API and the worker, both with the loopback speech server and stock sites."""
+    return settings.model_copy(
         update={
             "tts_provider": "openai",
-            "speech_base_url": f"{speech_url}/v1",
+            "speech_base_url": f"{services.speech_url}/v1",
             "speech_api_key": openai_speech.API_KEY,
             "pexels_api_key": KEY,
-            "pexels_base_url": stock_url,
+            "pexels_base_url": services.stock_url,
+            "pixabay_api_key": KEY,
+            "pixabay_base_url": f"{services.other_url}/api",
         }
     )
-    running = Worker(configured, sessionmaker)
+
+
+@pytest.fixture
+async def worker(settings: Settings, sessionmaker: Maker) -> AsyncIterator[Worker]:
+    running = Worker(settings, sessionmaker)
     task = asyncio.create_task(running.run())
     yield running
     running.stop()
@@ -116,9 +132,9 @@ async def test_a_reviewed_job_renders_only_what_its_edit_changed(
     worker: Worker,
     settings: Settings,
     sessionmaker: Maker,
-    services: tuple[Any, Any, str, str],
+    services: Services,
 ) -> None:
-    speech, stock, _, _ = services
+    speech, stock = services.speech, services.stock
     job_id = await queue_for_review(client)
 
     job = await until_state(client, job_id, "awaiting_review", "failed")
@@ -134,7 +150,7 @@ async def test_a_reviewed_job_renders_only_what_its_edit_changed(
         assert before["endS"] == after["startS"] > before["startS"]
     for scene in scenes:
         assert scene["clip"]["source"] == "Pexels" and scene["clip"]["key"].startswith("Pexels:")
-        assert scene["clip"]["previewUrl"].startswith(services[3])
+        assert scene["clip"]["previewUrl"].startswith(services.stock_url)
         assert "downloadUrl" not in scene["clip"]
     assert scenes[2]["candidates"], "scene 3 has other clips to choose from"
     assert board["settings"]["fontSize"] == 80
@@ -227,11 +243,11 @@ async def test_a_job_in_review_can_be_cancelled_and_others_have_no_storyboard(
 async def test_the_next_worker_resumes_a_reviewed_jobs_killed_render(
     spawn: Callable[..., WorkerProcess],
     sessionmaker: Maker,
-    services: tuple[Any, Any, str, str],
+    services: Services,
 ) -> None:
     """A worker killed while it renders an edited storyboard: the next one neither speaks nor
     downloads anything again."""
-    speech, stock, speech_url, stock_url = services
+    speech, stock, speech_url, stock_url = services[:4]
     extra = {
         "MONEYPRINTER_TTS_PROVIDER": "openai",
         "MONEYPRINTER_SPEECH_BASE_URL": f"{speech_url}/v1",
@@ -281,3 +297,48 @@ async def test_the_next_worker_resumes_a_reviewed_jobs_killed_render(
     messages = [event.message for event in await read_events(sessionmaker, job_id)]
     assert KEPT.format("footage") in messages
     assert any("sentences spoken before" in message for message in messages)
+
+
+async def test_a_reviewer_searches_footage_and_names_a_stock_clip_by_its_id(
+    client: httpx.AsyncClient, worker: Worker, settings: Settings, services: Services
+) -> None:
+    job_id = await queue_for_review(client)
+    await until_state(client, job_id, "awaiting_review")
+    search = f"/api/jobs/{job_id}/storyboard/search"
+
+    # A clip named by its id alone is asked of its site and joins the storyboard.
+    named = await client.patch(
+        f"/api/jobs/{job_id}/storyboard", json={"scenes": [{"clip": "Pixabay:4"}]}
+    )
+    assert named.status_code == 200, named.text
+    board = named.json()
+    assert len(board["scenes"]) == 1  # the whole list: the others were deleted
+    assert board["scenes"][0]["clip"]["key"] == "Pixabay:4"
+    assert "Pixabay:4" in {clip["key"] for clip in board["clips"]}
+    for clip, message in [
+        ("Pexels:999", "scenes[0].clip: Pexels: no video 999"),
+        ("Flickr:1", "scenes[0].clip: 'Flickr:1' names no stock clip"),
+    ]:
+        refused = await client.patch(
+            f"/api/jobs/{job_id}/storyboard", json={"scenes": [{"clip": clip}]}
+        )
+        assert refused.status_code == 400 and refused.json()["message"].startswith(message)
+
+    found = await client.post(search, json={"query": "coral reef", "source": "pixabay"})
+    assert found.status_code == 200, found.text
+    keys = [clip["key"] for clip in found.json()["clips"]]
+    assert keys and all(key.startswith("Pixabay:") for key in keys)
+    stored = (await client.get(f"/api/jobs/{job_id}/storyboard")).json()
+    assert set(keys) <= {clip["key"] for clip in stored["clips"]}
+    assert (await client.post(search, json={"query": " "})).status_code == 400
+    assert (await client.post(search, json={"query": "x", "source": "vimeo"})).status_code == 400
+
+    assert (await client.post(f"/api/jobs/{job_id}/render")).status_code == 200
+    job = await until_state(client, job_id, "completed", "failed")
+    assert job["state"] == "completed", job
+    credits = json.loads((settings.jobs_dir / job_id / "1" / "footage.json").read_text())
+    assert [(scene["source"], str(scene["id"])) for scene in credits["scenes"]] == [
+        ("Pixabay", "4")
+    ]
+    downloads = [r.path for r in services.other.requests if r.path.startswith("/files/")]
+    assert downloads == ["/files/clip-4.mp4"]

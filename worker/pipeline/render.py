@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from app.domain import Aspect, Quality
+from app.domain import Aspect, Quality, frame_size_px
 from worker.errors import PipelineError
 from worker.media import UPRIGHT_FILTERS, Clip, forced_input
 from worker.pipeline.ffmpeg import ffmpeg_error, filter_value, start_ffmpeg
@@ -30,11 +30,6 @@ from worker.pipeline.qa import frame_probe
 STAGE = "render"
 VIDEO_NAME = "video.mp4"
 FPS = 30
-FULL_SIZE_PX: dict[str, tuple[int, int]] = {
-    "9:16": (1080, 1920),
-    "16:9": (1920, 1080),
-    "1:1": (1080, 1080),
-}
 # x264 preset and CRF per quality. veryfast is the measured sweet spot for standard (on the render
 # benchmark's inputs, medium took 1.8× as long for little); high spends that time on purpose
 # (smaller file at a lower CRF); draft is for previews and tests, where only speed counts.
@@ -75,14 +70,6 @@ class Segment:
     start_s: float
     length_s: float
     scene: int = 0  # which scene it plays in
-
-
-def frame_size_px(aspect: Aspect, quality: Quality) -> tuple[int, int]:
-    """Output size: full HD on the long side; draft renders at half size."""
-    width_px, height_px = FULL_SIZE_PX[aspect]
-    if quality == "draft":
-        return width_px // 2, height_px // 2
-    return width_px, height_px
 
 
 def plan_render(

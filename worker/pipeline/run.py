@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.domain import VideoSpec
+from app.domain import VideoSpec, frame_size_px
 from app.storage import sha256_file
 from app.storyboard import Storyboard, StoryClip, StoryScene
 from worker.cache import cache_key
@@ -209,7 +209,7 @@ def _plan(
     planned = scenes.timed_scenes(track.sentences, groups, duration_s=track.duration_s)
     texts = [_joined(sentences[plan.first : plan.end], ends[plan.first : plan.end])
              for plan in planned]  # fmt: skip
-    size_px = render.frame_size_px(spec.aspect, spec.quality)
+    size_px = frame_size_px(spec.aspect, spec.quality)
     if storyboard is None:
         picks = _footage(
             spec, texts, planned, work_dir, size_px=size_px, llm=llm, recent=recent_clips,

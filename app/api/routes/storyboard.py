@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,13 +13,25 @@ from app.api.deps import JobIdDep, JobsDep, SettingsDep, songs_of
 from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
 from app.db.models import GenerationJob
-from app.domain import JobStatus, VideoSpec
-from app.errors import BadRequest, Conflict, JobNotFound
+from app.db.repositories import JobRepository
+from app.domain import JobStatus, VideoSpec, frame_size_px
+from app.errors import BadGateway, BadRequest, Conflict, JobNotFound
+from app.footage_search import SearchError, configured_sites, lookup, search
 from app.schemas import RetryResponse
-from app.storyboard import SPEC_FIELDS, EditError, Storyboard, StoryboardEdit, StoryClip, apply_edit
+from app.settings import Settings
+from app.storyboard import (
+    SPEC_FIELDS,
+    EditError,
+    Storyboard,
+    StoryboardEdit,
+    StoryClip,
+    apply_edit,
+    clip_key,
+)
 
 router = APIRouter(prefix="/api", tags=["review"])
 
+MAX_LOOKUPS = 10  # clips an edit may name by id alone, each asked of its site
 NOT_IN_REVIEW: dict[int | str, dict[str, object]] = {
     409: ERRORS[400] | {"description": "The job has no storyboard, or no longer awaits review"}
 }
@@ -87,12 +99,8 @@ async def edit_storyboard(
     clip of the scene that was at its place), and the voice, music or subtitle settings. Only
     what an edit changes is made again at the render: an unchanged sentence is not spoken again.
     A bad edit is a 400 naming the scene and field (`scenes[2].clip: …`)."""
-    job = await jobs.get(job_id)
-    if job is None:
-        raise JobNotFound()
-    storyboard = _storyboard_of(job)
-    if job.status != JobStatus.AWAITING_REVIEW:
-        raise Conflict(f"Job is {job.status}; a storyboard can be edited only in awaiting_review.")
+    job, storyboard = await _in_review(job_id, jobs)
+    storyboard = await _with_named_clips(storyboard, body, job=job, settings=settings)
     try:
         edited, payload = apply_edit(
             storyboard, dict(job.payload), body, max_words=settings.max_script_words
@@ -107,6 +115,61 @@ async def edit_storyboard(
     if saved is None:
         raise Conflict("The job no longer awaits review.")
     return _view(saved, edited)
+
+
+class FootageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    query: str = Field(min_length=1, max_length=100, examples=["coral reef"])
+    source: Literal["auto", "pexels", "pixabay"] = Field(
+        "auto", description="auto: every stock site this server has a key for"
+    )
+
+
+class FootageFound(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    status: Literal["success"] = "success"
+    clips: list[ClipView] = Field(
+        description="now in the storyboard's `clips`: a scene may use one"
+    )
+    warnings: list[str] = Field(description="a site that failed while another answered")
+
+
+@router.post(
+    "/jobs/{job_id}/storyboard/search",
+    response_model=FootageFound,
+    responses={
+        **ERRORS, **NOT_FOUND, **NOT_IN_REVIEW,
+        502: ERRORS[400] | {"description": "Every site asked failed"},
+    },
+    summary="Search footage for a storyboard",
+)  # fmt: skip
+async def search_footage(
+    job_id: JobIdDep, body: FootageQuery, jobs: JobsDep, settings: SettingsDep
+) -> FootageFound:
+    """Search the stock sites this server has keys for (Pexels, Pixabay), for a frame of the
+    job's size. What is found joins the storyboard's `clips`, so an edit can name it."""
+    job, storyboard = await _in_review(job_id, jobs)
+    try:
+        sites = configured_sites(settings, body.source)
+    except SearchError as exc:
+        raise BadRequest(f"source: {exc}") from None
+    try:
+        found, warnings = await search(body.query, sites, settings=settings, size_px=_frame(job))
+    except SearchError as exc:
+        raise BadGateway(str(exc)) from None
+    clips = {**{clip_key(clip): clip for clip in found}, **storyboard.clips}
+    grown = storyboard.model_copy(update={"clips": clips})
+    saved = await jobs.edit_storyboard(
+        job_id, grown.model_dump(mode="json", by_alias=True), dict(job.payload)
+    )
+    if saved is None:
+        raise Conflict("The job no longer awaits review.")
+    return FootageFound(
+        clips=[ClipView(**clip.model_dump(), key=clip_key(clip)) for clip in found],
+        warnings=warnings,
+    )
 
 
 @router.post(
@@ -132,6 +195,47 @@ async def render_storyboard(
     queue_cap.added()
     background.add_task(request.app.state.wake_workers)
     return RetryResponse(job_id=job.id, state=job.status)
+
+
+async def _in_review(job_id: str, jobs: JobRepository) -> tuple[GenerationJob, Storyboard]:
+    job = await jobs.get(job_id)
+    if job is None:
+        raise JobNotFound()
+    storyboard = _storyboard_of(job)
+    if job.status != JobStatus.AWAITING_REVIEW:
+        raise Conflict(f"Job is {job.status}; a storyboard can be edited only in awaiting_review.")
+    return job, storyboard
+
+
+async def _with_named_clips(
+    storyboard: Storyboard, edit: StoryboardEdit, *, job: GenerationJob, settings: Settings
+) -> Storyboard:
+    """The storyboard with the stock clips the edit names by id but does not hold yet, asked of
+    their sites (a reviewer may paste a Pexels or Pixabay id); 400 naming the first that cannot
+    be had."""
+    wanted = [
+        (number, scene.clip)
+        for number, scene in enumerate(edit.scenes or ())
+        if scene.clip and scene.clip not in storyboard.clips
+    ]
+    if not wanted:
+        return storyboard
+    if len({key for _, key in wanted}) > MAX_LOOKUPS:
+        raise BadRequest(f"scenes: at most {MAX_LOOKUPS} clips from outside the storyboard at once")
+    clips = dict(storyboard.clips)
+    for number, key in wanted:
+        if key in clips:
+            continue
+        found = await lookup(key, settings=settings, size_px=_frame(job))
+        if isinstance(found, str):
+            raise BadRequest(f"scenes[{number}].clip: {found}")
+        clips[key] = found
+    return storyboard.model_copy(update={"clips": clips})
+
+
+def _frame(job: GenerationJob) -> tuple[int, int]:
+    spec = VideoSpec.model_validate(job.payload)
+    return frame_size_px(spec.aspect, spec.quality)
 
 
 def _storyboard_of(job: GenerationJob) -> Storyboard:

@@ -425,6 +425,27 @@ export interface paths {
         patch: operations["edit_storyboard_api_jobs__job_id__storyboard_patch"];
         trace?: never;
     };
+    "/api/jobs/{job_id}/storyboard/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search footage for a storyboard
+         * @description Search the stock sites this server has keys for (Pexels, Pixabay), for a frame of the
+         *     job's size. What is found joins the storyboard's `clips`, so an edit can name it.
+         */
+        post: operations["search_footage_api_jobs__job_id__storyboard_search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs/{job_id}/stream": {
         parameters: {
             query?: never;
@@ -435,9 +456,9 @@ export interface paths {
         /**
          * Follow a job (server-sent events)
          * @description Each event as `id:`, `event:` (its type) and `data:` (the event as JSON). After the job's
-         *     final event the stream sends `event: end` and closes. A reconnecting browser sends
-         *     `Last-Event-ID` and gets only what it missed. The streams a server holds open are capped:
-         *     past the cap, 503 with `Retry-After`.
+         *     final event (or the one that says it awaits review) the stream sends `event: end` and
+         *     closes. A reconnecting browser sends `Last-Event-ID` and gets only what it missed. The streams
+         *     a server holds open are capped: past the cap, 503 with `Retry-After`.
          */
         get: operations["stream_events_api_jobs__job_id__stream_get"];
         put?: never;
@@ -1164,6 +1185,40 @@ export interface components {
              * @example stage
              */
             type: string;
+        };
+        /** FootageFound */
+        FootageFound: {
+            /**
+             * Clips
+             * @description now in the storyboard's `clips`: a scene may use one
+             */
+            clips: components["schemas"]["ClipView"][];
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
+            /**
+             * Warnings
+             * @description a site that failed while another answered
+             */
+            warnings: string[];
+        };
+        /** FootageQuery */
+        FootageQuery: {
+            /**
+             * Query
+             * @example coral reef
+             */
+            query: string;
+            /**
+             * Source
+             * @description auto: every stock site this server has a key for
+             * @default auto
+             * @enum {string}
+             */
+            source: "auto" | "pexels" | "pixabay";
         };
         /**
          * GenerateRequest
@@ -3596,6 +3651,95 @@ export interface operations {
             };
             /** @description Internal error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    search_footage_api_jobs__job_id__storyboard_search_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FootageQuery"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FootageFound"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has no storyboard, or no longer awaits review */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every site asked failed */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
