@@ -4,12 +4,15 @@ answering `videos[].video_files[]` whose links point back at this server's `/fil
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+
+from app.settings import find_ffmpeg
 
 # Failure modes a test can ask for: the search answers 401, 429 once (Retry-After: 0) then
 # succeeds, 500 always, or no results; file downloads stop early once or always (Content-Length
@@ -59,6 +62,8 @@ class MediaHandler(BaseHTTPRequestHandler):
         self.requests.append(Recorded(url.path, query, dict(self.headers.items())))
         if url.path.startswith("/files/"):
             self._send_file(url.path.removeprefix("/files/"))
+        elif url.path.startswith("/stills/"):
+            self._send_still(url.path.removeprefix("/stills/").removesuffix(".jpg"))
         else:
             self.search(url.path, query)
 
@@ -86,6 +91,27 @@ class MediaHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def still_link(self, video: FakeVideo) -> str:
+        """Where the video's still is served (its first file's first frame, as a JPEG): not
+        below /files/, so a test counting downloads counts videos only."""
+        return f"http://{self.headers['Host']}/stills/{video.video_id}.jpg"
+
+    def _send_still(self, video_id: str) -> None:
+        video = next((v for v in self.videos if str(v.video_id) == video_id), None)
+        if video is None:
+            self.reply_json(404, {"error": "Not Found"})
+            return
+        data = subprocess.run(
+            [find_ffmpeg(), "-v", "error", "-i", str(self.media[video.files[0]].path),
+             "-frames:v", "1", "-f", "image2", "-c:v", "mjpeg", "-"],
+            capture_output=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
@@ -187,7 +213,7 @@ class PexelsHandler(MediaHandler):
             "width": largest.width_px,
             "height": largest.height_px,
             "url": f"https://www.pexels.com/video/{video.tags}-{video.video_id}/",
-            "image": f"https://images.pexels.com/videos/{video.video_id}/preview.jpeg",
+            "image": self.still_link(video),
             "duration": video.duration_s,
             "user": {"id": 1, "name": "Fake Filmer", "url": "https://www.pexels.com/@fake"},
             "video_files": video_files,

@@ -40,6 +40,8 @@ class PixabayHandler(MediaHandler):
         # At most four sizes: zip stops at the shorter of the two lists on purpose.
         pairs = zip(SIZE_NAMES, largest_first, strict=False)
         sizes.update({size: self._size(name) for size, name in pairs})
+        for entry in sizes.values():
+            entry["thumbnail"] = self.still_link(video) if entry["url"] else ""
         return {
             "id": video.video_id,
             "pageURL": f"https://pixabay.com/videos/id-{video.video_id}/",

@@ -59,6 +59,7 @@ class StoryboardView(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
+    status: Literal["success"] = "success"
     job_id: str
     state: JobStatus
     approved: bool

@@ -1923,6 +1923,12 @@ export interface components {
                 [key: string]: unknown;
             };
             state: components["schemas"]["JobStatus"];
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
         };
         /** TokenRequest */
         TokenRequest: {

@@ -53,3 +53,10 @@ export type GenerateBody = Pick<Schemas["GenerateRequest"], "videoSubject"> &
 
 /** The POST /api/batches body: `jobs` and nothing else required (see GenerateBody). */
 export type BatchBody = Pick<Schemas["BatchRequest"], "jobs"> & Partial<Omit<Schemas["BatchRequest"], "jobs">>;
+
+export type Storyboard = Schemas["StoryboardView"];
+export type StoryScene = Schemas["SceneView"];
+export type StoryClip = Schemas["ClipView"];
+export type FootageFound = Schemas["FootageFound"];
+/** The PATCH /api/jobs/{id}/storyboard body: every part optional (see GenerateBody). */
+export type StoryboardEdit = Partial<Schemas["StoryboardEdit"]>;

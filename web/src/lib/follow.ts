@@ -5,7 +5,7 @@ import { ApiError } from "../api/client";
 import { eventStreamUrl, listEvents } from "../api/events";
 import { getJob } from "../api/jobs";
 import type { EventList, Job, JobEvent } from "../api/types";
-import { TERMINAL_STATES } from "./states";
+import { SETTLED_STATES } from "./states";
 
 export const EVENT_TYPES = ["log", "stage", "progress", "state", "retry", "artifact"] as const;
 export const POLL_INTERVAL_MS = 1000;
@@ -66,7 +66,7 @@ export function followJob(jobId: string, handlers: FollowHandlers, options: Foll
       if (page.events.length === 0) {
         const job = await (options.fetchJob ?? getJob)(jobId);
         if (stopped) return;
-        if (TERMINAL_STATES.has(job.state)) {
+        if (SETTLED_STATES.has(job.state)) {
           const last = await (options.fetchEvents ?? listEvents)(jobId, after);
           if (stopped) return;
           deliver(last.events);

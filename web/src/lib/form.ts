@@ -52,6 +52,7 @@ export interface FormState {
   publish: boolean; // to YouTube, once the video is done
   privacy: Privacy;
   account: string; // a YouTube account's id; "" = the only connected one
+  review: boolean; // stop before the render, with a storyboard to edit
 }
 
 /** The server's own defaults (app/domain.py VideoSpec), so an untouched form asks for nothing
@@ -80,6 +81,7 @@ export const DEFAULT_FORM: FormState = {
   publish: false,
   privacy: DEFAULT_PRIVACY,
   account: "",
+  review: false,
 };
 
 /** What the next visit starts from: every choice, not the content (subject and script are this
@@ -119,6 +121,7 @@ export function toPayload(form: FormState): GenerateBody {
   if (form.voice) payload.voice = form.voice;
   if (form.useMusic && form.song !== RANDOM_SONG) payload.song = form.song;
   if (form.customPrompt.trim()) payload.customPrompt = form.customPrompt.trim();
+  if (form.review) payload.review = true;
   if (form.maxAttempts.trim()) payload.maxAttempts = clamp(Number(form.maxAttempts), 1, 10);
   if (form.publish) {
     payload.automateYoutubeUpload = true;

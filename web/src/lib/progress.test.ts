@@ -39,6 +39,20 @@ describe("computeProgress", () => {
     expect(byStage.metadata).toEqual({ stage: "metadata", fraction: 0, status: "pending" });
   });
 
+  it("shows a plan awaiting review with every stage before the subtitles done", () => {
+    const events = [
+      event("state", { state: "running" }),
+      event("stage", { stage: "footage", progress: 0.22 }),
+      event("stage", { stage: "review", progress: 0.37 }),
+      event("state", { state: "awaiting_review" }),
+    ];
+    const progress = computeProgress(events, queuedJob);
+    expect(progress.state).toBe("awaiting_review");
+    expect(progress.stages.map((s) => s.status)).toEqual([
+      "done", "done", "done", "done", "pending", "pending", "pending", "pending",
+    ]);
+  });
+
   it("fills everything once completed", () => {
     const events = [event("stage", { stage: "voice", progress: 0.1 }), event("state", { state: "completed" })];
     const progress = computeProgress(events, queuedJob);

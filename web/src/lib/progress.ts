@@ -14,6 +14,8 @@ export const STAGE_STARTS: ReadonlyArray<readonly [string, number]> = [
   ["qa", 0.97],
 ];
 export const STAGES = STAGE_STARTS.map(([name]) => name);
+/** The stage a job asked for review reports once its plan is made (it then awaits review). */
+export const REVIEW_STAGE = "review";
 
 export type StageStatus = "pending" | "active" | "done" | "failed" | "stopped";
 
@@ -80,11 +82,14 @@ export function computeProgress(events: readonly JobEvent[], job: JobSnapshot): 
   }
   if (state === "completed") overall = 1;
   overall = clamp01(overall);
-  const current = stage === null ? -1 : STAGES.indexOf(stage);
+  // A plan made for review has done every stage before the subtitles (timed at the render).
+  const planned = stage === REVIEW_STAGE;
+  const current = planned ? STAGES.indexOf("subtitles") : stage === null ? -1 : STAGES.indexOf(stage);
   const stages = STAGE_STARTS.map(([name, start], index): StageProgress => {
     const end = index + 1 < STAGE_STARTS.length ? STAGE_STARTS[index + 1][1] : 1;
     if (state === "completed") return { stage: name, fraction: 1, status: "done" };
-    if (current < 0 || index > current) return { stage: name, fraction: 0, status: "pending" };
+    if (current < 0 || index > current || (planned && index === current))
+      return { stage: name, fraction: 0, status: "pending" };
     if (index < current) return { stage: name, fraction: 1, status: "done" };
     const fraction = clamp01((overall - start) / (end - start));
     const status: StageStatus =

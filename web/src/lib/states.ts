@@ -22,3 +22,7 @@ export const TERMINAL_STATES: ReadonlySet<string> = new Set([
 
 export const isJobState = (value: string): value is JobState =>
   (JOB_STATES as string[]).includes(value);
+
+/** The states no worker will change: ended, or waiting for a person (review). A job's events
+ * stop there. */
+export const SETTLED_STATES: ReadonlySet<string> = new Set([...TERMINAL_STATES, "awaiting_review"]);

@@ -245,6 +245,9 @@ export function CreatePage() {
         <aside class="create-side">
           <div class="panel sticky">
             <CaptionPreview settings={form} />
+            <label class="check">
+              <input id="field-review" type="checkbox" checked={form.review} onChange={check("review")} /> Review before rendering
+            </label>
             {submitError && <Notice kind="error">{submitError}</Notice>}
             <button type="submit" class="primary wide" disabled={submitting}>
               {submitting ? "Queuing…" : "Create video"}

@@ -12,6 +12,7 @@ import { publishJob } from "../api/youtube";
 import { CopyButton } from "../components/CopyButton";
 import { Loading, Notice } from "../components/Notice";
 import { PublishChoices } from "../components/PublishChoices";
+import { StoryboardEditor } from "../components/StoryboardEditor";
 import { useApiKeyVersion } from "../hooks/useApi";
 import { useScopeToken, useSignedMedia } from "../hooks/useToken";
 import { followJob, type FollowMode } from "../lib/follow";
@@ -203,10 +204,20 @@ export function JobPage(props: { id: string }) {
             Retry
           </button>
           <span class="muted follow-mode">
-            {mode === "ended" ? "Finished." : mode === "polling" ? "Live updates by polling." : "Live."}
+            {mode !== "ended" ? (mode === "polling" ? "Live updates by polling." : "Live.")
+              : job.state === "awaiting_review" ? "Waiting for your review." : "Finished."}
           </span>
         </div>
       </section>
+
+      {job.state === "awaiting_review" && (
+        <StoryboardEditor jobId={job.id} onRendered={() => {
+          setActionMessage({ kind: "success", text: "Queued for its render." });
+          setMode("stream");
+          setFollowCount((count) => count + 1);
+          void refreshJob();
+        }} />
+      )}
 
       {job.state === "completed" && !publishing && <Result job={job} />}
 

@@ -1,0 +1,74 @@
+/** A storyboard being edited in the page: its scenes as the reviewer has them now, and the
+ * PATCH that asks the server for the same. Pure, so the editing rules are tested without a
+ * browser. */
+import type { Storyboard, StoryboardEdit, StoryClip } from "../api/types";
+
+export interface DraftScene {
+  /** Which scene of the server's storyboard it started as (null: added here). */
+  from: number | null;
+  text: string;
+  clip: StoryClip | null; // null: a generated background
+  candidates: StoryClip[];
+  startS: number | null;
+  endS: number | null;
+}
+
+export const draftOf = (board: Storyboard): DraftScene[] =>
+  board.scenes.map((scene, index) => ({
+    from: index,
+    text: scene.text,
+    clip: scene.clip,
+    candidates: scene.candidates,
+    startS: scene.startS,
+    endS: scene.endS,
+  }));
+
+/** The scene at `from` moved to `to` (both indices in the list). */
+export function moveScene(scenes: DraftScene[], from: number, to: number): DraftScene[] {
+  if (from === to || from < 0 || to < 0 || from >= scenes.length || to >= scenes.length) return scenes;
+  const moved = [...scenes];
+  const [scene] = moved.splice(from, 1);
+  moved.splice(to, 0, scene);
+  return moved;
+}
+
+export const removeScene = (scenes: DraftScene[], index: number): DraftScene[] =>
+  scenes.length > 1 ? scenes.filter((_, at) => at !== index) : scenes;
+
+export const setText = (scenes: DraftScene[], index: number, text: string): DraftScene[] =>
+  scenes.map((scene, at) => (at === index ? { ...scene, text } : scene));
+
+/** The scene shows `clip`; the one it showed joins its candidates, so a swap can be undone. */
+export function chooseClip(scenes: DraftScene[], index: number, clip: StoryClip | null): DraftScene[] {
+  return scenes.map((scene, at) => {
+    if (at !== index) return scene;
+    const others = scene.candidates.filter((candidate) => candidate.key !== clip?.key);
+    const previous = scene.clip && scene.clip.key !== clip?.key ? [scene.clip] : [];
+    return { ...scene, clip, candidates: [...previous, ...others] };
+  });
+}
+
+/** The PATCH body: every scene with its text and clip spelt out, so order is never guessed. */
+export const toEdit = (scenes: DraftScene[], settings: StoryboardEdit = {}): StoryboardEdit => ({
+  ...settings,
+  scenes: scenes.map((scene) => ({ text: scene.text.trim(), clip: scene.clip?.key ?? null })),
+});
+
+/** Whether the draft asks for anything the server's storyboard does not hold. */
+export function changed(scenes: DraftScene[], board: Storyboard): boolean {
+  if (scenes.length !== board.scenes.length) return true;
+  return scenes.some((scene, index) => {
+    const server = board.scenes[index];
+    return scene.text.trim() !== server.text || (scene.clip?.key ?? null) !== (server.clip?.key ?? null);
+  });
+}
+
+/** "0:04.2–0:09.8", or "not spoken yet" for a scene whose text changed. */
+export function sceneTime(scene: Pick<DraftScene, "startS" | "endS">): string {
+  if (scene.startS === null || scene.endS === null) return "not spoken yet";
+  const clock = (seconds: number) => {
+    const minutes = Math.floor(seconds / 60);
+    return `${minutes}:${(seconds - minutes * 60).toFixed(1).padStart(4, "0")}`;
+  };
+  return `${clock(scene.startS)}–${clock(scene.endS)}`;
+}
