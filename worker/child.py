@@ -23,10 +23,10 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from app.domain import VideoSpec
+from app.media import find_ffprobe, probe_media
 from app.storage import sha256_file
 from app.storyboard import Storyboard
 from worker.errors import PipelineError
-from worker.media import find_ffprobe, probe_media
 from worker.options import PipelineOptions
 from worker.pipeline.base import OutputFile, ProgressEvent
 from worker.pipeline.run import plan_storyboard, run_pipeline

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from app.media import Clip
 from bench.render.inputs import CLIP_DURATION_S, VOICE_DURATION_S, ensure_inputs, wrap_cue
-from worker.media import Clip
 from worker.pipeline.render import (
     COVER_SLACK_S,
     Segment,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.media import Clip
 from app.settings import find_ffmpeg
 from worker.errors import PipelineError
-from worker.media import Clip
 from worker.pipeline.ffmpeg import GIST_CHARS, LOG_NAME
 from worker.pipeline.render import plan_render, render_video
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from app.media import Clip
 from app.settings import find_ffmpeg
 from tests.fakes import pexels, pixabay
 from tests.fakes.pexels import FakeVideo, MediaFile, MediaHandler
 from tests.fakes.server import serving
 from worker.cache import FileCache
 from worker.errors import ProviderError
-from worker.media import Clip
 from worker.options import FootageOptions
 from worker.pipeline import footage
 from worker.pipeline.footage import gather_footage

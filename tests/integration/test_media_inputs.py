@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from app.media import EXIF_ORIENTATION_TAG, find_ffprobe, probe_media, sniff_container
 from app.settings import find_ffmpeg
 from tests.fakes import pexels
 from tests.fakes.pexels import FakeVideo, MediaFile
 from tests.fakes.server import serving
-from worker.media import EXIF_ORIENTATION_TAG, find_ffprobe, probe_media, sniff_container
 from worker.options import FootageOptions
 from worker.pipeline.footage import gather_footage
 from worker.pipeline.render import plan_render, plan_segments, segment_command

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from app.domain import Aspect, frame_size_px
+from app.media import Clip
 from app.settings import find_ffmpeg
 from app.songs import FolderSongs
 from worker.errors import PipelineError
-from worker.media import Clip
 from worker.pipeline.music import choose_song
 from worker.pipeline.render import plan_render, render_video
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.media import Clip
 from app.stock import (
     Rendition,
     choose_rendition,
@@ -17,7 +18,6 @@ from app.stock import (
     pexels_slug_words,
 )
 from worker.errors import PipelineError
-from worker.media import Clip
 from worker.options import FootageOptions
 from worker.pipeline.footage import Chooser, gather_footage
 from worker.pipeline.match import keyword_relevance, rank, scene_query

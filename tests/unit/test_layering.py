@@ -26,7 +26,8 @@ RULES = [
 # database.
 SHARED = (
     "app.domain", "app.errors", "app.settings", "app.version", "app.voices", "app.speech",
-    "app.songs", "app.queue_metrics", "app.storage", "app.s3_uploads",
+    "app.songs", "app.queue_metrics", "app.storage", "app.s3_uploads", "app.media", "app.stock",
+    "app.storyboard", "app.footage_search",
 )  # fmt: skip
 FORBIDDEN_TO_SHARED = ("app.db", "app.api", "app.main", "app.schemas", "app.commands")
 RULES += [

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.domain import Aspect, Quality
+from app.media import Clip
 from worker.errors import PipelineError
-from worker.media import Clip
 from worker.pipeline.ffmpeg import filter_value
 from worker.pipeline.mix import Loudness, loudness_command, parse_loudness
 from worker.pipeline.render import (

@@ -2,4 +2,4 @@
 
 `run_pipeline` (`worker.pipeline.run`) runs the stages in order; each stage is a module here. The
 types it shares with the providers live outside this package (`worker.errors`, `worker.options`,
-`worker.media`), so that providers never import a stage."""
+`app.media`), so that providers never import a stage."""

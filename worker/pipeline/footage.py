@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
+from app.media import Clip
 from worker.cache import FileCache
 from worker.errors import PipelineError, ProviderError
-from worker.media import Clip
 from worker.options import FootageOptions
 from worker.pipeline.match import (
     CONTENDERS,

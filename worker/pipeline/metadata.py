@@ -14,8 +14,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from app.media import forced_input
 from worker.errors import PipelineError
-from worker.media import forced_input
 from worker.pipeline.script import language_name, split_sentences
 from worker.pipeline.terms import keywords
 from worker.providers.llm import LLM, parse_json_reply

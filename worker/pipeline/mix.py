@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from worker.media import forced_input
+from app.media import forced_input
 from worker.pipeline.ffmpeg import ffmpeg_error, start_ffmpeg
 
 AUDIO_RATE_HZ = 48_000

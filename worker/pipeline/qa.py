@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from worker.media import find_ffprobe, probe_media
+from app.media import find_ffprobe, probe_media
 from worker.pipeline.ffmpeg import filter_value
 
 STAGE = "qa"

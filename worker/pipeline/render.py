@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import IO
 
 from app.domain import Aspect, Quality, frame_size_px
+from app.media import UPRIGHT_FILTERS, Clip, forced_input
 from worker.errors import PipelineError
-from worker.media import UPRIGHT_FILTERS, Clip, forced_input
 from worker.pipeline.ffmpeg import ffmpeg_error, filter_value, start_ffmpeg
 from worker.pipeline.mix import (
     AUDIO_RATE_HZ,

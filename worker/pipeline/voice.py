@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.media import forced_input, le_bytes
 from app.storage import sha256_file
 from worker.cache import FileCache, cache_key
 from worker.errors import PipelineError
-from worker.media import forced_input, le_bytes
 from worker.options import VoiceOptions
 from worker.providers import tts
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.media import Clip
+from app.media import Clip
 from worker.providers.footage import Scene
 
 FPS = 30  # the output frame rate (render.FPS): lavfi sources must produce it themselves

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from worker.media import (
+from app.media import (
     FOOTAGE_CONTAINERS,
     SIDEWAYS,
     STILL_CONTAINER_NAMES,

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
+from app.media import VIDEO_CONTAINER_NAMES, VIDEO_CONTAINERS, Clip, sniff_container
 from app.stock import Rendition, StockVideo, choose_rendition, parse_answer, search_request
 from worker.cache import FileCache, cache_key
 from worker.errors import ProviderError
-from worker.media import VIDEO_CONTAINER_NAMES, VIDEO_CONTAINERS, Clip, sniff_container
 from worker.providers.footage import Candidate, Scene, Warn
 from worker.providers.http import Sleep, download, redact, request_json
 

@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 import httpx
 
+from app.media import le_bytes
 from app.speech import OnSentence, SpeechError, run_espeak, run_piper
 from app.voices import ORIGINAL_VOICES, PiperVoiceFiles, espeak_voices, find_piper_voice
 from worker.errors import PipelineError, ProviderError
-from worker.media import le_bytes
 from worker.options import VoiceOptions
 from worker.providers.espeak_library import EspeakError, EspeakLibrary, WordMark, espeak_library
 from worker.providers.http import DEFAULT_ATTEMPTS, Sleep, backoff_s, redact, scrub, status_error
