@@ -165,6 +165,7 @@ def _guard_requests(app: FastAPI, settings: Settings) -> None:
         BodySizeLimit,
         max_bytes=settings.max_json_bytes,
         max_bytes_by_path={"/api/upload-songs": settings.max_upload_bytes},
+        max_bytes_by_ending={"/storyboard/clips": settings.max_upload_bytes},
     )
     # The guard checks the URL tokens POST /api/tokens issues with the same instance.
     app.state.url_tokens = None

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.clip_uploads import SOURCE as UPLOAD_SOURCE
+from app.clip_uploads import copy_out, is_upload_name
 from app.db.models import GenerationJob
 from app.db.repositories import Repositories
 from app.db.repositories.accounts import check_secret_key
@@ -283,6 +285,10 @@ class Worker:
             pulled = await pull_stages(store, stages_dir, job.id)
             if pulled:
                 job.log.info("stages from the bucket: %s", ", ".join(pulled))
+            try:
+                await asyncio.to_thread(self._uploads_here, job)
+            except StorageError as exc:
+                return Outcome(job_file.parent, error={"message": str(exc), "stage": "footage"})
         if job.stop_reason is not None:
             return Outcome(job_file.parent)
 
@@ -306,6 +312,17 @@ class Worker:
             if isinstance(pushed, BaseException):
                 job.log.warning("a stage was not copied to the bucket: %s", pushed)
         return outcome
+
+    def _uploads_here(self, job: RunningJob) -> None:
+        """The clips uploaded for a reviewed storyboard, copied from the bucket to this host."""
+        clips = (job.storyboard or {}).get("clips", {})
+        for scene in (job.storyboard or {}).get("scenes", ()):
+            clip = clips.get(scene.get("clip") or "", {})
+            if clip.get("source") == UPLOAD_SOURCE and is_upload_name(str(clip.get("id"))):
+                copy_out(
+                    self.settings.object_store, job_id=job.id, name=str(clip["id"]),
+                    data_dir=self.settings.data_dir,
+                )  # fmt: skip
 
     def _stages_dir(self, job_id: str) -> Path:
         """Where a job's stage records are kept on this host (worker/pipeline/stages.py)."""

@@ -15,22 +15,31 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """Refuse a request whose body passes its path's limit with 413 in the error envelope.
 
-    Every path gets `max_bytes` unless `max_bytes_by_path` names it (uploads). A declared
+    Every path gets `max_bytes` unless `max_bytes_by_path` names it, or its end
+    (`max_bytes_by_ending`: a path under a job) is named there (uploads). A declared
     Content-Length over the limit is refused before reading; a chunked body is counted as it
     arrives, so a client cannot get around the limit by leaving the length out."""
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, max_bytes_by_path: Mapping[str, int]
-    ) -> None:
+        self, app: ASGIApp, *, max_bytes: int, max_bytes_by_path: Mapping[str, int],
+        max_bytes_by_ending: Mapping[str, int] | None = None,
+    ) -> None:  # fmt: skip
         self.app = app
         self.max_bytes = max_bytes
         self.max_bytes_by_path = dict(max_bytes_by_path)
+        self.max_bytes_by_ending = dict(max_bytes_by_ending or {})
+
+    def limit(self, path: str) -> int:
+        if path in self.max_bytes_by_path:
+            return self.max_bytes_by_path[path]
+        ending = next((end for end in self.max_bytes_by_ending if path.endswith(end)), None)
+        return self.max_bytes if ending is None else self.max_bytes_by_ending[ending]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes_by_path.get(scope["path"], self.max_bytes)
+        limit = self.limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_too_large(send, limit)

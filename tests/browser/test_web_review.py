@@ -1,8 +1,9 @@
 """Review before render in Chromium against the real server, on each database: a video created
-with "Review before rendering" stops at its storyboard; scene 2's text is edited and scene 3's
-clip swapped for a candidate on the page; the render that follows shows the new text in the
-subtitles and the new clip in scene 3's frames, and scene 1's voice is the same bytes as before
-(the loopback speech server and Pexels count what they are asked)."""
+with "Review before rendering" stops at its storyboard; scene 2's text is edited, scene 3's
+clip swapped for a candidate and scene 1 given an uploaded clip on the page; the render that
+follows shows the new text in the subtitles and the new clips in scenes 1 and 3's frames, and
+scene 1's voice is the same bytes as before (the loopback speech server and Pexels count what
+they are asked)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,11 @@ def top_red(video: Path, at_s: float) -> int:
 
 
 def test_a_reviewed_video_renders_the_edited_text_and_the_swapped_clip(
-    page: Page, server: Server, services: tuple[Any, Any, str, str], tmp_path: Path
+    page: Page,
+    server: Server,
+    services: tuple[Any, Any, str, str],
+    media: dict[str, MediaFile],
+    tmp_path: Path,
 ) -> None:
     speech, stock, _, _ = services
     page.goto(f"{server.base_url}/#/")
@@ -141,6 +146,12 @@ def test_a_reviewed_video_renders_the_edited_text_and_the_swapped_clip(
     expect(scenes.nth(2).get_by_test_id("scene-clip")).to_have_attribute(
         "data-clip", f"Pexels:{chosen[1]}"
     )
+    # Scene 1 gets a clip of one's own: clip 7's file, uploaded from this machine.
+    own = media["clip-7.mp4"].path
+    page.get_by_label("Upload a clip for scene 1").set_input_files(str(own))
+    expect(scenes.nth(0).get_by_test_id("scene-clip")).to_have_attribute(
+        "data-clip", re.compile(r"^upload:[0-9a-f]{16}\.mp4$")
+    )
     page.get_by_role("button", name="Render the video").click()
 
     expect(page.get_by_test_id("job-state")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
@@ -158,5 +169,7 @@ def test_a_reviewed_video_renders_the_edited_text_and_the_swapped_clip(
     # Scene 3's frames come from the clip chosen for it.
     third = cue_start_s(srt, credits[2]["text"])
     assert abs(top_red(work / "video.mp4", third + 0.4) - red_of(int(chosen[1]))) <= 12
+    assert credits[0]["source"] == "upload"
+    assert abs(top_red(work / "video.mp4", 1.0) - red_of(7)) <= 12
     downloads = [r.path for r in stock.requests if r.path.startswith("/files/")]
     assert downloads.count(f"/files/clip-{chosen[1]}.mp4") == 1

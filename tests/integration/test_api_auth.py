@@ -102,11 +102,15 @@ def assert_refused(response: httpx.Response, message: str) -> None:
 # With the key, each route answers as it would without one: the voice is unknown on purpose
 # (a real sample would be synthesised).
 # A completed job has no storyboard (only one queued for review has).
-ANSWER_WITH_KEY = {"/api/voices/{voice_id}/sample": 404, "/api/jobs/{job_id}/storyboard": 409}
+ANSWER_WITH_KEY = {
+    "/api/voices/{voice_id}/sample": 404,
+    "/api/jobs/{job_id}/storyboard": 409,
+    "/api/jobs/{job_id}/storyboard/clips/{name}": 404,  # a song's name is no clip's
+}
 
 
 async def test_every_get_route_needs_the_key(keyed: Settings, library: Library) -> None:
-    assert len(GET_ROUTES) == 20, GET_ROUTES
+    assert len(GET_ROUTES) == 21, GET_ROUTES
     async with serve(keyed) as client:
         for template in GET_ROUTES:
             path = library.path(template)

@@ -342,3 +342,35 @@ async def test_a_reviewer_searches_footage_and_names_a_stock_clip_by_its_id(
     ]
     downloads = [r.path for r in services.other.requests if r.path.startswith("/files/")]
     assert downloads == ["/files/clip-4.mp4"]
+
+
+async def test_a_clip_of_ones_own_is_checked_by_its_content_and_rendered(
+    client: httpx.AsyncClient, worker: Worker, settings: Settings, media: dict[str, MediaFile]
+) -> None:
+    job_id = await queue_for_review(client)
+    await until_state(client, job_id, "awaiting_review")
+    uploads = f"/api/jobs/{job_id}/storyboard/clips"
+
+    fake = await client.post(uploads, files={"file": ("holiday.mp4", b"not a video at all")})
+    assert fake.status_code == 400
+    assert fake.json()["message"].startswith("file: holiday.mp4 is neither a video")
+    own = media["clip-5.mp4"].path.read_bytes()
+    kept = await client.post(uploads, files={"file": ("my-harbour_at dawn.mp4", own, "video/mp4")})
+    assert kept.status_code == 200, kept.text
+    clip = kept.json()["clip"]
+    assert clip["key"].startswith("upload:") and clip["description"] == "my harbour at dawn"
+    assert (clip["widthPx"], clip["heightPx"]) == (288, 512) and clip["durationS"] > 5
+    served = await client.get(clip["previewUrl"])
+    assert served.status_code == 200 and served.content == own
+    assert served.headers["content-type"] == "video/mp4"
+    assert (await client.get(f"{uploads}/..%2F1%2Fjob.json")).status_code == 404
+
+    edited = await client.patch(
+        f"/api/jobs/{job_id}/storyboard", json={"scenes": [{"clip": clip["key"]}]}
+    )
+    assert edited.status_code == 200, edited.text
+    assert (await client.post(f"/api/jobs/{job_id}/render")).status_code == 200
+    job = await until_state(client, job_id, "completed", "failed")
+    assert job["state"] == "completed", job
+    credits = json.loads((settings.jobs_dir / job_id / "1" / "footage.json").read_text())
+    assert [scene["source"] for scene in credits["scenes"]] == ["upload"]

@@ -27,7 +27,7 @@ RULES = [
 SHARED = (
     "app.domain", "app.errors", "app.settings", "app.version", "app.voices", "app.speech",
     "app.songs", "app.queue_metrics", "app.storage", "app.s3_uploads", "app.media", "app.stock",
-    "app.storyboard", "app.footage_search",
+    "app.storyboard", "app.footage_search", "app.clip_uploads",
 )  # fmt: skip
 FORBIDDEN_TO_SHARED = ("app.db", "app.api", "app.main", "app.schemas", "app.commands")
 RULES += [

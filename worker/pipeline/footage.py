@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from app import clip_uploads
 from app.media import Clip
 from worker.cache import FileCache
 from worker.errors import PipelineError, ProviderError
@@ -42,6 +43,7 @@ SOURCES = ("auto", "pexels", "pixabay", "local", "generated")
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 ALTERNATIVES = 8  # candidates kept beside a scene's choice, for a review to swap in
 STOCK_SITES = ("pexels", "pixabay")
+UPLOADED = clip_uploads.SOURCE
 KEY_SETTINGS = {"pexels": "PEXELS_API_KEY", "pixabay": "MONEYPRINTER_PIXABAY_API_KEY"}
 
 
@@ -219,9 +221,11 @@ def fetch_chosen(
     report: ReportLog,
     cache: FileCache | None = None,
     sleep: Sleep = time.sleep,
+    uploads_dir: Path | None = None,
 ) -> list[Pick]:
     """The clips a reviewer chose, one per scene (None: a generated background): nothing is
-    searched for. A chosen clip that cannot be had any more fails the job, naming its scene."""
+    searched for. A clip the reviewer uploaded is in `uploads_dir` (app/clip_uploads.py). A
+    chosen clip that cannot be had any more fails the job, naming its scene."""
 
     def warn(message: str) -> None:
         report("warning", message)
@@ -249,6 +253,8 @@ def fetch_chosen(
                     providers[name] = LocalFootage(
                         options.media_dir, ffmpeg_exe=ffmpeg_exe, warn=warn
                     )
+                elif name == UPLOADED and uploads_dir is not None:
+                    providers[name] = LocalFootage(uploads_dir, ffmpeg_exe=ffmpeg_exe, warn=warn)
             provider = providers.get(name)
             probed = provider.probe(candidate) if provider is not None else None
             clip = provider.fetch(probed, scene, work_dir=work_dir) if provider and probed else None
@@ -258,6 +264,7 @@ def fetch_chosen(
                     "had any more; choose another in the storyboard",
                     retryable=False, stage=STAGE,
                 )  # fmt: skip
+            clip = dataclasses.replace(clip, source=candidate.source)  # an upload says so
             upscaled = candidate.width_px < width_px or candidate.height_px < height_px
             ranked = Ranked(candidate, relevance=0.0, score=0.0, upscaled=upscaled, recent=False)
             picks.append(Pick(scene, clip, ranked, 1))

@@ -63,18 +63,19 @@ class Plan:
 def run_pipeline(
     spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
     recent_clips: frozenset[str] = frozenset(), stages: StageStore = StageStore(None),
-    storyboard: Storyboard | None = None,
+    storyboard: Storyboard | None = None, uploads_dir: Path | None = None,
 ) -> PipelineResult:  # fmt: skip
     """Make the video of `spec` in `work_dir`. Raises PipelineError (a ProviderError names the
     service) on failure; warnings from fallbacks arrive through `report`. `recent_clips`: the
     clips of recent videos of the same subject or account, used again only when nothing else
     fits. A stage whose inputs `stages` holds a record for (an earlier attempt's) is not run
     again; each stage is recorded there, but a footage choice made while a source failed. A
-    reviewed `storyboard` gives the narration and the clips: no LLM writes, nothing is searched."""
+    reviewed `storyboard` gives the narration and the clips (those uploaded for it are in
+    `uploads_dir`): no LLM writes, nothing is searched."""
     report = _Progress(report)
     plan = _plan(
         spec, work_dir, options=options, report=report, recent_clips=recent_clips,
-        stages=stages, storyboard=storyboard,
+        stages=stages, storyboard=storyboard, uploads_dir=uploads_dir,
     )  # fmt: skip
     track, picks, (width_px, height_px) = plan.track, plan.picks, plan.size_px
     ass_path, srt_path = _subtitles(
@@ -173,6 +174,7 @@ def candidate_of(clip: StoryClip) -> Candidate:
 def _plan(
     spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: _Progress,
     recent_clips: frozenset[str], stages: StageStore, storyboard: Storyboard | None = None,
+    uploads_dir: Path | None = None,
 ) -> Plan:  # fmt: skip
     """Script, voice, scenes and footage: from the LLM and the sources, or from a storyboard."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -218,7 +220,7 @@ def _plan(
     else:
         picks = _chosen_footage(
             spec, storyboard, texts, planned, work_dir, size_px=size_px, options=options,
-            stages=stages, report=report,
+            stages=stages, report=report, uploads_dir=uploads_dir,
         )  # fmt: skip
     return Plan(text, track, planned, picks, ends, size_px, llm)
 
@@ -430,6 +432,7 @@ def _chosen_footage(
     options: PipelineOptions,
     stages: StageStore,
     report: Report,
+    uploads_dir: Path | None,
 ) -> list[footage.Pick]:
     """The clips the reviewed storyboard names, fetched (or taken from the cache)."""
     chosen = [
@@ -470,6 +473,7 @@ def _chosen_footage(
         subject=spec.video_subject,
         report=log,
         cache=options.cache(),
+        uploads_dir=uploads_dir,
     )
     _keep_footage(stages, key, picks, work_dir)
     return picks

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, File, Request, Response, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.deps import JobIdDep, JobsDep, SettingsDep, songs_of
+from app.api.files import local_file, stored_file
 from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
+from app.clip_uploads import MIME_TYPES, ClipRefused, is_upload_name, keep_upload, upload_key
 from app.db.models import GenerationJob
 from app.db.repositories import JobRepository
 from app.domain import JobStatus, VideoSpec, frame_size_px
-from app.errors import BadGateway, BadRequest, Conflict, JobNotFound
+from app.errors import BadGateway, BadRequest, Conflict, JobNotFound, NotFound
 from app.footage_search import SearchError, configured_sites, lookup, search
-from app.schemas import RetryResponse
+from app.schemas import ErrorResponse, RetryResponse
 from app.settings import Settings
 from app.storyboard import (
     SPEC_FIELDS,
@@ -173,6 +178,81 @@ async def search_footage(
     )
 
 
+class ClipUploaded(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    status: Literal["success"] = "success"
+    clip: ClipView = Field(description="now in the storyboard's `clips`, for a scene")
+
+
+@router.post(
+    "/jobs/{job_id}/storyboard/clips",
+    response_model=ClipUploaded,
+    responses={
+        **ERRORS, **NOT_FOUND, **NOT_IN_REVIEW,
+        413: {"model": ErrorResponse, "description": "The request is too large"},
+    },
+    summary="Upload a clip for a storyboard",
+)  # fmt: skip
+async def upload_clip(
+    job_id: JobIdDep,
+    file: Annotated[UploadFile, File(description="a video (MP4/MOV, WebM/Matroska) or a picture")],
+    request: Request,
+    settings: SettingsDep,
+) -> ClipUploaded:
+    """Keep a clip of your own for the job: checked by its content (a video or a JPEG, PNG or
+    WebP picture that can be read), it joins the storyboard's `clips` as `upload:<name>`, for a
+    scene to show. The body is limited to MONEYPRINTER_MAX_UPLOAD_BYTES."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    # Short sessions around the file's check: it holds no database connection meanwhile.
+    async with maker() as session:
+        job, _ = await _in_review(job_id, JobRepository(session))
+    try:
+        clip = await asyncio.to_thread(
+            keep_upload, file.file, filename=file.filename or "", job_id=job.id,
+            data_dir=settings.data_dir, store=settings.object_store, ffmpeg_exe=settings.ffmpeg_exe,
+        )  # fmt: skip
+    except ClipRefused as exc:
+        raise BadRequest(f"file: {exc}") from None
+    served = f"{jobs_path(job.id)}/storyboard/clips/{clip.id}"
+    still = clip.duration_s == 0
+    clip = clip.model_copy(update={"preview_url": served, "thumbnail_url": served if still else ""})
+    async with maker.begin() as session:
+        jobs = JobRepository(session)
+        job, storyboard = await _in_review(job_id, jobs)
+        grown = storyboard.model_copy(update={"clips": {**storyboard.clips, clip_key(clip): clip}})
+        document = grown.model_dump(mode="json", by_alias=True)
+        if await jobs.edit_storyboard(job_id, document, dict(job.payload)) is None:
+            raise Conflict("The job no longer awaits review.")
+    return ClipUploaded(clip=ClipView(**clip.model_dump(), key=clip_key(clip)))
+
+
+@router.get(
+    "/jobs/{job_id}/storyboard/clips/{name}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"video/mp4": {}, "image/jpeg": {}}, "description": "The clip"},
+        **ERRORS, **NOT_FOUND,
+    },
+    summary="A clip uploaded for a storyboard",
+)  # fmt: skip
+async def get_uploaded_clip(
+    job_id: JobIdDep, name: str, settings: SettingsDep, request: Request
+) -> Response:
+    if not is_upload_name(name):
+        raise NotFound("No such clip.")
+    mime = MIME_TYPES[PurePosixPath(name).suffix]
+    store = settings.object_store
+    if store is not None:
+        return await stored_file(
+            store, upload_key(job_id, name), request, media_type=mime, filename=name
+        )
+    path = settings.data_dir / upload_key(job_id, name)
+    if not path.is_file():
+        raise NotFound("No such clip.")
+    return local_file(path, media_type=mime, filename=name)
+
+
 @router.post(
     "/jobs/{job_id}/render",
     response_model=RetryResponse,
@@ -232,6 +312,10 @@ async def _with_named_clips(
             raise BadRequest(f"scenes[{number}].clip: {found}")
         clips[key] = found
     return storyboard.model_copy(update={"clips": clips})
+
+
+def jobs_path(job_id: str) -> str:
+    return f"/api/jobs/{job_id}"
 
 
 def _frame(job: GenerationJob) -> tuple[int, int]:

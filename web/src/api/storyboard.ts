@@ -1,7 +1,7 @@
 /** Review before render: a job's storyboard, its edits, a footage search, and the render. */
 import { getJson, postJson, request } from "./client";
 import { jobPath } from "./jobs";
-import type { FootageFound, RetryResponse, Storyboard, StoryboardEdit } from "./types";
+import type { ClipUploaded, FootageFound, RetryResponse, Storyboard, StoryboardEdit } from "./types";
 
 const storyboardPath = (jobId: string) => `${jobPath(jobId)}/storyboard`;
 
@@ -18,3 +18,10 @@ export const searchFootage = (jobId: string, query: string) =>
   postJson<FootageFound>(`${storyboardPath(jobId)}/search`, { query });
 
 export const renderStoryboard = (jobId: string) => postJson<RetryResponse>(`${jobPath(jobId)}/render`);
+
+/** Keep a clip of one's own for the storyboard (checked by its content on the server). */
+export function uploadClip(jobId: string, file: File): Promise<ClipUploaded> {
+  const body = new FormData();
+  body.append("file", file, file.name);
+  return request<ClipUploaded>(`${storyboardPath(jobId)}/clips`, { method: "POST", body });
+}

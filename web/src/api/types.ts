@@ -60,3 +60,4 @@ export type StoryClip = Schemas["ClipView"];
 export type FootageFound = Schemas["FootageFound"];
 /** The PATCH /api/jobs/{id}/storyboard body: every part optional (see GenerateBody). */
 export type StoryboardEdit = Partial<Schemas["StoryboardEdit"]>;
+export type ClipUploaded = Schemas["ClipUploaded"];

@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "../api/client";
 import { jobPath, listArtifacts } from "../api/jobs";
-import { editStoryboard, getStoryboard, renderStoryboard, searchFootage } from "../api/storyboard";
+import { editStoryboard, getStoryboard, renderStoryboard, searchFootage, uploadClip } from "../api/storyboard";
 import type { Storyboard, StoryboardEdit, StoryClip } from "../api/types";
 import { useApiKeyVersion } from "../hooks/useApi";
 import { useScopeToken } from "../hooks/useToken";
@@ -118,6 +118,8 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
         setMessage({ kind: "error", text: describeError(caught) });
       }
     });
+  // A clip uploaded here plays from this server, with the job's URL token when it has a key.
+  const sign = (url: string) => (url.startsWith("/api/") && files.ready ? files.sign(url) : url);
   const drop = (to: number) => {
     if (dragged !== null) setScenes(moveScene(scenes, dragged, to));
     setDragged(null);
@@ -156,18 +158,16 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
                   onClick={() => setScenes(removeScene(scenes, index))}>✕</button>
               </span>
             </div>
-            <ClipPreview clip={scene.clip} />
+            <ClipPreview clip={scene.clip} sign={sign} />
             <textarea aria-label={`Scene ${index + 1} text`} rows={3} value={scene.text}
               onInput={(event) => setScenes(setText(scenes, index, event.currentTarget.value))} />
             {voiceUrl && files.ready && (
               <SceneVoice src={files.sign(voiceUrl)} scene={scene} number={index + 1} />
             )}
-            <Candidates scene={scene} number={index + 1}
+            <Candidates scene={scene} number={index + 1} sign={sign}
               choose={(clip) => setScenes(chooseClip(scenes, index, clip))}
-              search={async (query) => {
-                const found = await searchFootage(jobId, query);
-                return found.clips;
-              }} />
+              search={async (query) => (await searchFootage(jobId, query)).clips}
+              upload={async (file) => (await uploadClip(jobId, file)).clip} />
           </li>
         ))}
       </ol>
@@ -204,8 +204,8 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
 }
 
 /** The clip's still; its small rendition plays (muted) while the pointer is over it. */
-function ClipPreview(props: { clip: StoryClip | null }) {
-  const { clip } = props;
+function ClipPreview(props: { clip: StoryClip | null; sign: (url: string) => string }) {
+  const { clip, sign } = props;
   const [playing, setPlaying] = useState(false);
   if (!clip) return <div class="clip-preview generated" data-testid="scene-clip">Generated background</div>;
   const label = `${clip.source} ${clip.id}${clip.description ? `: ${clip.description}` : ""}`;
@@ -213,9 +213,9 @@ function ClipPreview(props: { clip: StoryClip | null }) {
     <div class="clip-preview" data-testid="scene-clip" data-clip={clip.key} title={label}
       onMouseEnter={() => setPlaying(true)} onMouseLeave={() => setPlaying(false)}>
       {playing && clip.previewUrl ? (
-        <video src={clip.previewUrl} autoPlay muted loop playsInline aria-label={label} />
+        <video src={sign(clip.previewUrl)} autoPlay muted loop playsInline aria-label={label} />
       ) : clip.thumbnailUrl ? (
-        <img src={clip.thumbnailUrl} alt={label} loading="lazy" />
+        <img src={sign(clip.thumbnailUrl)} alt={label} loading="lazy" />
       ) : (
         <span>{label}</span>
       )}
@@ -252,10 +252,12 @@ function SceneVoice(props: { src: string; scene: DraftScene; number: number }) {
 function Candidates(props: {
   scene: DraftScene;
   number: number;
+  sign: (url: string) => string;
   choose: (clip: StoryClip | null) => void;
   search: (query: string) => Promise<StoryClip[]>;
+  upload: (file: File) => Promise<StoryClip>;
 }) {
-  const { scene, number, choose, search } = props;
+  const { scene, number, sign, choose, search, upload } = props;
   const [query, setQuery] = useState("");
   const [found, setFound] = useState<StoryClip[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -277,7 +279,7 @@ function Candidates(props: {
           <li key={clip.key}>
             <button type="button" class="candidate" onClick={() => choose(clip)}
               aria-label={`Use ${clip.source} ${clip.id} for scene ${number}`} title={clip.description}>
-              {clip.thumbnailUrl ? <img src={clip.thumbnailUrl} alt="" loading="lazy" /> : <span>{clip.source} {clip.id}</span>}
+              {clip.thumbnailUrl ? <img src={sign(clip.thumbnailUrl)} alt="" loading="lazy" /> : <span>{clip.source} {clip.id}</span>}
             </button>
           </li>
         ))}
@@ -295,6 +297,26 @@ function Candidates(props: {
           onInput={(event) => setQuery(event.currentTarget.value)} />
         <button type="submit" disabled={!query.trim()}>Search</button>
       </form>
+      <label class="upload-clip">
+        Use a clip of your own{" "}
+        <input type="file" accept="video/mp4,video/quicktime,video/webm,video/x-matroska,image/jpeg,image/png,image/webp"
+          aria-label={`Upload a clip for scene ${number}`}
+          onChange={async (event) => {
+            const input = event.currentTarget;
+            const file = input.files?.[0];
+            if (!file) return;
+            setError(null);
+            try {
+              const clip = await upload(file);
+              setFound((known) => [clip, ...known.filter((other) => other.key !== clip.key)]);
+              choose(clip);
+            } catch (caught) {
+              setError(describeError(caught));
+            } finally {
+              input.value = "";
+            }
+          }} />
+      </label>
       {error && <Notice kind="error">{error}</Notice>}
     </div>
   );
