@@ -44,6 +44,9 @@ TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.
 
 # The job kind that uploads a finished video to YouTube (worker/publish.py).
 PUBLISH_KIND = "publish"
+# The job kind that renders one scene of a storyboard as a quick draft, for its reviewer (a
+# child-process pipeline, as `video`, that stops at the render; not listed by GET /api/jobs).
+PREVIEW_KIND = "preview"
 
 
 class EventType(StrEnum):

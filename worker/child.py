@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             spec, work_dir, options=options, report=report, recent_clips=recent, stages=stages,
             storyboard=storyboard,
             uploads_dir=Path(job["uploadsDir"]) if job.get("uploadsDir") else None,
+            preview=bool(job.get("preview")),
         )  # fmt: skip
     except PipelineError as exc:
         _emit(protocol, error_line(exc.message, retryable=exc.retryable, stage=exc.stage))

@@ -1,5 +1,6 @@
-"""Job kinds. A `video` job runs the pipeline in a child process (worker/runner.py); the kinds
-registered here run as a coroutine in the worker's own event loop instead.
+"""Job kinds. A `video` job runs the pipeline in a child process (worker/runner.py), and so does
+a `preview` (one scene of a storyboard, as a draft); the kinds registered here run as a
+coroutine in the worker's own event loop instead.
 
 An in-loop body must be short and must never block the loop: it shares it with the heartbeat and
 every other job. It gets the job (id, attempt, payload, log) and returns when done; an exception
@@ -14,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from app.domain import PREVIEW_KIND
+
 if TYPE_CHECKING:
     from worker.runner import RunningJob
 
 VIDEO = "video"
+CHILD_KINDS = frozenset({VIDEO, PREVIEW_KIND})
 
 InLoopBody = Callable[["RunningJob"], Coroutine[Any, Any, None]]
 IN_LOOP_KINDS: dict[str, InLoopBody] = {}
@@ -27,8 +31,8 @@ def in_loop_kind(name: str) -> Callable[[InLoopBody], InLoopBody]:
     """Register a coroutine function as the body of job kind `name`."""
 
     def register(body: InLoopBody) -> InLoopBody:
-        if name == VIDEO:
-            raise ValueError("the video kind runs the pipeline and cannot be replaced")
+        if name in CHILD_KINDS:
+            raise ValueError(f"the {name} kind runs the pipeline and cannot be replaced")
         IN_LOOP_KINDS[name] = body
         return body
 

@@ -19,19 +19,19 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clip_uploads import SOURCE as UPLOAD_SOURCE
-from app.clip_uploads import copy_out, is_upload_name
+from app.clip_uploads import UPLOADS_DIR, copy_out, is_upload_name
 from app.db.models import GenerationJob
 from app.db.repositories import Repositories
 from app.db.repositories.accounts import check_secret_key
 from app.db.session import autocommits_one_statement, is_transient_error
-from app.domain import PUBLISH_KIND, EventLevel, EventType, VideoSpec
+from app.domain import PREVIEW_KIND, PUBLISH_KIND, EventLevel, EventType, VideoSpec
 from app.settings import Settings
 from app.storage import StorageError
 from app.version import app_version
 from worker.bucket import pull_stages, push_stage, stage_song, stages_prefix, store_outputs
 from worker.completer import Completer
 from worker.errors import Deferred, PipelineError
-from worker.kinds import IN_LOOP_KINDS, VIDEO, InLoopBody
+from worker.kinds import CHILD_KINDS, IN_LOOP_KINDS, VIDEO, InLoopBody
 from worker.options import PipelineOptions
 from worker.providers.http import scrub
 from worker.publish import Publisher
@@ -249,7 +249,7 @@ class Worker:
         body = self._publisher.publish if job.kind == PUBLISH_KIND else IN_LOOP_KINDS.get(job.kind)
         if body is not None:
             return await self._run_in_loop(job, body, work_dir)
-        if job.kind != VIDEO:
+        if job.kind not in CHILD_KINDS:
             error = {"message": f"Unknown job kind {job.kind!r}.", "retryable": False}
             return Outcome(work_dir, error=error)
         videos = self.settings.footage_memory_videos
@@ -269,6 +269,8 @@ class Worker:
             spec=job.payload,
             recent_clips=recent,
             storyboard=job.storyboard,
+            uploads_dir=self.settings.jobs_dir / uploads_owner(job) / UPLOADS_DIR,
+            preview=job.kind == PREVIEW_KIND,
         )
         options = self.options
         store = self.settings.object_store
@@ -320,7 +322,7 @@ class Worker:
             clip = clips.get(scene.get("clip") or "", {})
             if clip.get("source") == UPLOAD_SOURCE and is_upload_name(str(clip.get("id"))):
                 copy_out(
-                    self.settings.object_store, job_id=job.id, name=str(clip["id"]),
+                    self.settings.object_store, job_id=uploads_owner(job), name=str(clip["id"]),
                     data_dir=self.settings.data_dir,
                 )  # fmt: skip
 
@@ -402,7 +404,7 @@ class Worker:
             job.log.info("%s: %s", "deferred" if deferred else "lease lost before deferring", why)
         elif outcome.succeeded and outcome.review is not None:
             await self._await_review(job, outcome, outcome.review["storyboard"])
-        elif outcome.succeeded and (job.kind != VIDEO or outcome.video() is not None):
+        elif outcome.succeeded and (job.kind not in CHILD_KINDS or outcome.video() is not None):
             await self._complete(job, outcome)
         else:
             if outcome.succeeded:
@@ -434,7 +436,7 @@ class Worker:
         job.log.info("failed: %s" if failed else "failed, but the lease was lost: %s", error)
 
     async def _complete(self, job: RunningJob, outcome: Outcome) -> None:
-        if job.kind != VIDEO:  # an in-loop kind makes no files: completed in a batch
+        if job.kind not in CHILD_KINDS:  # an in-loop kind makes no files: completed in a batch
             state = await self._completer.complete(job.id, job.token)
             if state == "lost":
                 job.log.warning("lease lost before completion: the result is discarded")
@@ -458,10 +460,13 @@ class Worker:
             await save(db)
             if not await db.leases.mark_completed(job.id, job.token, result_path=result_path):
                 raise LeaseLost  # rolls the artifact rows back with it
-            owner = await footage_owner(db, job.payload) if outcome.clips else None
+            # A scene's preview is no video of the subject's: its clips stay free for the next.
+            is_video = job.kind == VIDEO
+            owner = await footage_owner(db, job.payload) if outcome.clips and is_video else None
             if owner is not None:
                 await db.footage.record(job.id, outcome.clips, subject=owner[0], account=owner[1])
-            await self._queue_publish(db, job, qa_passed=outcome.qa_passed)
+            if is_video:
+                await self._queue_publish(db, job, qa_passed=outcome.qa_passed)
             return "completed"
 
         try:
@@ -695,6 +700,11 @@ class Worker:
                 return await operation(Repositories(session))
             async with session.begin():
                 return await operation(Repositories(session))
+
+
+def uploads_owner(job: RunningJob) -> str:
+    """The job whose uploaded clips this one renders: a preview's reviewed job, else its own."""
+    return str(job.payload.get("previewOf") or job.id)
 
 
 async def footage_owner(db: Repositories, payload: dict[str, Any]) -> tuple[str, str | None] | None:

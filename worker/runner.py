@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from app.clip_uploads import UPLOADS_DIR
 from app.domain import EventLevel, EventType
 from worker.options import PipelineOptions
 from worker.providers.http import scrub
@@ -87,11 +86,13 @@ class ChildExit:
 def prepare_work_dir(
     work_dir: Path, *, job_id: str, attempt: int, spec: dict[str, Any],
     recent_clips: Iterable[str] = (), storyboard: dict[str, Any] | None = None,
+    uploads_dir: Path | None = None, preview: bool = False,
 ) -> Path:  # fmt: skip
     """A clean `<data>/jobs/<id>/<attempt>/` holding the job file; returns the file's absolute path.
     `recent_clips`: footage the job should not repeat (FootageUseRepository.recent);
-    `storyboard`: the reviewed plan to render (app/storyboard.py), if any, the clips uploaded for
-    it in `<data>/jobs/<id>/uploads/` (app/clip_uploads.py). The job's
+    `storyboard`: the reviewed plan to render (app/storyboard.py), if any, and the clips uploaded
+    for it in `uploads_dir` (app/clip_uploads.py); `preview`: a scene's draft, which stops at the
+    render. The job's
     finished stages are kept beside its attempts, in `<data>/jobs/<id>/stages/`
     (worker/pipeline/stages.py).
 
@@ -106,7 +107,7 @@ def prepare_work_dir(
     document = {
         "jobId": job_id, "attempt": attempt, "spec": spec, "recentClips": sorted(recent_clips),
         "stagesDir": str(work_dir.parent / STAGES_DIR), "storyboard": storyboard,
-        "uploadsDir": str(work_dir.parent / UPLOADS_DIR),
+        "uploadsDir": str(uploads_dir) if uploads_dir else None, "preview": preview,
     }  # fmt: skip
     job_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return job_file

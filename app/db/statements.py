@@ -103,7 +103,7 @@ def events_table() -> Table:
 ENQUEUED_COLUMNS = (
     "id", "status", "kind", "payload", "priority", "max_attempts", "project_id",
     "idempotency_key", "run_at", "created_at", "updated_at", "cancel_requested", "attempt_count",
-    "progress", "batch_id",
+    "progress", "batch_id", "storyboard",
 )  # fmt: skip
 
 
@@ -116,6 +116,7 @@ def new_job_row(
     project_id: int | None = None,
     idempotency_key: str | None = None,
     batch_id: str | None = None,
+    storyboard: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A queued job as `enqueue_statement` inserts it, with a fresh id."""
     now = utcnow()
@@ -135,6 +136,7 @@ def new_job_row(
         "attempt_count": 0,
         "progress": 0.0,
         "batch_id": batch_id,
+        "storyboard": storyboard,
     }
 
 

@@ -152,6 +152,9 @@ def test_a_reviewed_video_renders_the_edited_text_and_the_swapped_clip(
     expect(scenes.nth(0).get_by_test_id("scene-clip")).to_have_attribute(
         "data-clip", re.compile(r"^upload:[0-9a-f]{16}\.mp4$")
     )
+    # A draft of scene 2 alone, with its new text (the edits are saved first).
+    page.get_by_role("button", name="Preview scene 2").click()
+    expect(page.get_by_test_id("scene-preview")).to_be_visible(timeout=JOB_TIMEOUT_MS)
     page.get_by_role("button", name="Render the video").click()
 
     expect(page.get_by_test_id("job-state")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from app.db.repositories import Repositories
+from app.media import probe_media
 from app.settings import Settings, find_ffmpeg
 from app.storyboard import SceneEdit, Storyboard, StoryboardEdit, apply_edit
 from tests.fakes import openai_speech, pexels, pixabay
@@ -374,3 +375,39 @@ async def test_a_clip_of_ones_own_is_checked_by_its_content_and_rendered(
     assert job["state"] == "completed", job
     credits = json.loads((settings.jobs_dir / job_id / "1" / "footage.json").read_text())
     assert [scene["source"] for scene in credits["scenes"]] == ["upload"]
+
+
+async def test_a_scene_is_previewed_alone_as_a_draft_and_the_render_reuses_its_work(
+    client: httpx.AsyncClient, worker: Worker, settings: Settings, services: Services
+) -> None:
+    job_id = await queue_for_review(client, quality="standard")
+    await until_state(client, job_id, "awaiting_review")
+    board = (await client.get(f"/api/jobs/{job_id}/storyboard")).json()
+    edit = {"scenes": [{}, {"text": "Octopuses can squeeze through any gap."}]}
+    assert (await client.patch(f"/api/jobs/{job_id}/storyboard", json=edit)).status_code == 200
+
+    queued = await client.post(f"/api/jobs/{job_id}/storyboard/scenes/2/preview")
+    assert queued.status_code == 200, queued.text
+    preview_id = queued.json()["jobId"]
+    preview = await until_state(client, preview_id, "completed", "failed")
+    assert preview["state"] == "completed", preview
+    kinds = {
+        a["kind"]
+        for a in (await client.get(f"/api/jobs/{preview_id}/artifacts")).json()["artifacts"]
+    }
+    assert kinds == {"video"}  # stops at the render: no title, thumbnail or checks
+    video = await client.get(f"/api/jobs/{preview_id}/video")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    facts = probe_media(settings.data_dir / str(preview["resultPath"]), ffprobe_exe="ffprobe")
+    assert facts is not None and (facts["widthPx"], facts["heightPx"]) == (540, 960)
+    assert 1.0 < facts["durationS"] < board["scenes"][1]["endS"] + 2  # that scene alone
+    listed = (await client.get("/api/jobs")).json()["jobs"]
+    assert preview_id not in {job["id"] for job in listed} and job_id in {j["id"] for j in listed}
+    assert (await client.post(f"/api/jobs/{job_id}/storyboard/scenes/9/preview")).status_code == 404
+
+    spoken = len(services.speech.requests)
+    assert (await client.post(f"/api/jobs/{job_id}/render")).status_code == 200
+    job = await until_state(client, job_id, "completed", "failed")
+    assert job["state"] == "completed", job
+    assert len(services.speech.requests) == spoken  # the preview spoke the new sentence
+    assert (await client.post(f"/api/jobs/{job_id}/storyboard/scenes/1/preview")).status_code == 409

@@ -63,7 +63,7 @@ class Plan:
 def run_pipeline(
     spec: VideoSpec, work_dir: Path, *, options: PipelineOptions, report: Report,
     recent_clips: frozenset[str] = frozenset(), stages: StageStore = StageStore(None),
-    storyboard: Storyboard | None = None, uploads_dir: Path | None = None,
+    storyboard: Storyboard | None = None, uploads_dir: Path | None = None, preview: bool = False,
 ) -> PipelineResult:  # fmt: skip
     """Make the video of `spec` in `work_dir`. Raises PipelineError (a ProviderError names the
     service) on failure; warnings from fallbacks arrive through `report`. `recent_clips`: the
@@ -71,7 +71,8 @@ def run_pipeline(
     fits. A stage whose inputs `stages` holds a record for (an earlier attempt's) is not run
     again; each stage is recorded there, but a footage choice made while a source failed. A
     reviewed `storyboard` gives the narration and the clips (those uploaded for it are in
-    `uploads_dir`): no LLM writes, nothing is searched."""
+    `uploads_dir`): no LLM writes, nothing is searched. A `preview` (a scene's draft for its
+    reviewer) stops at the render: no title, no thumbnail, no checks."""
     report = _Progress(report)
     plan = _plan(
         spec, work_dir, options=options, report=report, recent_clips=recent_clips,
@@ -92,6 +93,12 @@ def run_pipeline(
     video, render_key = _render(
         spec, plan, ass_path, song, work_dir, options=options, stages=stages, report=report
     )
+    media = {"durationS": round(track.duration_s, 3), "widthPx": width_px, "heightPx": height_px}
+    if preview:
+        return PipelineResult(
+            video=video, duration_s=track.duration_s, qa_passed=True, clips=[],
+            outputs=[OutputFile("video", video, "video/mp4", media)],
+        )  # fmt: skip
     described = _metadata(
         spec, plan.text, video, work_dir, render_key=render_key, llm=plan.llm, options=options,
         stages=stages, report=report,
@@ -101,7 +108,6 @@ def run_pipeline(
         video, qa.Expected(width_px, height_px, track.path, track.duration_s, srt_path, longest_s),
         work_dir, options=options, report=report,
     )  # fmt: skip
-    media = {"durationS": round(track.duration_s, 3), "widthPx": width_px, "heightPx": height_px}
     outputs = [
         OutputFile("video", video, "video/mp4", media),
         OutputFile("thumbnail", described["thumbnail"], "image/jpeg"),

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -16,15 +17,18 @@ from app.api.deps import JobIdDep, JobsDep, SettingsDep, songs_of
 from app.api.files import local_file, stored_file
 from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
+from app.api.routes.jobs import QUEUE_FULL
 from app.clip_uploads import MIME_TYPES, ClipRefused, is_upload_name, keep_upload, upload_key
 from app.db.models import GenerationJob
 from app.db.repositories import JobRepository
-from app.domain import JobStatus, VideoSpec, frame_size_px
+from app.db.statements import new_job_row
+from app.domain import PREVIEW_KIND, JobStatus, VideoSpec, frame_size_px
 from app.errors import BadGateway, BadRequest, Conflict, JobNotFound, NotFound
 from app.footage_search import SearchError, configured_sites, lookup, search
 from app.schemas import ErrorResponse, RetryResponse
 from app.settings import Settings
 from app.storyboard import (
+    MAX_SCENES,
     SPEC_FIELDS,
     EditError,
     Storyboard,
@@ -36,6 +40,7 @@ from app.storyboard import (
 
 router = APIRouter(prefix="/api", tags=["review"])
 
+PREVIEW_PRIORITY = 100  # a person waits for it: ahead of every video
 MAX_LOOKUPS = 10  # clips an edit may name by id alone, each asked of its site
 NOT_IN_REVIEW: dict[int | str, dict[str, object]] = {
     409: ERRORS[400] | {"description": "The job has no storyboard, or no longer awaits review"}
@@ -251,6 +256,57 @@ async def get_uploaded_clip(
     if not path.is_file():
         raise NotFound("No such clip.")
     return local_file(path, media_type=mime, filename=name)
+
+
+class PreviewQueued(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    status: Literal["success"] = "success"
+    job_id: str = Field(description="the preview's own job: its video, once completed")
+    state: str
+
+
+@router.post(
+    "/jobs/{job_id}/storyboard/scenes/{number}/preview",
+    response_model=PreviewQueued,
+    responses={**ERRORS, **NOT_FOUND, **NOT_IN_REVIEW, **QUEUE_FULL},
+    summary="Render one scene as a draft",
+)
+async def preview_scene(
+    job_id: JobIdDep,
+    number: Annotated[int, PathParam(ge=1, le=MAX_SCENES, description="the scene, from 1")],
+    jobs: JobsDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> PreviewQueued:
+    """Queue a draft render of one scene as the storyboard holds it (save an edit first): its
+    voice, its clip and its subtitles, at half size, ahead of the videos in the queue. It is a
+    job of its own (kind `preview`, not listed by GET /api/jobs), whose video plays at
+    /api/jobs/{its id}/video once it completes; what it speaks and downloads is reused by the
+    render."""
+    queue_cap: QueueCap = request.app.state.queue_cap
+    await queue_cap.check()
+    job, storyboard = await _in_review(job_id, jobs)
+    if number > len(storyboard.scenes):
+        raise NotFound(f"The storyboard has {len(storyboard.scenes)} scenes.")
+    scene = storyboard.scenes[number - 1]
+    clips = {scene.clip: storyboard.clips[scene.clip]} if scene.clip else {}
+    one = Storyboard(
+        scenes=[scene.model_copy(update={"paragraph_end": False})], clips=clips, approved=True
+    )
+    spec = VideoSpec.model_validate(job.payload).model_copy(
+        update={"quality": "draft", "review": False, "automate_youtube_upload": False,
+                "publish": None, "script": scene.text}
+    )  # fmt: skip
+    row = new_job_row(
+        payload={**spec.model_dump(mode="json", by_alias=True), "previewOf": job.id},
+        kind=PREVIEW_KIND, priority=PREVIEW_PRIORITY, max_attempts=1,
+        storyboard=one.model_dump(mode="json", by_alias=True),
+    )  # fmt: skip
+    await jobs.enqueue([row])
+    queue_cap.added()
+    background.add_task(request.app.state.wake_workers)
+    return PreviewQueued(job_id=row["id"], state="queued")
 
 
 @router.post(

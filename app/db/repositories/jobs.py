@@ -23,7 +23,7 @@ from app.db.statements import (
     request_cancel_statement,
     requeue_statement,
 )
-from app.domain import EventType, JobStatus
+from app.domain import PREVIEW_KIND, EventType, JobStatus
 
 
 class JobRepository(Repository):
@@ -71,15 +71,15 @@ class JobRepository(Repository):
         subject holds this text, in any case (`%` and `_` match themselves)."""
         query = select(GenerationJob)
         count = select(func.count()).select_from(GenerationJob)
-        conditions = []
+        # A scene's preview belongs to the job it previews: not a video of its own.
+        conditions = [GenerationJob.kind != PREVIEW_KIND]
         if status is not None:
             conditions.append(GenerationJob.status == status.value)
         if subject_contains:
             subject = GenerationJob.payload["videoSubject"].as_string()
             conditions.append(subject.icontains(subject_contains, autoescape=True))
-        if conditions:
-            query = query.where(*conditions)
-            count = count.where(*conditions)
+        query = query.where(*conditions)
+        count = count.where(*conditions)
         query = query.order_by(GenerationJob.created_at.desc(), GenerationJob.id.desc())
         jobs = (await self.session.scalars(query.limit(limit).offset(offset))).all()
         total = await self.session.scalar(count)

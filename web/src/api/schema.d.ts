@@ -464,6 +464,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jobs/{job_id}/storyboard/scenes/{number}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render one scene as a draft
+         * @description Queue a draft render of one scene as the storyboard holds it (save an edit first): its
+         *     voice, its clip and its subtitles, at half size, ahead of the videos in the queue. It is a
+         *     job of its own (kind `preview`, not listed by GET /api/jobs), whose video plays at
+         *     /api/jobs/{its id}/video once it completes; what it speaks and downloads is reused by the
+         *     render.
+         */
+        post: operations["preview_scene_api_jobs__job_id__storyboard_scenes__number__preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs/{job_id}/storyboard/search": {
         parameters: {
             query?: never;
@@ -1694,6 +1718,22 @@ export interface components {
              * @enum {string}
              */
             status: "success" | "error";
+        };
+        /** PreviewQueued */
+        PreviewQueued: {
+            /**
+             * Jobid
+             * @description the preview's own job: its video, once completed
+             */
+            jobId: string;
+            /** State */
+            state: string;
+            /**
+             * Status
+             * @default success
+             * @constant
+             */
+            status: "success";
         };
         /**
          * PublicationRead
@@ -3869,6 +3909,93 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_scene_api_jobs__job_id__storyboard_scenes__number__preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the scene, from 1 */
+                number: number;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewQueued"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has no storyboard, or no longer awaits review */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The queue is full (MONEYPRINTER_MAX_QUEUED_JOBS); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Internal error */

@@ -1,7 +1,14 @@
 /** Review before render: a job's storyboard, its edits, a footage search, and the render. */
 import { getJson, postJson, request } from "./client";
 import { jobPath } from "./jobs";
-import type { ClipUploaded, FootageFound, RetryResponse, Storyboard, StoryboardEdit } from "./types";
+import type {
+  ClipUploaded,
+  FootageFound,
+  PreviewQueued,
+  RetryResponse,
+  Storyboard,
+  StoryboardEdit,
+} from "./types";
 
 const storyboardPath = (jobId: string) => `${jobPath(jobId)}/storyboard`;
 
@@ -25,3 +32,7 @@ export function uploadClip(jobId: string, file: File): Promise<ClipUploaded> {
   body.append("file", file, file.name);
   return request<ClipUploaded>(`${storyboardPath(jobId)}/clips`, { method: "POST", body });
 }
+
+/** Queue a draft of one scene (numbered from 1) as the storyboard is saved: a job of its own. */
+export const previewScene = (jobId: string, number: number) =>
+  postJson<PreviewQueued>(`${storyboardPath(jobId)}/scenes/${number}/preview`);

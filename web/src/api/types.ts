@@ -61,3 +61,4 @@ export type FootageFound = Schemas["FootageFound"];
 /** The PATCH /api/jobs/{id}/storyboard body: every part optional (see GenerateBody). */
 export type StoryboardEdit = Partial<Schemas["StoryboardEdit"]>;
 export type ClipUploaded = Schemas["ClipUploaded"];
+export type PreviewQueued = Schemas["PreviewQueued"];

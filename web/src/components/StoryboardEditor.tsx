@@ -4,11 +4,18 @@
  * save, or render. The server holds the storyboard: a reload shows what was saved. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "../api/client";
-import { jobPath, listArtifacts } from "../api/jobs";
-import { editStoryboard, getStoryboard, renderStoryboard, searchFootage, uploadClip } from "../api/storyboard";
+import { getJob, jobPath, listArtifacts, videoUrl } from "../api/jobs";
+import {
+  editStoryboard,
+  getStoryboard,
+  previewScene,
+  renderStoryboard,
+  searchFootage,
+  uploadClip,
+} from "../api/storyboard";
 import type { Storyboard, StoryboardEdit, StoryClip } from "../api/types";
 import { useApiKeyVersion } from "../hooks/useApi";
-import { useScopeToken } from "../hooks/useToken";
+import { useScopeToken, useSignedMedia } from "../hooks/useToken";
 import {
   changed,
   chooseClip,
@@ -164,6 +171,12 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
             {voiceUrl && files.ready && (
               <SceneVoice src={files.sign(voiceUrl)} scene={scene} number={index + 1} />
             )}
+            <ScenePreview number={index + 1} disabled={busy}
+              queue={async () => {
+                // The preview renders the saved storyboard: an edit is saved first.
+                if (dirty && !(await save())) return null;
+                return (await previewScene(jobId, index + 1)).jobId;
+              }} />
             <Candidates scene={scene} number={index + 1} sign={sign}
               choose={(clip) => setScenes(chooseClip(scenes, index, clip))}
               search={async (query) => (await searchFootage(jobId, query)).clips}
@@ -222,6 +235,67 @@ function ClipPreview(props: { clip: StoryClip | null; sign: (url: string) => str
       {clip.author && <span class="credit muted">{clip.author}</span>}
     </div>
   );
+}
+
+/** How often a scene's preview is asked about while it renders. */
+const PREVIEW_POLL_MS = 1000;
+
+/** A draft render of the scene alone, queued on demand, played here once done. */
+function ScenePreview(props: { number: number; disabled: boolean; queue: () => Promise<string | null> }) {
+  const { number, disabled, queue } = props;
+  const [previewId, setPreviewId] = useState<string | null>(null);
+  const [state, setState] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!previewId) return;
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ask = async () => {
+      try {
+        const job = await getJob(previewId);
+        if (!live) return;
+        setState(job.state);
+        if (job.state === "failed") setError(job.errorMessage ?? "The preview failed.");
+        if (job.state === "queued" || job.state === "running") timer = setTimeout(ask, PREVIEW_POLL_MS);
+      } catch (caught) {
+        if (live) setError(describeError(caught));
+      }
+    };
+    void ask();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [previewId]);
+  const start = async () => {
+    setError(null);
+    setState("queued");
+    try {
+      const id = await queue();
+      if (id === null) setState(null);
+      setPreviewId(id);
+    } catch (caught) {
+      setState(null);
+      setError(describeError(caught));
+    }
+  };
+  const working = state === "queued" || state === "running";
+  return (
+    <div class="scene-preview">
+      <button type="button" onClick={start} disabled={disabled || working}>
+        {working ? `Rendering scene ${number}…` : `Preview scene ${number}`}
+      </button>
+      {previewId && state === "completed" && <PreviewPlayer jobId={previewId} number={number} />}
+      {error && <Notice kind="error">{error}</Notice>}
+    </div>
+  );
+}
+
+function PreviewPlayer(props: { jobId: string; number: number }) {
+  const media = useSignedMedia(videoUrl(props.jobId), jobPath(props.jobId));
+  if (!media) return null;
+  return <video class="preview-player" controls playsInline autoPlay {...media}
+    aria-label={`Preview of scene ${props.number}`} data-testid="scene-preview" />;
 }
 
 /** The scene's stretch of the voice, played from its start to its end. */
