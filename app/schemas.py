@@ -260,7 +260,10 @@ class BatchRead(ReadModel):
     total: int
     priority: int
     created_at: datetime
-    state: str = Field(description="running, completed, failed (any job failed), cancelled")
+    state: str = Field(
+        description="running, awaiting_review (a job waits for its review), completed, failed "
+        "(any job failed), cancelled"
+    )
     progress: float = Field(ge=0, le=1, description="finished jobs whole, running ones in part")
     counts: dict[str, int] = Field(description="jobs in each state", examples=[{"queued": 3}])
 

@@ -275,7 +275,10 @@ async def test_the_next_worker_resumes_a_reviewed_jobs_killed_render(
         edit = StoryboardEdit(scenes=[SceneEdit(), SceneEdit(text="Octopuses dream."), *kept])
         storyboard, payload = apply_edit(planned, job.payload, edit, max_words=1500)
         document = storyboard.model_dump(mode="json", by_alias=True)
-        await jobs.edit_storyboard(job_id, document, payload)
+        seen = job.updated_at
+        assert await jobs.edit_storyboard(job_id, document, payload, seen=seen)
+        # An edit made on what was read before this one stores nothing.
+        assert not await jobs.edit_storyboard(job_id, document, {}, seen=seen)
         assert await jobs.approve_storyboard(job_id) is not None
 
     async def rendering() -> bool:
@@ -411,3 +414,31 @@ async def test_a_scene_is_previewed_alone_as_a_draft_and_the_render_reuses_its_w
     assert job["state"] == "completed", job
     assert len(services.speech.requests) == spoken  # the preview spoke the new sentence
     assert (await client.post(f"/api/jobs/{job_id}/storyboard/scenes/1/preview")).status_code == 409
+
+
+async def test_a_batch_asked_for_review_waits_for_it_and_its_cancel_ends_the_wait(
+    client: httpx.AsyncClient, worker: Worker
+) -> None:
+    created = await client.post(
+        "/api/batches",
+        json={
+            "options": {"review": True, "quality": "draft", "footageSource": "pexels"},
+            "jobs": [{"videoSubject": "octopuses", "script": SCRIPT}, {"videoSubject": "squid",
+                     "script": "Squid glow in the dark."}],
+        },
+    )  # fmt: skip
+    assert created.status_code == 200, created.text
+    batch_id = created.json()["batchId"]
+
+    async def waiting() -> bool:
+        batch = (await client.get(f"/api/batches/{batch_id}")).json()["batch"]
+        return str(batch["state"]) == "awaiting_review"
+
+    await wait_for(waiting, timeout_s=120)
+    batch = (await client.get(f"/api/batches/{batch_id}")).json()["batch"]
+    assert batch["counts"] == {"awaiting_review": 2} and batch["progress"] < 1
+
+    cancelled = await client.post(f"/api/batches/{batch_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    batch = (await client.get(f"/api/batches/{batch_id}")).json()["batch"]
+    assert (batch["state"], batch["counts"]) == ("cancelled", {"cancelled": 2})

@@ -38,7 +38,8 @@ router = APIRouter(prefix="/api", tags=["batches"])
 # Queue settings belong to the batch: an entry giving its own would be silently overruled.
 BATCH_ONLY = ("priority", "maxAttempts", "max_attempts")
 RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
-ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# What a batch cancel stops: a job waiting for its review too.
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW)
 ALIASES = {
     name: info.alias or field
     for field, info in GenerateRequest.model_fields.items()

@@ -42,6 +42,7 @@ router = APIRouter(prefix="/api", tags=["review"])
 
 PREVIEW_PRIORITY = 100  # a person waits for it: ahead of every video
 MAX_LOOKUPS = 10  # clips an edit may name by id alone, each asked of its site
+ADD_ATTEMPTS = 3  # reads of a storyboard an addition of clips makes when edits keep winning
 NOT_IN_REVIEW: dict[int | str, dict[str, object]] = {
     409: ERRORS[400] | {"description": "The job has no storyboard, or no longer awaits review"}
 }
@@ -122,9 +123,9 @@ async def edit_storyboard(
     if song and not await asyncio.to_thread(songs_of(settings).exists, song):
         raise BadRequest(f"song: no uploaded song is named {song!r}.")
     document = edited.model_dump(mode="json", by_alias=True)
-    saved = await jobs.edit_storyboard(job_id, document, payload)
+    saved = await jobs.edit_storyboard(job_id, document, payload, seen=job.updated_at)
     if saved is None:
-        raise Conflict("The job no longer awaits review.")
+        raise await _lost_race(job_id, jobs)
     return _view(saved, edited)
 
 
@@ -161,7 +162,7 @@ async def search_footage(
 ) -> FootageFound:
     """Search the stock sites this server has keys for (Pexels, Pixabay), for a frame of the
     job's size. What is found joins the storyboard's `clips`, so an edit can name it."""
-    job, storyboard = await _in_review(job_id, jobs)
+    job, _ = await _in_review(job_id, jobs)
     try:
         sites = configured_sites(settings, body.source)
     except SearchError as exc:
@@ -170,13 +171,7 @@ async def search_footage(
         found, warnings = await search(body.query, sites, settings=settings, size_px=_frame(job))
     except SearchError as exc:
         raise BadGateway(str(exc)) from None
-    clips = {**{clip_key(clip): clip for clip in found}, **storyboard.clips}
-    grown = storyboard.model_copy(update={"clips": clips})
-    saved = await jobs.edit_storyboard(
-        job_id, grown.model_dump(mode="json", by_alias=True), dict(job.payload)
-    )
-    if saved is None:
-        raise Conflict("The job no longer awaits review.")
+    await _add_clips(job_id, found, jobs)
     return FootageFound(
         clips=[ClipView(**clip.model_dump(), key=clip_key(clip)) for clip in found],
         warnings=warnings,
@@ -223,12 +218,7 @@ async def upload_clip(
     still = clip.duration_s == 0
     clip = clip.model_copy(update={"preview_url": served, "thumbnail_url": served if still else ""})
     async with maker.begin() as session:
-        jobs = JobRepository(session)
-        job, storyboard = await _in_review(job_id, jobs)
-        grown = storyboard.model_copy(update={"clips": {**storyboard.clips, clip_key(clip): clip}})
-        document = grown.model_dump(mode="json", by_alias=True)
-        if await jobs.edit_storyboard(job_id, document, dict(job.payload)) is None:
-            raise Conflict("The job no longer awaits review.")
+        await _add_clips(job_id, [clip], JobRepository(session))
     return ClipUploaded(clip=ClipView(**clip.model_dump(), key=clip_key(clip)))
 
 
@@ -332,6 +322,28 @@ async def render_storyboard(
     queue_cap.added()
     background.add_task(request.app.state.wake_workers)
     return RetryResponse(job_id=job.id, state=job.status)
+
+
+async def _add_clips(job_id: str, found: list[StoryClip], jobs: JobRepository) -> None:
+    """Add clips to the storyboard's `clips` (those it holds stay as they are), reading it again
+    when an edit came in between."""
+    for _ in range(ADD_ATTEMPTS):
+        job, storyboard = await _in_review(job_id, jobs)
+        clips = {**{clip_key(clip): clip for clip in found}, **storyboard.clips}
+        grown = storyboard.model_copy(update={"clips": clips}).model_dump(
+            mode="json", by_alias=True
+        )
+        if await jobs.edit_storyboard(job_id, grown, dict(job.payload), seen=job.updated_at):
+            return
+    raise await _lost_race(job_id, jobs)
+
+
+async def _lost_race(job_id: str, jobs: JobRepository) -> Conflict:
+    """Why a storyboard's write found the row changed: it left review, or another edit won."""
+    job = await jobs.get(job_id)
+    if job is None or job.status != JobStatus.AWAITING_REVIEW:
+        return Conflict("The job no longer awaits review.")
+    return Conflict("The storyboard changed meanwhile (another edit): read it again, then edit.")
 
 
 async def _in_review(job_id: str, jobs: JobRepository) -> tuple[GenerationJob, Storyboard]:

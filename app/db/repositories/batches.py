@@ -12,10 +12,12 @@ from sqlalchemy import case, delete, exists, func, select
 from app.db.models import Batch, GenerationJob
 from app.db.repositories.base import Repository, rowcount
 from app.db.repositories.jobs import JobRepository
-from app.db.statements import QUEUED, RUNNING
+from app.db.statements import AWAITING_REVIEW, QUEUED, RUNNING
 from app.domain import JobStatus
 
 ACTIVE_STATUSES = (QUEUED, RUNNING)
+# Not done yet: a job awaiting review counts by its progress, as a running one does.
+UNFINISHED_STATUSES = (QUEUED, RUNNING, AWAITING_REVIEW)
 # A batch's jobs are stored a microsecond apart, in the order they were given.
 GIVEN_ORDER = (GenerationJob.created_at, GenerationJob.id)
 
@@ -30,10 +32,13 @@ class BatchFigures:
 
     @property
     def state(self) -> str:
-        """`running` while a job is queued or running; then `completed` when every job did,
-        `failed` when any failed, else `cancelled`."""
+        """`running` while a job is queued or running; then `awaiting_review` while a job waits
+        for a person; then `completed` when every job did, `failed` when any failed, else
+        `cancelled`."""
         if any(self.counts.get(status, 0) for status in ACTIVE_STATUSES):
             return "running"
+        if self.counts.get(AWAITING_REVIEW, 0):
+            return AWAITING_REVIEW
         if self.counts.get(JobStatus.FAILED, 0):
             return "failed"
         if self.counts.get(JobStatus.CANCELLED, 0):
@@ -82,7 +87,7 @@ class BatchRepository(Repository):
     async def figures(self, batch_ids: Sequence[str]) -> dict[str, BatchFigures]:
         """Each batch's figures, in one grouped read of its jobs."""
         done = func.sum(
-            case((GenerationJob.status.in_(ACTIVE_STATUSES), GenerationJob.progress), else_=1.0)
+            case((GenerationJob.status.in_(UNFINISHED_STATUSES), GenerationJob.progress), else_=1.0)
         )
         rows = await self.session.execute(
             select(GenerationJob.batch_id, GenerationJob.status, func.count(), done)

@@ -121,13 +121,18 @@ class JobRepository(Repository):
         return job
 
     async def edit_storyboard(
-        self, job_id: str, storyboard: dict[str, Any], payload: dict[str, Any]
+        self, job_id: str, storyboard: dict[str, Any], payload: dict[str, Any], *, seen: datetime
     ) -> GenerationJob | None:
         """Store a reviewer's edit of the storyboard (and of the settings it changed in the
-        job's payload); None when the job no longer awaits review."""
+        job's payload), made on the row as it was at `seen` (its `updated_at`); None when the
+        job no longer awaits review, or another edit came first (nothing is overwritten)."""
         edited = await self.session.scalar(
             update(GenerationJob)
-            .where(GenerationJob.id == job_id, GenerationJob.status == AWAITING_REVIEW)
+            .where(
+                GenerationJob.id == job_id,
+                GenerationJob.status == AWAITING_REVIEW,
+                GenerationJob.updated_at == seen,
+            )
             .values(storyboard=storyboard, payload=payload, updated_at=utcnow())
             .returning(GenerationJob)
             .execution_options(synchronize_session=False, populate_existing=True)
@@ -145,7 +150,11 @@ class JobRepository(Repository):
         now = utcnow()
         queued = await self.session.scalar(
             update(GenerationJob)
-            .where(GenerationJob.id == job_id, GenerationJob.status == AWAITING_REVIEW)
+            .where(
+                GenerationJob.id == job_id,
+                GenerationJob.status == AWAITING_REVIEW,
+                GenerationJob.updated_at == job.updated_at,  # the storyboard read above
+            )
             .values(
                 status=QUEUED, storyboard={**job.storyboard, "approved": True}, attempt_count=0,
                 run_at=now, stage=None, progress=0.0, error_message=None, updated_at=now,

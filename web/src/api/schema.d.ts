@@ -1007,7 +1007,7 @@ export interface components {
             progress: number;
             /**
              * State
-             * @description running, completed, failed (any job failed), cancelled
+             * @description running, awaiting_review (a job waits for its review), completed, failed (any job failed), cancelled
              */
             state: string;
             /** Title */
