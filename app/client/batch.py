@@ -93,8 +93,8 @@ def follow_batch(
     client: MoneyPrinterClient, batch_id: str, *, out: IO[str] = sys.stderr,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:  # fmt: skip
-    """Poll the batch until no job is queued or running, printing a line whenever its counts
-    change; the last `GET /api/batches/{id}` answer."""
+    """Poll the batch until no job is queued or running (each has ended, or awaits review),
+    printing a line whenever its counts change; the last `GET /api/batches/{id}` answer."""
     shown = ""
     while True:
         body = client.get_batch(batch_id)

@@ -144,6 +144,12 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
         "upload, and print the video's address",
     )
     parser.add_argument(
+        "--review",
+        action="store_true",
+        help="stop before the render with a storyboard to review (the job's web page, or GET/"
+        "PATCH /api/jobs/ID/storyboard, then POST /api/jobs/ID/render); prints the job id",
+    )
+    parser.add_argument(
         "--detach", action="store_true", help="print the job id once queued, and exit"
     )
 
@@ -175,6 +181,14 @@ def generate_command(args: argparse.Namespace, settings: ClientSettings) -> int:
             print(f"Queued job {job_id} on {client.base_url}", file=sys.stderr)
             state = follow_job(client, job_id, display)
             done = True
+            if state == "awaiting_review":
+                print(
+                    f"Job {job_id} awaits review: open {client.base_url}/#/jobs/{job_id}, or "
+                    f"edit /api/jobs/{job_id}/storyboard and POST /api/jobs/{job_id}/render.",
+                    file=sys.stderr,
+                )
+                print(job_id)
+                return 0
             if state != "completed":
                 return _fail("generate", _ending(client.get_job(job_id), state))
             output = output_path(args.output, job_id)
@@ -233,6 +247,15 @@ def batch_command(args: argparse.Namespace, settings: ClientSettings) -> int:
                 file=sys.stderr,
             )
             body = follow_batch(client, batch_id)
+            if body["batch"]["state"] == "awaiting_review":
+                waiting = [job for job in body["jobs"] if job["state"] == "awaiting_review"]
+                print(
+                    f"{len(waiting)} video(s) await review: open {client.base_url}/#/batches/"
+                    f"{batch_id} to review each, then render it.",
+                    file=sys.stderr,
+                )
+                print(batch_id)
+                return 0
             folder = Path(args.output or f"batch-{batch_id[:8]}")
             saved = save_videos(client, body["jobs"], folder)
         except ApiError as exc:
@@ -344,6 +367,8 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         request["useMusic"] = True
     if args.word_highlight:
         request["wordHighlight"] = True
+    if args.review:
+        request["review"] = True
     if args.youtube:
         request["automateYoutubeUpload"] = True
         request["publish"] = {"privacy": args.youtube}

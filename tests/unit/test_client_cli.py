@@ -134,7 +134,7 @@ def test_the_request_holds_the_options_given_in_the_apis_names(tmp_path: Path) -
          "--quality", "draft", "--paragraphs", "2", "--song", "sea.mp3", "--music-volume", "0.3",
          "--priority", "5", "--max-attempts", "1", "--subtitles-position", "center,top",
          "--color", "white", "--font-size", "60", "--footage-source", "generated",
-         "--word-highlight"]
+         "--word-highlight", "--review"]
     )  # fmt: skip
 
     assert build_request(args) == {
@@ -153,6 +153,7 @@ def test_the_request_holds_the_options_given_in_the_apis_names(tmp_path: Path) -
         "fontSize": 60,
         "footageSource": "generated",
         "wordHighlight": True,
+        "review": True,
     }
 
 
