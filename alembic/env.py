@@ -43,10 +43,17 @@ def do_run_migrations(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if connection.dialect.name == "sqlite":
+        # Foreign keys are off while SQLite copies tables (below): check none was broken.
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
 
 
 async def run_migrations_online() -> None:
-    engine = create_engine(database_url(), pool_size=1)
+    # Off on SQLite: altering a table copies it and drops the old one, and with foreign keys on,
+    # dropping it would first delete every row that refers to it (ON DELETE CASCADE).
+    engine = create_engine(database_url(), pool_size=1, foreign_keys=False)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)

@@ -48,10 +48,14 @@ def settings_engine(settings: Settings) -> AsyncEngine:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 20, transaction_pooler: bool = False
-) -> AsyncEngine:
+    url: str, *, pool_size: int = 20, transaction_pooler: bool = False,
+    foreign_keys: bool = True,
+) -> AsyncEngine:  # fmt: skip
     """An async engine for `url`, set up for its database (docs/architecture.md, "Data"): on
-    Postgres, at most `pool_size` connections. `transaction_pooler`: `url` is a pooler in
+    Postgres, at most `pool_size` connections. `foreign_keys=False`: SQLite's are not enforced
+    (migrations: a table copied to alter it is dropped, and with them on, dropping it would
+    delete its rows' children by their ON DELETE CASCADE). `transaction_pooler`: `url` is a
+    pooler in
     transaction mode (PgBouncer), which hands each transaction to any server connection, so no
     prepared statement may outlive its transaction: asyncpg's and SQLAlchemy's statement caches
     are off and each statement gets a name of its own."""
@@ -69,7 +73,7 @@ def create_engine(
             max_overflow=0,
             pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys=foreign_keys)
         return engine
     options: dict[str, Any] = {}
     if transaction_pooler:
@@ -106,7 +110,7 @@ def _replace_closed_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError("the server closed this connection")
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that `begin` below decides how they start.
@@ -114,7 +118,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

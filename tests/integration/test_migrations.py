@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from alembic import command
 from app.db.migrations import alembic_config, downgrade_to_base, upgrade_to_head
 from app.db.models import Base
 from app.db.session import SQLITE_BUSY_TIMEOUT_MS, create_engine
+from app.db.statements import events_table, jobs_table
 
 TABLES = {
     "projects",
@@ -138,6 +141,42 @@ async def test_downgrade_removes_every_table_and_upgrade_restores_them(database_
 
     assert await table_names(database_url) == TABLES | {"alembic_version"}
     assert await schema_drift(database_url) == []
+
+
+async def test_the_review_migration_keeps_every_jobs_events_and_files(database_url: str) -> None:
+    """0009 copies generation_jobs on SQLite to change its CHECK: the rows that refer to a job
+    (its events, its files) must survive the copy, both ways."""
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0008")
+    engine = create_engine(database_url)
+    job = "00000000-0000-4000-8000-000000000001"
+    try:
+        now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(jobs_table()).values(
+                    id=job, status="completed", kind="video", payload={}, priority=0,
+                    cancel_requested=False, attempt_count=1, max_attempts=3, run_at=now,
+                    progress=1.0, created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+            await connection.execute(
+                insert(events_table()).values(
+                    job_id=job, event_type="state", level="info", message="Job completed.",
+                    created_at=now,
+                )
+            )  # fmt: skip
+        await asyncio.to_thread(upgrade_to_head, database_url)
+        await asyncio.to_thread(command.downgrade, config, "0008")
+        await asyncio.to_thread(upgrade_to_head, database_url)
+        async with engine.connect() as connection:
+            events = await connection.scalar(
+                text("SELECT count(*) FROM generation_events WHERE job_id = :id"), {"id": job}
+            )
+    finally:
+        await engine.dispose()
+
+    assert events == 1
 
 
 @pytest.fixture
