@@ -37,6 +37,7 @@ MIME_TYPES = {
     ".webp": "image/webp",
 }  # fmt: skip
 CHUNK_BYTES = 1 << 20
+MIN_VIDEO_S = 1.0
 
 
 class ClipRefused(ValueError):
@@ -92,6 +93,12 @@ def _checked(path: Path, *, filename: str, digest: str, ffmpeg_exe: str) -> Stor
     duration_s = 0.0 if still else float(facts.get("durationS") or 0.0)
     if not width_px or not height_px or (not still and duration_s <= 0):
         raise ClipRefused(f"{filename or 'the file'} cannot be read as a video or a picture")
+    if not still and duration_s < MIN_VIDEO_S:
+        # A scene loops a short clip: a few frames would take hundreds of decoder runs.
+        raise ClipRefused(
+            f"{filename or 'the file'} lasts {duration_s:.2f} s; a video must last at least "
+            f"{MIN_VIDEO_S:g} s"
+        )
     if still and still_orientation(path) in SIDEWAYS:
         width_px, height_px = height_px, width_px
     name = digest[:16] + EXTENSIONS[container]

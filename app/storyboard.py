@@ -67,6 +67,9 @@ class Storyboard(_Wire):
     scenes: list[StoryScene]
     clips: dict[str, StoryClip] = Field(default_factory=dict)
     approved: bool = Field(False, description="the render was asked for: no more edits")
+    revision: int = Field(
+        0, description="how many edits it has had (clips found or uploaded since do not count)"
+    )
 
     def script(self) -> str:
         """The narration: the scenes' texts in order, a blank line where a paragraph ends."""
@@ -93,6 +96,9 @@ class StoryboardEdit(_Wire):
 
     model_config = ConfigDict(extra="forbid")
 
+    version: str | None = Field(
+        None, description="the storyboard's `version` this edit was made on; a newer one: 409"
+    )
     scenes: list[SceneEdit] | None = Field(None, min_length=1, max_length=MAX_SCENES)
     voice: str | None = None
     song: str | None = None
@@ -138,7 +144,8 @@ def apply_edit(
         where = ".".join(str(part) for part in error["loc"]) or "body"
         raise EditError(where, str(error["msg"])) from None
     new_spec = {**spec, **merged.model_dump(include=set(SPEC_FIELDS), by_alias=True)}
-    return storyboard.model_copy(update={"scenes": scenes}), new_spec
+    edited = storyboard.model_copy(update={"scenes": scenes, "revision": storyboard.revision + 1})
+    return edited, new_spec
 
 
 def _edited_scene(storyboard: Storyboard, number: int, change: SceneEdit) -> StoryScene:
@@ -149,7 +156,10 @@ def _edited_scene(storyboard: Storyboard, number: int, change: SceneEdit) -> Sto
         raise EditError(f"{where}.text", "a scene added at the end needs its text")
     if not count_words(text):
         raise EditError(f"{where}.text", "must hold at least one word")
-    if len(text) > MAX_SCENE_CHARS or "\x00" in text:
+    # Only a text that changed: the planner's own may be longer (one long sentence).
+    if text != (before.text if before else None) and (
+        len(text) > MAX_SCENE_CHARS or "\x00" in text
+    ):
         raise EditError(f"{where}.text", f"at most {MAX_SCENE_CHARS} characters, no NUL")
     if "clip" in change.model_fields_set:
         clip = change.clip

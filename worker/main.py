@@ -494,12 +494,13 @@ class Worker:
             return
 
         async def wait(db: Repositories) -> str:
+            await save(db)
+            if await db.leases.await_review(job.id, job.token, storyboard=storyboard):
+                return "awaiting review"
+            # Not moved: a cancel was asked (the job ends cancelled), or the lease was lost.
             if await db.leases.cancel_requested_ids([job.id]):
                 return "cancelled" if await db.leases.mark_cancelled(job.id, job.token) else "lost"
-            await save(db)
-            if not await db.leases.await_review(job.id, job.token, storyboard=storyboard):
-                raise LeaseLost  # rolls the artifact rows back with it
-            return "awaiting review"
+            raise LeaseLost  # rolls the artifact rows back with it
 
         try:
             state = await self._db(wait)

@@ -136,11 +136,11 @@ def save_videos(client: MoneyPrinterClient, jobs: list[dict[str, Any]], folder: 
     return saved
 
 
-def ended_badly(jobs: list[dict[str, Any]]) -> list[str]:
-    """A line per job that did not complete: its place, subject, state and error."""
+def ended_badly(jobs: list[dict[str, Any]], *, fine: tuple[str, ...] = ("completed",)) -> list[str]:
+    """A line per job not in a `fine` state: its place, subject, state and error."""
     return [
         f"  {index + 1:2d}. {job.get('videoSubject') or job['id']}: {job['state']}"
         + (f": {job['errorMessage']}" if job.get("errorMessage") else "")
         for index, job in enumerate(jobs)
-        if job["state"] != "completed"
+        if job["state"] not in fine
     ]

@@ -255,7 +255,10 @@ def batch_command(args: argparse.Namespace, settings: ClientSettings) -> int:
                     file=sys.stderr,
                 )
                 print(batch_id)
-                return 0
+                failed = ended_badly(body["jobs"], fine=("awaiting_review",))
+                if failed:
+                    print("Not planned:\n" + "\n".join(failed), file=sys.stderr)
+                return EXIT_FAILED if failed else 0
             folder = Path(args.output or f"batch-{batch_id[:8]}")
             saved = save_videos(client, body["jobs"], folder)
         except ApiError as exc:

@@ -188,6 +188,10 @@ async def test_a_reviewed_job_renders_only_what_its_edit_changed(
     assert after["scenes"][1]["startS"] is None  # to be spoken again
     assert after["settings"]["color"] == "#00FF00"
 
+    stale = await client.patch(
+        f"/api/jobs/{job_id}/storyboard", json={"version": board["version"], "fontSize": 60}
+    )
+    assert stale.status_code == 409 and "changed since" in stale.json()["message"]
     queued = await client.post(f"/api/jobs/{job_id}/render")
     assert queued.status_code == 200 and queued.json()["state"] == "queued", queued.text
     again = await client.post(f"/api/jobs/{job_id}/render")
@@ -228,12 +232,20 @@ async def test_a_job_in_review_can_be_cancelled_and_others_have_no_storyboard(
     assert streamed.text.rstrip().split("\n\n")[-1].startswith("event: end")
     assert "awaiting_review" in streamed.text
 
+    edited = await client.patch(f"/api/jobs/{job_id}/storyboard", json={"fontSize": 60})
+    assert edited.status_code == 200
+
     cancelled = await client.post(f"/api/jobs/{job_id}/cancel")
 
     assert cancelled.json()["state"] == "cancelled"
-    refused = await client.patch(f"/api/jobs/{job_id}/storyboard", json={"fontSize": 60})
+    refused = await client.patch(f"/api/jobs/{job_id}/storyboard", json={"fontSize": 70})
     assert refused.status_code == 409
     assert (await client.post(f"/api/jobs/{job_id}/render")).status_code == 409
+    # A retry brings it back to review, its storyboard as it was left.
+    retried = await client.post(f"/api/jobs/{job_id}/retry")
+    assert retried.json()["state"] == "awaiting_review", retried.text
+    again = (await client.get(f"/api/jobs/{job_id}/storyboard")).json()
+    assert again["settings"]["fontSize"] == 60 and again["version"] == "1"
     plain = await client.post(
         "/api/generate", json={"videoSubject": "octopuses", "script": "One sentence."}
     )
@@ -442,3 +454,51 @@ async def test_a_batch_asked_for_review_waits_for_it_and_its_cancel_ends_the_wai
     assert cancelled.status_code == 200, cancelled.text
     batch = (await client.get(f"/api/batches/{batch_id}")).json()["batch"]
     assert (batch["state"], batch["counts"]) == ("cancelled", {"cancelled": 2})
+
+
+async def test_a_render_that_cannot_have_its_clip_fails_and_its_review_opens_again(
+    client: httpx.AsyncClient, worker: Worker, settings: Settings, media: dict[str, MediaFile]
+) -> None:
+    job_id = await queue_for_review(client)
+    await until_state(client, job_id, "awaiting_review")
+    board = (await client.get(f"/api/jobs/{job_id}/storyboard")).json()
+    own = media["clip-3.mp4"].path.read_bytes()
+    kept = await client.post(
+        f"/api/jobs/{job_id}/storyboard/clips", files={"file": ("own.mp4", own, "video/mp4")}
+    )
+    clip = kept.json()["clip"]
+    short = await client.post(
+        f"/api/jobs/{job_id}/storyboard/clips",
+        files={"file": ("blink.mp4", tiny_video(settings.data_dir / "blink.mp4"), "video/mp4")},
+    )
+    assert short.status_code == 400 and "at least 1 s" in short.json()["message"]
+    edit = {"scenes": [{"clip": clip["key"]}]}
+    assert (await client.patch(f"/api/jobs/{job_id}/storyboard", json=edit)).status_code == 200
+    assert (await client.post(f"/api/jobs/{job_id}/review")).status_code == 409  # in review
+    # The upload is gone by the time the render runs (another host without the bucket, say).
+    (settings.data_dir / "jobs" / job_id / "uploads" / clip["id"]).unlink()
+
+    assert (await client.post(f"/api/jobs/{job_id}/render")).status_code == 200
+    job = await until_state(client, job_id, "completed", "failed")
+    assert job["state"] == "failed" and "Scene 1: the clip upload:" in job["errorMessage"]
+
+    reopened = await client.post(f"/api/jobs/{job_id}/review")
+    assert reopened.json()["state"] == "awaiting_review", reopened.text
+    fixed = await client.patch(
+        f"/api/jobs/{job_id}/storyboard",
+        json={"scenes": [{"clip": board["scenes"][0]["clip"]["key"]}]},
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert (await client.post(f"/api/jobs/{job_id}/render")).status_code == 200
+    job = await until_state(client, job_id, "completed", "failed")
+    assert job["state"] == "completed", job
+
+
+def tiny_video(path: Path) -> bytes:
+    """A video of three frames: too short to loop under a scene."""
+    subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=64x64:r=30:d=0.1",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path.read_bytes()

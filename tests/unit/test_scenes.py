@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from app.storyboard import MAX_SCENES
 from worker.pipeline.scenes import group_sentences, timed_scenes
 from worker.pipeline.voice import TimedText
 
@@ -53,3 +54,11 @@ def test_a_short_voice_is_one_scene() -> None:
     sentences = spoken(1.0, 1.0, 1.0)
 
     assert group_sentences(sentences, duration_s=3.9, scene_s=5.0) == [(0, 3)]
+
+
+def test_a_long_voice_has_no_more_scenes_than_a_storyboard_holds() -> None:
+    sentences = spoken(*([2.0] * 150))
+
+    groups = group_sentences(sentences, duration_s=sentences[-1].end_s, scene_s=1.0)
+
+    assert len(groups) == MAX_SCENES

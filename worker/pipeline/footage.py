@@ -261,7 +261,8 @@ def fetch_chosen(
             if clip is None:
                 raise PipelineError(
                     f"Scene {scene.index + 1}: the clip {candidate.key} chosen for it cannot be "
-                    "had any more; choose another in the storyboard",
+                    "had any more; choose another in the storyboard (POST /api/jobs/{id}/review "
+                    "opens it again)",
                     retryable=False, stage=STAGE,
                 )  # fmt: skip
             clip = dataclasses.replace(clip, source=candidate.source)  # an upload says so

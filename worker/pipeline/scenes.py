@@ -4,7 +4,8 @@ A scene starts where its first sentence is spoken (the first scene at 0) and end
 scene starts (the last at the end of the voice), so a cut never falls inside a sentence and a
 pause belongs to the scene before it. Scenes last about the request's `clipDuration` (the
 original's longest a clip plays): as many as it takes for scenes no longer than that on average,
-but never more than there are sentences.
+but never more than there are sentences, nor than a storyboard holds (MAX_SCENES: a long
+video's scenes run longer).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from app.storyboard import MAX_SCENES
 from worker.pipeline.voice import TimedText
 
 FPS = 30  # boundaries fall on the render's frames
@@ -40,7 +42,7 @@ def group_sentences(
     count = len(sentences)
     if count == 0:
         return [(0, 0)]
-    scenes = max(1, min(count, math.ceil(duration_s / scene_s - 0.01)))
+    scenes = max(1, min(count, math.ceil(duration_s / scene_s - 0.01), MAX_SCENES))
     starts = [0]
     for k in range(1, scenes):
         target_s = duration_s * k / scenes

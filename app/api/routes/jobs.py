@@ -213,7 +213,8 @@ async def retry_job(
     job_id: JobIdDep, jobs: JobsDep, request: Request, background: BackgroundTasks
 ) -> RetryResponse:
     """Queue a failed (dead-lettered) or cancelled job again, with its attempts reset; 429 with
-    `Retry-After` while the queue is full."""
+    `Retry-After` while the queue is full. A job cancelled while it awaited review goes back to
+    review, its storyboard as it was."""
     queue_cap: QueueCap = request.app.state.queue_cap
     await queue_cap.check()
     job = await jobs.requeue(job_id)
@@ -222,6 +223,10 @@ async def retry_job(
         if existing is None:
             raise JobNotFound()
         raise JobNotRetryable(existing.status)
+    if job.status == JobStatus.AWAITING_REVIEW:  # stopped in review: back to it, not queued
+        return RetryResponse(
+            message="The storyboard awaits review again.", job_id=job.id, state=job.status
+        )
     queue_cap.added()
     # Background tasks run after the response, so after the request's commit.
     background.add_task(request.app.state.wake_workers)

@@ -40,7 +40,9 @@ from app.storyboard import (
 
 router = APIRouter(prefix="/api", tags=["review"])
 
+CHANGED = "The storyboard changed since it was read (another edit): read it again, then edit."
 PREVIEW_PRIORITY = 100  # a person waits for it: ahead of every video
+MAX_CLIPS = 300  # a storyboard's clips: searches add to them, the oldest spare ones go
 MAX_LOOKUPS = 10  # clips an edit may name by id alone, each asked of its site
 ADD_ATTEMPTS = 3  # reads of a storyboard an addition of clips makes when edits keep winning
 NOT_IN_REVIEW: dict[int | str, dict[str, object]] = {
@@ -72,6 +74,7 @@ class StoryboardView(BaseModel):
 
     status: Literal["success"] = "success"
     job_id: str
+    version: str = Field(description="what an edit sends back, so that it edits this storyboard")
     state: JobStatus
     approved: bool
     scenes: list[SceneView]
@@ -104,14 +107,20 @@ async def get_storyboard(job_id: JobIdDep, jobs: JobsDep) -> StoryboardView:
     summary="Edit a storyboard",
 )
 async def edit_storyboard(
-    job_id: JobIdDep, body: StoryboardEdit, jobs: JobsDep, settings: SettingsDep
+    job_id: JobIdDep, body: StoryboardEdit, request: Request, settings: SettingsDep
 ) -> StoryboardView:
     """Change the scenes (the whole list, in its new order: a scene's `text`, its `clip` by key
     from `clips` or null for a generated background; a scene given as just its text keeps the
     clip of the scene that was at its place), and the voice, music or subtitle settings. Only
     what an edit changes is made again at the render: an unchanged sentence is not spoken again.
-    A bad edit is a 400 naming the scene and field (`scenes[2].clip: …`)."""
-    job, storyboard = await _in_review(job_id, jobs)
+    A bad edit is a 400 naming the scene and field (`scenes[2].clip: …`). With the `version`
+    it was read at, an edit of a storyboard changed since (another tab's) is refused with 409."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    # Short sessions on either side of the stock sites' answers: no connection waits on them.
+    async with maker() as session:
+        job, storyboard = await _in_review(job_id, JobRepository(session))
+    if body.version is not None and body.version != str(storyboard.revision):
+        raise Conflict(CHANGED)
     storyboard = await _with_named_clips(storyboard, body, job=job, settings=settings)
     try:
         edited, payload = apply_edit(
@@ -123,10 +132,12 @@ async def edit_storyboard(
     if song and not await asyncio.to_thread(songs_of(settings).exists, song):
         raise BadRequest(f"song: no uploaded song is named {song!r}.")
     document = edited.model_dump(mode="json", by_alias=True)
-    saved = await jobs.edit_storyboard(job_id, document, payload, seen=job.updated_at)
-    if saved is None:
-        raise await _lost_race(job_id, jobs)
-    return _view(saved, edited)
+    async with maker.begin() as session:
+        jobs = JobRepository(session)
+        saved = await jobs.edit_storyboard(job_id, document, payload, seen=job.updated_at)
+        if saved is None:
+            raise await _lost_race(job_id, jobs)
+        return _view(saved, edited)
 
 
 class FootageQuery(BaseModel):
@@ -158,11 +169,13 @@ class FootageFound(BaseModel):
     summary="Search footage for a storyboard",
 )  # fmt: skip
 async def search_footage(
-    job_id: JobIdDep, body: FootageQuery, jobs: JobsDep, settings: SettingsDep
+    job_id: JobIdDep, body: FootageQuery, request: Request, settings: SettingsDep
 ) -> FootageFound:
     """Search the stock sites this server has keys for (Pexels, Pixabay), for a frame of the
     job's size. What is found joins the storyboard's `clips`, so an edit can name it."""
-    job, _ = await _in_review(job_id, jobs)
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        job, _ = await _in_review(job_id, JobRepository(session))
     try:
         sites = configured_sites(settings, body.source)
     except SearchError as exc:
@@ -171,7 +184,8 @@ async def search_footage(
         found, warnings = await search(body.query, sites, settings=settings, size_px=_frame(job))
     except SearchError as exc:
         raise BadGateway(str(exc)) from None
-    await _add_clips(job_id, found, jobs)
+    async with maker.begin() as session:
+        await _add_clips(job_id, found, JobRepository(session))
     return FootageFound(
         clips=[ClipView(**clip.model_dump(), key=clip_key(clip)) for clip in found],
         warnings=warnings,
@@ -300,6 +314,31 @@ async def preview_scene(
 
 
 @router.post(
+    "/jobs/{job_id}/review",
+    response_model=RetryResponse,
+    responses={**ERRORS, **NOT_FOUND, **NOT_IN_REVIEW},
+    summary="Open a storyboard to edits again",
+)
+async def reopen_review(job_id: JobIdDep, jobs: JobsDep) -> RetryResponse:
+    """A failed or cancelled job that was reviewed goes back to `awaiting_review`, its
+    storyboard as it was rendered, to change what failed (a clip that cannot be had any more)
+    and render again. Its attempts start afresh."""
+    job = await jobs.reopen_review(job_id)
+    if job is None:
+        existing = await jobs.get(job_id)
+        if existing is None:
+            raise JobNotFound()
+        raise Conflict(
+            f"Job is {existing.status}"
+            + ("" if existing.storyboard is not None else " and has no storyboard")
+            + "; only a failed or cancelled job that was reviewed can be reviewed again."
+        )
+    return RetryResponse(
+        message="The storyboard awaits review again.", job_id=job.id, state=job.status
+    )
+
+
+@router.post(
     "/jobs/{job_id}/render",
     response_model=RetryResponse,
     responses={**ERRORS, **NOT_FOUND, **NOT_IN_REVIEW},
@@ -318,6 +357,8 @@ async def render_storyboard(
         existing = await jobs.get(job_id)
         if existing is None:
             raise JobNotFound()
+        if existing.status == JobStatus.AWAITING_REVIEW:
+            raise Conflict(CHANGED)
         raise Conflict(f"Job is {existing.status}; only a job awaiting review can be rendered.")
     queue_cap.added()
     background.add_task(request.app.state.wake_workers)
@@ -329,7 +370,7 @@ async def _add_clips(job_id: str, found: list[StoryClip], jobs: JobRepository) -
     when an edit came in between."""
     for _ in range(ADD_ATTEMPTS):
         job, storyboard = await _in_review(job_id, jobs)
-        clips = {**{clip_key(clip): clip for clip in found}, **storyboard.clips}
+        clips = _bounded({**storyboard.clips, **{clip_key(c): c for c in found}}, storyboard)
         grown = storyboard.model_copy(update={"clips": clips}).model_dump(
             mode="json", by_alias=True
         )
@@ -338,12 +379,21 @@ async def _add_clips(job_id: str, found: list[StoryClip], jobs: JobRepository) -
     raise await _lost_race(job_id, jobs)
 
 
+def _bounded(clips: dict[str, StoryClip], storyboard: Storyboard) -> dict[str, StoryClip]:
+    """At most MAX_CLIPS, the oldest that no scene shows or offers dropped first (searches
+    add to the end)."""
+    used = {key for scene in storyboard.scenes for key in (scene.clip, *scene.candidates) if key}
+    spare = [key for key in clips if key not in used]
+    dropped = set(spare[: max(0, len(clips) - MAX_CLIPS)])
+    return {key: clip for key, clip in clips.items() if key not in dropped}
+
+
 async def _lost_race(job_id: str, jobs: JobRepository) -> Conflict:
     """Why a storyboard's write found the row changed: it left review, or another edit won."""
     job = await jobs.get(job_id)
     if job is None or job.status != JobStatus.AWAITING_REVIEW:
         return Conflict("The job no longer awaits review.")
-    return Conflict("The storyboard changed meanwhile (another edit): read it again, then edit.")
+    return Conflict(CHANGED)
 
 
 async def _in_review(job_id: str, jobs: JobRepository) -> tuple[GenerationJob, Storyboard]:
@@ -405,6 +455,7 @@ def _view(job: GenerationJob, storyboard: Storyboard) -> StoryboardView:
     spec = VideoSpec.model_validate(job.payload).model_dump(include=set(SPEC_FIELDS), by_alias=True)
     return StoryboardView(
         job_id=job.id,
+        version=str(storyboard.revision),
         state=JobStatus(job.status),
         approved=storyboard.approved,
         scenes=[

@@ -87,9 +87,14 @@ class JobRepository(Repository):
 
     async def find_active(self) -> GenerationJob | None:
         """The job `POST /api/cancel` means: the oldest running one, else the newest queued one."""
+        videos = GenerationJob.kind != PREVIEW_KIND  # a preview is its reviewer's to stop
         running = await self.session.scalar(
             select(GenerationJob)
-            .where(GenerationJob.status == RUNNING, GenerationJob.cancel_requested.is_(False))
+            .where(
+                GenerationJob.status == RUNNING,
+                GenerationJob.cancel_requested.is_(False),
+                videos,
+            )
             .order_by(GenerationJob.started_at, GenerationJob.id)
             .limit(1)
         )
@@ -97,7 +102,7 @@ class JobRepository(Repository):
             return running
         return await self.session.scalar(
             select(GenerationJob)
-            .where(GenerationJob.status == QUEUED)
+            .where(GenerationJob.status == QUEUED, videos)
             .order_by(GenerationJob.created_at.desc(), GenerationJob.id.desc())
             .limit(1)
         )
@@ -158,6 +163,7 @@ class JobRepository(Repository):
             .values(
                 status=QUEUED, storyboard={**job.storyboard, "approved": True}, attempt_count=0,
                 run_at=now, stage=None, progress=0.0, error_message=None, updated_at=now,
+                cancel_requested=False,
             )
             .returning(GenerationJob)
             .execution_options(synchronize_session=False, populate_existing=True)
@@ -171,9 +177,44 @@ class JobRepository(Repository):
             )  # fmt: skip
         return queued
 
+    async def reopen_review(
+        self, job_id: str, *, only_unapproved: bool = False
+    ) -> GenerationJob | None:
+        """A failed or cancelled job that has a storyboard back in `awaiting_review`, its
+        storyboard open to edits again (`only_unapproved`: only one whose render was never
+        asked for); None when the job is not such a job."""
+        job = await self.get(job_id)
+        ended = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+        if job is None or job.status not in ended or job.storyboard is None:
+            return None
+        if only_unapproved and job.storyboard.get("approved"):
+            return None
+        now = utcnow()
+        reopened = await self.session.scalar(
+            update(GenerationJob)
+            .where(GenerationJob.id == job_id, GenerationJob.updated_at == job.updated_at)
+            .values(
+                status=AWAITING_REVIEW, storyboard={**job.storyboard, "approved": False},
+                cancel_requested=False, attempt_count=0, completed_at=None, error_message=None,
+                result_path=None, stage="review", updated_at=now,
+            )
+            .returning(GenerationJob)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )  # fmt: skip
+        if reopened is not None:
+            await EventRepository(self.session).add(
+                job_id, EventType.STATE, "The storyboard awaits review again.",
+                payload={"state": AWAITING_REVIEW},
+            )  # fmt: skip
+        return reopened
+
     async def requeue(self, job_id: str) -> GenerationJob | None:
         """`POST /api/jobs/{id}/retry`: a failed or cancelled job queued again with fresh
-        attempts. None when the job is not failed or cancelled."""
+        attempts; one stopped in review (its render never asked for) goes back to review with
+        its storyboard, edits and all. None when the job is not failed or cancelled."""
+        reopened = await self.reopen_review(job_id, only_unapproved=True)
+        if reopened is not None:
+            return reopened
         statement = requeue_statement(job_id, now=utcnow())
         job = (await self.session.scalars(statement)).one_or_none()
         if job is not None:

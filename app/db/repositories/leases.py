@@ -143,17 +143,27 @@ class LeaseRepository(Repository):
 
     async def await_review(self, job_id: str, token: str, *, storyboard: dict[str, Any]) -> bool:
         """The planning stages are done: the job, no longer leased, waits with its storyboard
-        for a person (`POST /api/jobs/{id}/render`, or a cancel)."""
+        for a person (`POST /api/jobs/{id}/render`, or a cancel). False, and nothing written,
+        when the lease was lost or a cancel was asked (in the same statement, so a cancel that
+        comes in meanwhile is never left behind on a job in review)."""
         state = JobStatus.AWAITING_REVIEW.value
+        result = await self.session.execute(
+            fenced_update(job_id, token)
+            .where(GenerationJob.cancel_requested.is_(False))
+            .values(
+                **UNLEASED, status=state, storyboard=storyboard, stage="review",
+                updated_at=utcnow(),
+            )
+        )  # fmt: skip
+        if rowcount(result) != 1:
+            return False
         scenes = len(storyboard.get("scenes", ()))
-        return await self._transition(
-            job_id,
-            token,
-            {**UNLEASED, "status": state, "storyboard": storyboard, "stage": "review"},
-            EventType.STATE,
+        await self.events.add(
+            job_id, EventType.STATE,
             f"The storyboard is ready ({scenes} scenes): the job awaits review.",
             payload={"state": state, "scenes": scenes},
-        )
+        )  # fmt: skip
+        return True
 
     async def mark_cancelled(self, job_id: str, token: str) -> bool:
         return await self._finish(job_id, token, JobStatus.CANCELLED, "Job cancelled.")

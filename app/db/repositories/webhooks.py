@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, update
 
 from app.db.models import GenerationJob, Publication, WebhookDelivery, utcnow
 from app.db.repositories.base import Repository, rowcount
-from app.domain import PUBLISH_KIND
+from app.domain import PREVIEW_KIND, PUBLISH_KIND
 from app.webhooks import ENDED_TYPES, job_ended_body, new_message_id
 from app.youtube import watch_url
 
@@ -33,7 +33,8 @@ class WebhookRepository(Repository):
 
     async def announce_ended(self, job_ids: Sequence[str]) -> None:
         """Queue a message for each of these jobs that has ended (completed, failed or
-        cancelled), to every endpoint, as they are now in this transaction."""
+        cancelled), to every endpoint, as they are now in this transaction; a scene's preview
+        announces nothing."""
         endpoints = self.endpoints
         if not endpoints or not job_ids:
             return
@@ -54,7 +55,11 @@ class WebhookRepository(Repository):
                 Publication.video_job_id,
             )
             .outerjoin(Publication, Publication.job_id == GenerationJob.id)
-            .where(GenerationJob.id.in_(job_ids), GenerationJob.status.in_(list(ENDED_TYPES)))
+            .where(
+                GenerationJob.id.in_(job_ids),
+                GenerationJob.status.in_(list(ENDED_TYPES)),
+                GenerationJob.kind != PREVIEW_KIND,  # a scene's draft, for its reviewer alone
+            )
         )
         now = utcnow()
         rows = []

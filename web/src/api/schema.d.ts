@@ -387,9 +387,32 @@ export interface paths {
         /**
          * Retry a failed or cancelled job
          * @description Queue a failed (dead-lettered) or cancelled job again, with its attempts reset; 429 with
-         *     `Retry-After` while the queue is full.
+         *     `Retry-After` while the queue is full. A job cancelled while it awaited review goes back to
+         *     review, its storyboard as it was.
          */
         post: operations["retry_job_api_jobs__job_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a storyboard to edits again
+         * @description A failed or cancelled job that was reviewed goes back to `awaiting_review`, its
+         *     storyboard as it was rendered, to change what failed (a clip that cannot be had any more)
+         *     and render again. Its attempts start afresh.
+         */
+        post: operations["reopen_review_api_jobs__job_id__review_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -420,7 +443,8 @@ export interface paths {
          *     from `clips` or null for a generated background; a scene given as just its text keeps the
          *     clip of the scene that was at its place), and the voice, music or subtitle settings. Only
          *     what an edit changes is made again at the render: an unchanged sentence is not spoken again.
-         *     A bad edit is a 400 naming the scene and field (`scenes[2].clip: …`).
+         *     A bad edit is a 400 naming the scene and field (`scenes[2].clip: …`). With the `version`
+         *     it was read at, an edit of a storyboard changed since (another tab's) is refused with 409.
          */
         patch: operations["edit_storyboard_api_jobs__job_id__storyboard_patch"];
         trace?: never;
@@ -1994,6 +2018,11 @@ export interface components {
             subtitlesPosition?: string | null;
             /** Usemusic */
             useMusic?: boolean | null;
+            /**
+             * Version
+             * @description the storyboard's `version` this edit was made on; a newer one: 409
+             */
+            version?: string | null;
             /** Voice */
             voice?: string | null;
             /** Wordhighlight */
@@ -2027,6 +2056,11 @@ export interface components {
              * @constant
              */
             status: "success";
+            /**
+             * Version
+             * @description what an edit sends back, so that it edits this storyboard
+             */
+            version: string;
         };
         /** TokenRequest */
         TokenRequest: {
@@ -3595,6 +3629,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reopen_review_api_jobs__job_id__review_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetryResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description API key (or the URL token) missing or wrong, when the server has a key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has no storyboard, or no longer awaits review */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description Internal error */

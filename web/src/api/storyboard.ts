@@ -36,3 +36,6 @@ export function uploadClip(jobId: string, file: File): Promise<ClipUploaded> {
 /** Queue a draft of one scene (numbered from 1) as the storyboard is saved: a job of its own. */
 export const previewScene = (jobId: string, number: number) =>
   postJson<PreviewQueued>(`${storyboardPath(jobId)}/scenes/${number}/preview`);
+
+/** A failed or cancelled job that was reviewed: its storyboard open to edits again. */
+export const reopenReview = (jobId: string) => postJson<RetryResponse>(`${jobPath(jobId)}/review`);

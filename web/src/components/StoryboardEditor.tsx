@@ -55,9 +55,11 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
   const keyVersion = useApiKeyVersion();
   const files = useScopeToken(jobPath(jobId));
 
-  const load = (found: Storyboard) => {
+  /** The server's storyboard; after a save the draft's order is its order, so the cards keep
+   * their names (`keys`) and what runs in them. */
+  const load = (found: Storyboard, keys: readonly string[] = []) => {
     setBoard(found);
-    setScenes(draftOf(found));
+    setScenes(draftOf(found, keys));
     setSettings(settingsOf(found));
   };
 
@@ -96,7 +98,8 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
   const save = async (): Promise<boolean> => {
     setMessage(null);
     try {
-      load(await editStoryboard(jobId, toEdit(scenes, settingsEdit())));
+      const saved = await editStoryboard(jobId, toEdit(scenes, board.version, settingsEdit()));
+      load(saved, scenes.map((scene) => scene.key));
       return true;
     } catch (caught) {
       setMessage({ kind: "error", text: describeError(caught) });
@@ -141,7 +144,7 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
       </p>
       <ol class="scenes">
         {scenes.map((scene, index) => (
-          <li key={`${scene.from ?? "new"}-${index}`} class={`scene-card${dragged === index ? " dragging" : ""}`}
+          <li key={scene.key} class={`scene-card${dragged === index ? " dragging" : ""}`}
             data-testid="scene" draggable
             onDragStart={(event) => {
               setDragged(index);
@@ -178,7 +181,7 @@ export function StoryboardEditor(props: { jobId: string; onRendered: () => void 
                 return (await previewScene(jobId, index + 1)).jobId;
               }} />
             <Candidates scene={scene} number={index + 1} sign={sign}
-              choose={(clip) => setScenes(chooseClip(scenes, index, clip))}
+              choose={(clip) => setScenes((current) => chooseClip(current, scene.key, clip))}
               search={async (query) => (await searchFootage(jobId, query)).clips}
               upload={async (file) => (await uploadClip(jobId, file)).clip} />
           </li>

@@ -8,7 +8,7 @@ const clip = (id: string): StoryClip => ({
 });
 
 const BOARD: Storyboard = {
-  status: "success", jobId: "j", state: "awaiting_review", approved: false, clips: [clip("1"), clip("2"), clip("3")],
+  status: "success", jobId: "j", version: "3", state: "awaiting_review", approved: false, clips: [clip("1"), clip("2"), clip("3")],
   settings: {},
   scenes: [
     { text: "One.", term: "a", startS: 0, endS: 1.5, clip: clip("1"), candidates: [clip("3")] },
@@ -20,8 +20,9 @@ const BOARD: Storyboard = {
 describe("storyboard drafts", () => {
   it("sends every scene with its text and clip, in the new order", () => {
     const draft = moveScene(setText(draftOf(BOARD), 1, " Two, edited. "), 2, 0);
-    expect(toEdit(draft, { color: "#00FF00" })).toEqual({
+    expect(toEdit(draft, "3", { color: "#00FF00" })).toEqual({
       color: "#00FF00",
+      version: "3",
       scenes: [
         { text: "Three.", clip: null },
         { text: "One.", clip: "Pexels:1" },
@@ -32,10 +33,19 @@ describe("storyboard drafts", () => {
     expect(changed(draftOf(BOARD), BOARD)).toBe(false);
   });
 
-  it("keeps the clip a swap replaced among the candidates", () => {
-    const draft = chooseClip(draftOf(BOARD), 0, clip("3"));
-    expect(draft[0].clip?.key).toBe("Pexels:3");
-    expect(draft[0].candidates.map((candidate) => candidate.key)).toEqual(["Pexels:1"]);
+  it("keeps the clip a swap replaced among the candidates, wherever the scene moved", () => {
+    const before = draftOf(BOARD);
+    const draft = chooseClip(moveScene(before, 0, 2), before[0].key, clip("3"));
+    expect(draft.map((scene) => scene.text)).toEqual(["Two.", "Three.", "One."]);
+    expect(draft[2].clip?.key).toBe("Pexels:3");
+    expect(draft[2].candidates.map((candidate) => candidate.key)).toEqual(["Pexels:1"]);
+    expect(draft[0].clip?.key).toBe("Pexels:2");
+  });
+
+  it("keeps the page's names of the scenes across a save", () => {
+    const draft = moveScene(draftOf(BOARD), 0, 1);
+    const saved = draftOf(BOARD, draft.map((scene) => scene.key));
+    expect(saved.map((scene) => scene.key)).toEqual(draft.map((scene) => scene.key));
   });
 
   it("never removes the last scene and ignores a move out of range", () => {

@@ -4,8 +4,8 @@
 import type { Storyboard, StoryboardEdit, StoryClip } from "../api/types";
 
 export interface DraftScene {
-  /** Which scene of the server's storyboard it started as (null: added here). */
-  from: number | null;
+  /** Names the scene in the page while it is edited (moved, saved): never sent. */
+  key: string;
   text: string;
   clip: StoryClip | null; // null: a generated background
   candidates: StoryClip[];
@@ -13,9 +13,14 @@ export interface DraftScene {
   endS: number | null;
 }
 
-export const draftOf = (board: Storyboard): DraftScene[] =>
+let made = 0;
+const newKey = () => `scene-${(made += 1)}`;
+
+/** The server's scenes as a draft. `keys`: the names the page gave them before a save (the
+ * saved list is the draft's order), so cards and what runs in them (a preview) stay put. */
+export const draftOf = (board: Storyboard, keys: readonly string[] = []): DraftScene[] =>
   board.scenes.map((scene, index) => ({
-    from: index,
+    key: keys[index] ?? newKey(),
     text: scene.text,
     clip: scene.clip,
     candidates: scene.candidates,
@@ -38,19 +43,26 @@ export const removeScene = (scenes: DraftScene[], index: number): DraftScene[] =
 export const setText = (scenes: DraftScene[], index: number, text: string): DraftScene[] =>
   scenes.map((scene, at) => (at === index ? { ...scene, text } : scene));
 
-/** The scene shows `clip`; the one it showed joins its candidates, so a swap can be undone. */
-export function chooseClip(scenes: DraftScene[], index: number, clip: StoryClip | null): DraftScene[] {
-  return scenes.map((scene, at) => {
-    if (at !== index) return scene;
+/** The scene named `key` shows `clip`; the one it showed joins its candidates, so a swap can be
+ * undone. By key, not place: an upload may end after the scenes were moved. */
+export function chooseClip(scenes: DraftScene[], key: string, clip: StoryClip | null): DraftScene[] {
+  return scenes.map((scene) => {
+    if (scene.key !== key) return scene;
     const others = scene.candidates.filter((candidate) => candidate.key !== clip?.key);
     const previous = scene.clip && scene.clip.key !== clip?.key ? [scene.clip] : [];
     return { ...scene, clip, candidates: [...previous, ...others] };
   });
 }
 
-/** The PATCH body: every scene with its text and clip spelt out, so order is never guessed. */
-export const toEdit = (scenes: DraftScene[], settings: StoryboardEdit = {}): StoryboardEdit => ({
+/** The PATCH body: every scene with its text and clip spelt out, so order is never guessed, and
+ * the version the draft was made from (an edit made elsewhere since is refused, not undone). */
+export const toEdit = (
+  scenes: DraftScene[],
+  version: string,
+  settings: StoryboardEdit = {},
+): StoryboardEdit => ({
   ...settings,
+  version,
   scenes: scenes.map((scene) => ({ text: scene.text.trim(), clip: scene.clip?.key ?? null })),
 });
 

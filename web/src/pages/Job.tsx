@@ -8,6 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { authHeaders, describeError } from "../api/client";
 import { cancelJob, getJob, getJobDetail, jobPath, listArtifacts, retryJob, videoUrl } from "../api/jobs";
 import type { Artifact, Job, JobEvent, Privacy, Publication } from "../api/types";
+import { reopenReview } from "../api/storyboard";
 import { publishJob } from "../api/youtube";
 import { CopyButton } from "../components/CopyButton";
 import { Loading, Notice } from "../components/Notice";
@@ -147,10 +148,10 @@ export function JobPage(props: { id: string }) {
   // A publish job has one stage, its upload: the overall bar shows how much YouTube holds.
   const publishing = isPublishJob(job, publications);
   const overall = publishing && state !== "completed" ? uploadFraction(publications[0]) : progress.overall;
-  const act = async (action: "cancel" | "retry") => {
+  const act = async (action: "cancel" | "retry" | "review") => {
     setActionMessage(null);
     try {
-      const answer = await (action === "cancel" ? cancelJob : retryJob)(id);
+      const answer = await { cancel: cancelJob, retry: retryJob, review: reopenReview }[action](id);
       setActionMessage({ kind: "success", text: answer.message });
       if (action === "retry") setFollowCount((count) => count + 1);
     } catch (caught) {
@@ -203,6 +204,9 @@ export function JobPage(props: { id: string }) {
           <button type="button" onClick={() => act("retry")} disabled={job.state !== "failed" && job.state !== "cancelled"}>
             Retry
           </button>
+          {job.payload.review === true && (job.state === "failed" || job.state === "cancelled") && (
+            <button type="button" onClick={() => act("review")}>Edit the storyboard again</button>
+          )}
           <span class="muted follow-mode">
             {mode !== "ended" ? (mode === "polling" ? "Live updates by polling." : "Live.")
               : job.state === "awaiting_review" ? "Waiting for your review." : "Finished."}
