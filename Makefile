@@ -43,7 +43,7 @@ test: setup-tests lint pytest ## set up, lint, and run every test (Python on SQL
 
 pytest: setup-tests ## run the tests alone (PYTEST_ARGS='-k claim' to pick some), then the web's
 	@if [[ ",$(MONEYPRINTER_TEST_DATABASES)," == *,postgres,* ]]; then scripts/postgres.sh; fi
-	$(BIN)/pytest $(PYTEST_ARGS)
+	scripts/pytest.sh $(PYTEST_ARGS)
 	cd web && npm test --silent
 
 lint: setup ## ruff check, ruff format --check, mypy, and the web page's type check
