@@ -71,6 +71,12 @@ class Storyboard(_Wire):
         0, description="how many edits it has had (clips found or uploaded since do not count)"
     )
 
+    def scene_alone(self, index: int) -> Storyboard:
+        """Scene `index` as a storyboard of its own, approved: what its preview renders."""
+        scene = self.scenes[index].model_copy(update={"paragraph_end": False})
+        clips = {scene.clip: self.clips[scene.clip]} if scene.clip else {}
+        return Storyboard(scenes=[scene], clips=clips, approved=True)
+
     def script(self) -> str:
         """The narration: the scenes' texts in order, a blank line where a paragraph ends."""
         return "".join(

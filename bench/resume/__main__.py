@@ -1,7 +1,8 @@
 """Time to done of a job whose attempt failed at the render, or just after it (the thumbnail):
 its retry, which takes what the failed attempt finished from its stages and the host's cache,
 against a full rerun (an empty stages folder and cache: what every retry cost before), side by
-side, alternating.
+side, alternating. And the render of a reviewed job whose scene 2 a reviewer rewrote (`"review":
+true`, then the storyboard edited and approved): what an edit costs, against the same full run.
 
 The job: the render benchmark's ten-sentence ocean script (≈ 30 s), spoken by Piper (the
 default offline voice), footage from a loopback Pexels serving the render benchmark's four 1080p
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from app.domain import VideoSpec
 from app.settings import Settings, find_ffmpeg
+from app.storyboard import SceneEdit, Storyboard, StoryboardEdit, apply_edit
 from bench.common import median_of, wait_until_quiet
 from bench.render.inputs import SENTENCES, ensure_inputs
 from tests.fakes import pexels
@@ -42,17 +44,27 @@ FAILING_AT = {
     "retry after the render failed": "*video.mp4.part",
     "retry after the thumbnail failed": "*.frame.png",
 }
-SIDES = (*FAILING_AT, "full rerun")
+REVIEWED = "render after a review edit"
+PREVIEW = "draft of the edited scene alone"
+SIDES = (*FAILING_AT, REVIEWED, PREVIEW, "full rerun")
+EDITED_TEXT = "Whales sing songs that travel for miles under the waves."
 
 
 def child(
-    work_dir: Path, *, options: PipelineOptions, spec: VideoSpec, stages_dir: Path
-) -> dict[str, float]:
-    """Run the child on a fresh `work_dir`: its wall seconds, and when each stage began."""
+    work_dir: Path, *, options: PipelineOptions, spec: VideoSpec, stages_dir: Path,
+    storyboard: Storyboard | None = None, planned: list[Storyboard] | None = None,
+    preview: bool = False,
+) -> dict[str, float]:  # fmt: skip
+    """Run the child on a fresh `work_dir`: its wall seconds, and when each stage began. A
+    storyboard it plans for review goes to `planned`."""
     work_dir.mkdir(parents=True)
     job_file = work_dir / "job.json"
-    document = {"jobId": "bench", "attempt": 1, "spec": spec.model_dump(mode="json", by_alias=True),
-                "recentClips": [], "stagesDir": str(stages_dir)}  # fmt: skip
+    document = {
+        "jobId": "bench", "attempt": 1, "spec": spec.model_dump(mode="json", by_alias=True),
+        "recentClips": [], "stagesDir": str(stages_dir),
+        "storyboard": storyboard and storyboard.model_dump(mode="json", by_alias=True),
+        "preview": preview,
+    }  # fmt: skip
     job_file.write_text(json.dumps(document), encoding="utf-8")
     started = time.monotonic()
     process = subprocess.Popen(
@@ -68,6 +80,8 @@ def child(
         message = json.loads(line)
         if message["type"] == "progress":
             began.setdefault(message["stage"], time.monotonic() - started)
+        elif message["type"] == "review" and planned is not None:
+            planned.append(Storyboard.model_validate(message["storyboard"]))
     process.wait()
     return {"wall_s": time.monotonic() - started, "exit": process.returncode,
             "render_at_s": began.get("render", float("nan"))}  # fmt: skip
@@ -125,19 +139,52 @@ def run(reps: int, inputs_dir: Path) -> dict[str, list[dict[str, float]]]:
                         }
                     )
                     stages = folder / "stages"
+                    storyboard, run_spec = None, spec
+                    if side in (REVIEWED, PREVIEW):
+                        storyboard = reviewed(folder, options=options, spec=spec, stages=stages)
+                    if storyboard is not None and side == PREVIEW:
+                        # As the API queues one: a job of its own, at draft quality.
+                        storyboard = storyboard.scene_alone(1)
+                        stages, run_spec = (
+                            folder / "preview-stages",
+                            spec.model_copy(update={"quality": "draft", "review": False}),
+                        )
                     if side in FAILING_AT:
                         wrapper = killed_at(FAILING_AT[side], folder, base.ffmpeg_exe)
                         failing = options.model_copy(update={"ffmpeg_exe": wrapper})
                         failed = child(folder / "1", options=failing, spec=spec, stages_dir=stages)
                         assert failed["exit"] != 0, "the first attempt was to fail"
                     wait_until_quiet(max_wait_s=30)
-                    result = child(folder / "2", options=options, spec=spec, stages_dir=stages)
+                    result = child(
+                        folder / "2", options=options, spec=run_spec, stages_dir=stages,
+                        storyboard=storyboard, preview=side == PREVIEW,
+                    )  # fmt: skip
                     assert result["exit"] == 0, f"{side} failed: see {folder}"
                     shutil.rmtree(folder / "cache", ignore_errors=True)
                 runs[side].append(result)
                 print(f"rep {rep + 1} {side:32} wall {result['wall_s']:.1f} s, render began at "
                       f"{result['render_at_s']:.1f} s", flush=True)  # fmt: skip
     return runs
+
+
+def reviewed(
+    folder: Path, *, options: PipelineOptions, spec: VideoSpec, stages: Path
+) -> Storyboard:
+    """The job planned for review, then scene 2's text rewritten and the render asked for."""
+    planned: list[Storyboard] = []
+    plan = child(
+        folder / "plan", options=options, spec=spec.model_copy(update={"review": True}),
+        stages_dir=stages, planned=planned,
+    )  # fmt: skip
+    assert plan["exit"] == 0 and planned, "the plan was to be made"
+    board = planned[0]
+    scenes = [
+        SceneEdit(text=EDITED_TEXT) if n == 1 else SceneEdit() for n in range(len(board.scenes))
+    ]
+    edited, _ = apply_edit(
+        board, spec.model_dump(by_alias=True), StoryboardEdit(scenes=scenes), max_words=10_000
+    )
+    return edited.model_copy(update={"approved": True})
 
 
 def markdown(runs: dict[str, list[dict[str, float]]]) -> str:

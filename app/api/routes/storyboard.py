@@ -293,11 +293,8 @@ async def preview_scene(
     job, storyboard = await _in_review(job_id, jobs)
     if number > len(storyboard.scenes):
         raise NotFound(f"The storyboard has {len(storyboard.scenes)} scenes.")
-    scene = storyboard.scenes[number - 1]
-    clips = {scene.clip: storyboard.clips[scene.clip]} if scene.clip else {}
-    one = Storyboard(
-        scenes=[scene.model_copy(update={"paragraph_end": False})], clips=clips, approved=True
-    )
+    one = storyboard.scene_alone(number - 1)
+    scene = one.scenes[0]
     spec = VideoSpec.model_validate(job.payload).model_copy(
         update={"quality": "draft", "review": False, "automate_youtube_upload": False,
                 "publish": None, "script": scene.text}
