@@ -30,6 +30,8 @@ SECRET_MAX_BYTES = 64
 
 # The message type each final state of a job is announced as.
 ENDED_TYPES = {"completed": "job.completed", "failed": "job.failed", "cancelled": "job.cancelled"}
+# The states a message announces: a job's end, and its plan waiting for a person.
+ANNOUNCED_TYPES = {**ENDED_TYPES, "awaiting_review": "job.awaiting_review"}
 PUBLISHED = "job.published"  # a publish job completed: the video is on YouTube
 
 
@@ -79,12 +81,15 @@ def job_ended_body(
     at: datetime,
     youtube: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """The type and body of the message announcing that a job ended in `state`: a publish job
-    that completed is `job.published`, with its `youtube` video. Links are paths on the API
-    (this service does not know the address its clients reach it at)."""
+    """The type and body of the message announcing that a job ended in `state`, or awaits its
+    review (`job.awaiting_review`, with a link to its storyboard): a publish job that completed
+    is `job.published`, with its `youtube` video. Links are paths on the API (this service does
+    not know the address its clients reach it at)."""
     links = {"job": f"/api/jobs/{job_id}", "events": f"/api/jobs/{job_id}/events"}
     if has_video:
         links["video"] = f"/api/jobs/{job_id}/video"
+    if state == "awaiting_review":
+        links["storyboard"] = f"/api/jobs/{job_id}/storyboard"
     data: dict[str, Any] = {
         "jobId": job_id,
         "kind": kind,
@@ -94,7 +99,7 @@ def job_ended_body(
         "errorMessage": error,
         "links": links,
     }
-    message_type = ENDED_TYPES[state]
+    message_type = ANNOUNCED_TYPES[state]
     if youtube is not None:
         data["youtube"] = youtube
         message_type = PUBLISHED

@@ -305,3 +305,19 @@ async def test_a_delivery_held_by_a_dead_sender_is_sent_again_after_its_hold(
         )
     (row,) = await deliveries(maker, job_id)
     assert row.status == "delivered"
+
+
+async def test_a_plan_waiting_for_review_is_announced_with_its_storyboard(
+    settings: Settings, engine: AsyncEngine, receiver: Receiver
+) -> None:
+    settings = with_webhooks(settings, receiver.url)
+    maker = announcing(engine, settings)
+    job_id = await queue_job(maker, script=SHORT_SCRIPT, review=True)
+
+    async with running_worker(settings, maker):
+        await delivered_to(receiver)
+
+    [message] = [r.message for r in receiver.delivered()]
+    assert message["type"] == "job.awaiting_review"
+    assert message["data"]["state"] == "awaiting_review"
+    assert message["data"]["links"]["storyboard"] == f"/api/jobs/{job_id}/storyboard"

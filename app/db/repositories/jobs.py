@@ -120,7 +120,7 @@ class JobRepository(Repository):
             await events.add(
                 job.id, EventType.STATE, "Job cancelled.", payload={"state": job.status}
             )
-            await WebhookRepository(self.session).announce_ended([job.id])
+            await WebhookRepository(self.session).announce_settled([job.id])
         else:
             await events.add(job.id, EventType.LOG, "Cancellation requested.")
         return job

@@ -118,7 +118,7 @@ class LeaseRepository(Repository):
             await self.events.add_rows(
                 completed_event(job_id, now=now) for job_id in leases if job_id in completed
             )
-        await self.webhooks.announce_ended(sorted(completed))
+        await self.webhooks.announce_settled(sorted(completed))
         ends = dict.fromkeys(completed, "completed")
         missed = [job_id for job_id in leases if job_id not in completed]
         cancelled = await self.cancel_requested_ids(missed)
@@ -163,6 +163,7 @@ class LeaseRepository(Repository):
             f"The storyboard is ready ({scenes} scenes): the job awaits review.",
             payload={"state": state, "scenes": scenes},
         )  # fmt: skip
+        await self.webhooks.announce_settled([job_id])
         return True
 
     async def mark_cancelled(self, job_id: str, token: str) -> bool:
@@ -247,7 +248,7 @@ class LeaseRepository(Repository):
                 level=EventLevel.WARNING,
                 payload={"state": job.status, "attempt": job.attempt_count, "rescued": True},
             )
-        await self.webhooks.announce_ended([job.id for job in jobs if job.status != QUEUED])
+        await self.webhooks.announce_settled([job.id for job in jobs if job.status != QUEUED])
         return jobs
 
     async def _finish(
@@ -272,7 +273,7 @@ class LeaseRepository(Repository):
             payload={**(event_payload or {}), "state": status.value},
         )
         if finished:
-            await self.webhooks.announce_ended([job_id])
+            await self.webhooks.announce_settled([job_id])
         return finished
 
     async def _transition(

@@ -2,8 +2,8 @@
 delivery to each endpoint (app/webhooks.py says what a message is).
 
 Which endpoints a session announces to is part of its sessionmaker (`create_sessionmaker`'s
-`webhook_endpoints`): every repository that ends a job calls `announce_ended` in the same
-transaction, and with no endpoints that writes nothing.
+`webhook_endpoints`): every repository that ends a job (or sets it to await review) calls
+`announce_settled` in the same transaction, and with no endpoints that writes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, update
 from app.db.models import GenerationJob, Publication, WebhookDelivery, utcnow
 from app.db.repositories.base import Repository, rowcount
 from app.domain import PREVIEW_KIND, PUBLISH_KIND
-from app.webhooks import ENDED_TYPES, job_ended_body, new_message_id
+from app.webhooks import ANNOUNCED_TYPES, job_ended_body, new_message_id
 from app.youtube import watch_url
 
 PENDING = "pending"
@@ -31,10 +31,10 @@ class WebhookRepository(Repository):
     def endpoints(self) -> tuple[str, ...]:
         return tuple(self.session.info.get(WEBHOOK_ENDPOINTS, ()))
 
-    async def announce_ended(self, job_ids: Sequence[str]) -> None:
+    async def announce_settled(self, job_ids: Sequence[str]) -> None:
         """Queue a message for each of these jobs that has ended (completed, failed or
-        cancelled), to every endpoint, as they are now in this transaction; a scene's preview
-        announces nothing."""
+        cancelled) or awaits its review, to every endpoint, as they are now in this transaction;
+        a scene's preview announces nothing."""
         endpoints = self.endpoints
         if not endpoints or not job_ids:
             return
@@ -57,7 +57,7 @@ class WebhookRepository(Repository):
             .outerjoin(Publication, Publication.job_id == GenerationJob.id)
             .where(
                 GenerationJob.id.in_(job_ids),
-                GenerationJob.status.in_(list(ENDED_TYPES)),
+                GenerationJob.status.in_(list(ANNOUNCED_TYPES)),
                 GenerationJob.kind != PREVIEW_KIND,  # a scene's draft, for its reviewer alone
             )
         )
