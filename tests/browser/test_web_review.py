@@ -176,3 +176,36 @@ def test_a_reviewed_video_renders_the_edited_text_and_the_swapped_clip(
     assert abs(top_red(work / "video.mp4", 1.0) - red_of(7)) <= 12
     downloads = [r.path for r in stock.requests if r.path.startswith("/files/")]
     assert downloads.count(f"/files/clip-{chosen[1]}.mp4") == 1
+
+
+def test_scenes_are_dragged_into_a_new_order_deleted_and_saved(page: Page, server: Server) -> None:
+    with server.api() as client:
+        queued = client.post(
+            "/api/generate",
+            json={"videoSubject": "Octopuses", "script": SCRIPT, "review": True,
+                  "quality": "draft", "footageSource": "pexels"},
+        )  # fmt: skip
+    job_id = queued.json()["jobId"]
+    page.goto(f"{server.base_url}/#/jobs/{job_id}")
+    expect(page.get_by_test_id("job-state")).to_have_text("awaiting_review", timeout=JOB_TIMEOUT_MS)
+    scenes = page.get_by_test_id("scene")
+    expect(scenes.first).to_be_visible()
+    with server.api() as client:
+        planned = client.get(f"/api/jobs/{job_id}/storyboard").json()["scenes"]
+    texts = [scene["text"] for scene in planned]
+    assert len(texts) >= 3
+
+    scenes.nth(2).drag_to(scenes.nth(0))  # the third card dropped on the first
+    expect(page.get_by_label("Scene 1 text")).to_have_value(texts[2])
+    page.get_by_role("button", name=f"Delete scene {len(texts)}").click()
+    expect(scenes).to_have_count(len(texts) - 1)
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Storyboard saved.")).to_be_visible()
+
+    with server.api() as client:
+        saved = client.get(f"/api/jobs/{job_id}/storyboard").json()
+    order = [texts[2], *(text for n, text in enumerate(texts) if n != 2)][: len(texts) - 1]
+    assert [scene["text"] for scene in saved["scenes"]] == order
+    clips = {scene["text"]: scene["clip"]["key"] for scene in planned}
+    assert [scene["clip"]["key"] for scene in saved["scenes"]] == [clips[text] for text in order]
+    assert saved["version"] == "1"
