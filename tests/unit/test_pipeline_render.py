@@ -237,6 +237,20 @@ def test_a_measured_loudness_makes_the_normalisation_a_linear_second_pass() -> N
     )
 
 
+def test_a_short_mix_gets_one_gain_and_a_limiter_at_four_times_the_rate() -> None:
+    loudness = Loudness(-21.0, -4.4, 1.2, -31.1, 0.9)
+    plan = make_plan(duration_s=2.5, scene_lengths_s=[1.0, 1.5])
+
+    graph = graph_of(ffmpeg_command(plan, ffmpeg_exe="ffmpeg", output_name="v", loudness=loudness))
+
+    # A dB under the -2 dBTP target (0.7079 = -3 dBFS): AAC overshoots what the limiter holds.
+    assert (
+        "aresample=192000,volume=7.00dB,alimiter=limit=0.7079:level=false,aresample=48000[a]"
+        in graph
+    )
+    assert "loudnorm" not in graph
+
+
 def test_a_silent_measurement_skips_the_normalisation() -> None:
     silent = Loudness(float("-inf"), float("-inf"), 0.0, -70.0, 0.0)
 
