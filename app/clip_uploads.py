@@ -13,14 +13,13 @@ from typing import BinaryIO
 
 from app.media import (
     FOOTAGE_CONTAINERS,
-    SIDEWAYS,
     STILL_CONTAINER_NAMES,
     STILL_CONTAINERS,
     VIDEO_CONTAINER_NAMES,
+    file_description,
     find_ffprobe,
-    probe_media,
+    read_facts,
     sniff_container,
-    still_orientation,
 )
 from app.storage import ObjectStore
 from app.storyboard import StoryClip
@@ -49,6 +48,11 @@ def upload_key(job_id: str, name: str) -> str:
     return f"jobs/{job_id}/{UPLOADS_DIR}/{name}"
 
 
+def uploads_folder(data_dir: Path, job_id: str) -> Path:
+    """The folder of a job's uploads on this host."""
+    return (data_dir / upload_key(job_id, "-")).parent
+
+
 def is_upload_name(name: str) -> bool:
     return NAME_PATTERN.fullmatch(name) is not None
 
@@ -59,7 +63,7 @@ def keep_upload(
 ) -> StoryClip:  # fmt: skip
     """Check the uploaded `file` and keep it for the job; ClipRefused says why it is not kept.
     Named by its content's digest, so the same clip uploaded twice is kept once."""
-    folder = data_dir / "jobs" / job_id / UPLOADS_DIR
+    folder = uploads_folder(data_dir, job_id)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".incoming-", delete=False) as staging:
         digest = hashlib.sha256()
@@ -87,31 +91,27 @@ def _checked(path: Path, *, filename: str, digest: str, ffmpeg_exe: str) -> Stor
             f"({STILL_CONTAINER_NAMES}) by its content"
         )
     assert container is not None
-    facts = probe_media(path, ffprobe_exe=find_ffprobe(ffmpeg_exe), container=container) or {}
-    width_px, height_px = int(facts.get("widthPx") or 0), int(facts.get("heightPx") or 0)
-    still = container in STILL_CONTAINERS
-    duration_s = 0.0 if still else float(facts.get("durationS") or 0.0)
-    if not width_px or not height_px or (not still and duration_s <= 0):
+    facts = read_facts(path, container, ffmpeg_exe=ffmpeg_exe, ffprobe_exe=find_ffprobe(ffmpeg_exe))
+    if facts is None:
         raise ClipRefused(f"{filename or 'the file'} cannot be read as a video or a picture")
+    still = container in STILL_CONTAINERS
+    duration_s = 0.0 if still else facts.duration_s
     if not still and duration_s < MIN_VIDEO_S:
         # A scene loops a short clip: a few frames would take hundreds of decoder runs.
         raise ClipRefused(
             f"{filename or 'the file'} lasts {duration_s:.2f} s; a video must last at least "
             f"{MIN_VIDEO_S:g} s"
         )
-    if still and still_orientation(path) in SIDEWAYS:
-        width_px, height_px = height_px, width_px
     name = digest[:16] + EXTENSIONS[container]
-    stem = Path(filename).stem
     return StoryClip(
-        source=SOURCE, id=name, description=" ".join(re.findall(r"[^\W_]+", stem))[:200],
-        duration_s=duration_s, width_px=width_px, height_px=height_px,
+        source=SOURCE, id=name, description=file_description(filename)[:200],
+        duration_s=duration_s, width_px=facts.width_px, height_px=facts.height_px,
     )  # fmt: skip
 
 
 def copy_out(store: ObjectStore | None, *, job_id: str, name: str, data_dir: Path) -> Path:
     """The upload as a file on this host (fetched from the bucket when it is kept there)."""
-    path = data_dir / upload_key(job_id, name)
+    path = uploads_folder(data_dir, job_id) / name
     if store is not None and not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         store.download_sync(upload_key(job_id, name), path)

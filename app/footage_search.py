@@ -31,9 +31,8 @@ class SearchError(Exception):
 def configured_sites(settings: Settings, source: str = "auto") -> list[str]:
     """The sites to ask for `source` (`auto`, `pexels`, `pixabay`); SearchError when none has a
     key."""
-    keys = {"Pexels": settings.pexels_api_key, "Pixabay": settings.pixabay_api_key}
     wanted = [site for site in SITES if source in ("auto", site.lower())]
-    sites = [site for site in wanted if keys[site]]
+    sites = [site for site in wanted if _site(settings, site)["api_key"]]
     if not sites:
         needed = " or ".join(KEY_SETTINGS[site] for site in wanted)
         raise SearchError(f"no stock footage site is configured on this server: set {needed}")
@@ -46,22 +45,14 @@ async def search(
     """Each site's videos for `term` (in the site's order, Pexels first), offered at the
     rendition a render of `size_px` would download, and a warning for each site that failed.
     SearchError when every site failed."""
+    width_px, height_px = size_px
+    requests = [
+        search_request(site, term, width_px=width_px, height_px=height_px, **_site(settings, site))
+        for site in sites
+    ]
     async with httpx.AsyncClient(timeout=TIMEOUT) as http:
         answers = await asyncio.gather(
-            *(
-                _ask(
-                    http,
-                    site,
-                    search_request(
-                        site,
-                        term,
-                        width_px=size_px[0],
-                        height_px=size_px[1],
-                        **_site(settings, site),
-                    ),
-                )
-                for site in sites
-            )
+            *(_ask(http, site, request) for site, request in zip(sites, requests, strict=True))
         )
     clips, warnings = [], []
     for answer in answers:

@@ -1,21 +1,24 @@
 """Media files: a scene's clip of footage, the container a file is in (from its first bytes), how
-ffmpeg opens one, a picture's EXIF orientation, and the facts of a file (SHA-256, and what ffprobe
-says of it when installed)."""
+ffmpeg opens one, a picture's EXIF orientation, the facts of a file (SHA-256, and what ffprobe,
+else ffmpeg's banner, says of it), and a file name as words."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import subprocess
 import sys
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 FFPROBE_TIMEOUT_S = 30.0
+PROBE_TIMEOUT_S = 30.0  # ffmpeg's banner, when there is no ffprobe
 # Footage containers, as ffmpeg's demuxers are named: MP4 and MOV are read by `mov`, WebM and MKV
 # by `matroska`. Footage in anything else is skipped.
 VIDEO_CONTAINERS = ("mov", "matroska")
@@ -181,3 +184,74 @@ def le_bytes(samples: array[int]) -> bytes:
     swapped = array("h", samples)
     swapped.byteswap()
     return swapped.tobytes()
+
+
+def file_description(name: str, sidecar: str = "") -> str:
+    """A file name as words ("b-roll_coffee_pour.mov" → "b roll coffee pour"), and its sidecar."""
+    stem = Path(name).stem
+    named = " ".join(re.findall(r"[^\W_]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)))
+    return f"{named}. {sidecar}" if sidecar else named
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    duration_s: float  # math.inf for a still: it lasts as long as its scene
+    width_px: int
+    height_px: int
+    container: str  # ffmpeg's demuxer for the file: one of VIDEO_CONTAINERS or STILL_CONTAINERS
+    orientation: int = 1  # a still's EXIF orientation; the size above is the upright one
+
+
+def probe_with_ffmpeg(
+    path: Path, *, ffmpeg_exe: str, container: str | None = None
+) -> MediaFacts | None:
+    """Duration and size from ffmpeg's banner (a still's duration is math.inf); None for a file
+    that is neither a video nor a still. `container`: the file's, when the caller has sniffed it
+    already."""
+    container = container or sniff_container(path)
+    if container is None or container not in FOOTAGE_CONTAINERS:
+        return None
+    try:
+        completed = subprocess.run(
+            [ffmpeg_exe, "-hide_banner", "-nostdin", *forced_input(container, path)],
+            capture_output=True, timeout=PROBE_TIMEOUT_S, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    banner = completed.stderr.decode("utf-8", "replace")  # exits 1: no output file was named
+    duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", banner)
+    size = re.search(r"Stream #.*?Video: .*?, (\d{2,5})x(\d{2,5})", banner)
+    if size is not None and container in STILL_CONTAINERS:
+        return MediaFacts(math.inf, int(size.group(1)), int(size.group(2)), container)
+    if duration is None or size is None:
+        return None
+    hours, minutes, seconds = duration.groups()
+    duration_s = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return MediaFacts(duration_s, int(size.group(1)), int(size.group(2)), container)
+
+
+def read_facts(
+    path: Path, container: str, *, ffmpeg_exe: str, ffprobe_exe: str | None
+) -> MediaFacts | None:
+    """A footage file's facts: ffprobe's, else ffmpeg's banner (the imageio-ffmpeg wheel ships no
+    ffprobe); a still's size upright by its EXIF orientation (a phone's portrait photo is stored
+    sideways). None when it cannot be read as a video or a still."""
+    facts = probe_media(path, ffprobe_exe=ffprobe_exe, container=container)
+    if facts is None:
+        found = probe_with_ffmpeg(path, ffmpeg_exe=ffmpeg_exe, container=container)
+    else:
+        duration_s, width_px, height_px = (
+            facts.get("durationS"), facts.get("widthPx"), facts.get("heightPx")
+        )  # fmt: skip
+        if container in STILL_CONTAINERS:
+            duration_s = math.inf
+        if not duration_s or not width_px or not height_px:
+            return None
+        found = MediaFacts(float(duration_s), int(width_px), int(height_px), container)
+    if found is None or container not in STILL_CONTAINERS:
+        return found
+    orientation = still_orientation(path)
+    width_px, height_px = found.width_px, found.height_px
+    if orientation in SIDEWAYS:
+        width_px, height_px = height_px, width_px
+    return replace(found, width_px=width_px, height_px=height_px, orientation=orientation)

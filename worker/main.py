@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clip_uploads import SOURCE as UPLOAD_SOURCE
-from app.clip_uploads import UPLOADS_DIR, copy_out, is_upload_name
+from app.clip_uploads import copy_out, is_upload_name, uploads_folder
 from app.db.models import GenerationJob
 from app.db.repositories import Repositories
 from app.db.repositories.accounts import check_secret_key
@@ -27,6 +27,7 @@ from app.db.session import autocommits_one_statement, is_transient_error
 from app.domain import PREVIEW_KIND, PUBLISH_KIND, EventLevel, EventType, VideoSpec
 from app.settings import Settings
 from app.storage import StorageError
+from app.storyboard import Storyboard
 from app.version import app_version
 from worker.bucket import pull_stages, push_stage, stage_song, stages_prefix, store_outputs
 from worker.completer import Completer
@@ -260,7 +261,8 @@ class Worker:
                 return set()
             return await db.footage.recent(subject=owner[0], account=owner[1], videos=videos)
 
-        recent = await self._db(recent_clips)
+        # A reviewed storyboard names its clips: nothing is chosen, so nothing to avoid.
+        recent = set() if job.storyboard is not None else await self._db(recent_clips)
         job_file = await asyncio.to_thread(
             prepare_work_dir,
             work_dir,
@@ -269,7 +271,7 @@ class Worker:
             spec=job.payload,
             recent_clips=recent,
             storyboard=job.storyboard,
-            uploads_dir=self.settings.jobs_dir / uploads_owner(job) / UPLOADS_DIR,
+            uploads_dir=uploads_folder(self.settings.data_dir, uploads_owner(job)),
             preview=job.kind == PREVIEW_KIND,
         )
         options = self.options
@@ -317,12 +319,14 @@ class Worker:
 
     def _uploads_here(self, job: RunningJob) -> None:
         """The clips uploaded for a reviewed storyboard, copied from the bucket to this host."""
-        clips = (job.storyboard or {}).get("clips", {})
-        for scene in (job.storyboard or {}).get("scenes", ()):
-            clip = clips.get(scene.get("clip") or "", {})
-            if clip.get("source") == UPLOAD_SOURCE and is_upload_name(str(clip.get("id"))):
+        if job.storyboard is None:
+            return
+        storyboard = Storyboard.model_validate(job.storyboard)
+        for scene in storyboard.scenes:
+            clip = storyboard.clips.get(scene.clip or "")
+            if clip is not None and clip.source == UPLOAD_SOURCE and is_upload_name(clip.id):
                 copy_out(
-                    self.settings.object_store, job_id=uploads_owner(job), name=str(clip["id"]),
+                    self.settings.object_store, job_id=uploads_owner(job), name=clip.id,
                     data_dir=self.settings.data_dir,
                 )  # fmt: skip
 

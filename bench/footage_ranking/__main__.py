@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from app.media import file_description
 from app.stock import pexels_slug_words
 from worker.pipeline.match import ModelRelevance, keyword_relevance
-from worker.providers.footage import file_description
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "tests" / "data" / "footage_ranking.json"

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from app.settings import find_ffmpeg
 from tests.fakes import openai_speech, pexels
-from tests.fakes.pexels import FakeVideo, MediaFile
+from tests.fakes.pexels import FRAME, FakeVideo, MediaFile, encode_videos
 from tests.fakes.server import serving
 
 KEY = "stock-test-key"
@@ -41,19 +41,11 @@ def red_of(clip_id: int) -> int:
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaFile]:
-    folder = tmp_path_factory.mktemp("stock")
-    served = {}
-    for clip in CLIPS:
-        name = clip.files[0]
-        subprocess.run(
-            [find_ffmpeg(), "-v", "error", "-f", "lavfi",
-             "-i", f"color=c=0x{red_of(clip.video_id):02x}6060:s=288x512:r=30:d=6",
-             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-             str(folder / name)],
-            check=True, timeout=60,
-        )  # fmt: skip
-        served[name] = MediaFile(folder / name, 288, 512)
-    return served
+    return encode_videos(
+        tmp_path_factory.mktemp("stock"),
+        CLIPS,
+        lambda video: f"color=c=0x{red_of(video.video_id):02x}6060:{FRAME}:d={video.duration_s}",
+    )
 
 
 @pytest.fixture

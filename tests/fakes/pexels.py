@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -36,6 +37,28 @@ class FakeVideo:
     duration_s: int
     files: tuple[str, ...]  # names in the handler's `media`
     tags: str = "nature"
+
+
+FRAME = "s=288x512:r=30"  # the size and rate of the files `encode_videos` makes
+
+
+def encode_videos(
+    folder: Path, videos: Sequence[FakeVideo], graph: Callable[[FakeVideo], str]
+) -> dict[str, MediaFile]:
+    """Each video's first file, H.264 from the lavfi `graph(video)` (FRAME, for the video's
+    duration): what a handler serves."""
+    served = {}
+    for video in videos:
+        name = video.files[0]
+        subprocess.run(
+            [find_ffmpeg(), "-v", "error", "-f", "lavfi",
+             "-i", graph(video),
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+             str(folder / name)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        served[name] = MediaFile(folder / name, 288, 512)
+    return served
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.media import Clip
+from app.media import Clip, probe_with_ffmpeg
 from app.settings import find_ffmpeg
 from tests.fakes import pexels, pixabay
 from tests.fakes.pexels import FakeVideo, MediaFile, MediaHandler
@@ -20,11 +20,7 @@ from worker.errors import ProviderError
 from worker.options import FootageOptions
 from worker.pipeline import footage
 from worker.pipeline.footage import gather_footage
-from worker.providers.footage import (
-    LocalFootage,
-    Scene,
-    probe_with_ffmpeg,
-)
+from worker.providers.footage import LocalFootage, Scene
 
 FFMPEG = find_ffmpeg()
 KEY = "sekrit-key-123"

@@ -23,7 +23,7 @@ from app.media import probe_media
 from app.settings import Settings, find_ffmpeg
 from app.storyboard import SceneEdit, Storyboard, StoryboardEdit, apply_edit
 from tests.fakes import openai_speech, pexels, pixabay
-from tests.fakes.pexels import FakeVideo, MediaFile
+from tests.fakes.pexels import FRAME, FakeVideo, MediaFile, encode_videos
 from tests.fakes.server import serving
 from tests.integration import test_queue_faults as faults
 from tests.integration.test_queue_faults import MEDIUM_SCRIPT, wait_registered
@@ -54,19 +54,11 @@ CLIPS = [FakeVideo(n, 6, (f"clip-{n}.mp4",), "octopus ocean reef") for n in rang
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaFile]:
-    folder = tmp_path_factory.mktemp("stock")
-    served = {}
-    for clip in CLIPS:
-        name = clip.files[0]
-        subprocess.run(
-            [find_ffmpeg(), "-v", "error", "-f", "lavfi",
-             "-i", f"color=c=0x{clip.video_id * 30:02x}4080:s=288x512:r=30:d=6",
-             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-             str(folder / name)],
-            check=True, timeout=60,
-        )  # fmt: skip
-        served[name] = MediaFile(folder / name, 288, 512)
-    return served
+    return encode_videos(
+        tmp_path_factory.mktemp("stock"),
+        CLIPS,
+        lambda video: f"color=c=0x{video.video_id * 30:02x}4080:{FRAME}:d={video.duration_s}",
+    )
 
 
 @pytest.fixture

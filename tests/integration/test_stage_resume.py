@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import stat
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from app.db.repositories import Repositories
 from app.settings import Settings, find_ffmpeg
 from tests.fakes import openai_speech, pexels, pixabay
-from tests.fakes.pexels import FakeVideo, MediaFile
+from tests.fakes.pexels import FRAME, FakeVideo, MediaFile, encode_videos
 from tests.fakes.server import serving
 from tests.integration import test_queue_faults as faults
 from tests.integration.test_queue_faults import MEDIUM_SCRIPT, wait_registered
@@ -38,19 +37,11 @@ CLIPS = [FakeVideo(n, 4, (f"clip-{n}.mp4",), "octopus ocean") for n in (1, 2, 3)
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaFile]:
-    folder = tmp_path_factory.mktemp("stock")
-    served = {}
-    for clip in CLIPS:
-        name = clip.files[0]
-        subprocess.run(
-            [find_ffmpeg(), "-v", "error", "-f", "lavfi",
-             "-i", f"testsrc2=s=288x512:r=30:d=4,hue=h={clip.video_id * 100}",
-             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-             str(folder / name)],
-            check=True, timeout=60,
-        )  # fmt: skip
-        served[name] = MediaFile(folder / name, 288, 512)
-    return served
+    return encode_videos(
+        tmp_path_factory.mktemp("stock"),
+        CLIPS,
+        lambda video: f"testsrc2={FRAME}:d={video.duration_s},hue=h={video.video_id * 100}",
+    )
 
 
 def render_killed_once(tmp_path: Path, pattern: str = "*video.mp4.part") -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.media import Clip
+from app.media import Clip, file_description
 from app.stock import (
     Rendition,
     choose_rendition,
@@ -25,7 +25,6 @@ from worker.providers.footage import (
     Candidate,
     LocalFootage,
     Scene,
-    file_description,
     words,
 )
 

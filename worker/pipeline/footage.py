@@ -231,7 +231,7 @@ def fetch_chosen(
         report("warning", message)
 
     with httpx.Client(timeout=HTTP_TIMEOUT) as http:
-        providers: dict[str, FootageProvider] = {}
+        providers: dict[str, FootageProvider | None] = {}
         fallback: GeneratedFootage | None = None
         picks = []
         for scene, candidate in zip(scenes, chosen, strict=True):
@@ -244,18 +244,11 @@ def fetch_chosen(
                 continue
             name = candidate.source.lower()
             if name not in providers:
-                if name in STOCK_SITES:
-                    providers[name] = _stock_site(
-                        name, options=options, http=http, size_px=(width_px, height_px),
-                        warn=warn, sleep=sleep, cache=cache,
-                    )  # fmt: skip
-                elif name == LocalFootage.name and options.media_dir is not None:
-                    providers[name] = LocalFootage(
-                        options.media_dir, ffmpeg_exe=ffmpeg_exe, warn=warn
-                    )
-                elif name == UPLOADED and uploads_dir is not None:
-                    providers[name] = LocalFootage(uploads_dir, ffmpeg_exe=ffmpeg_exe, warn=warn)
-            provider = providers.get(name)
+                providers[name] = _chosen_source(
+                    name, options=options, http=http, size_px=(width_px, height_px), warn=warn,
+                    sleep=sleep, cache=cache, ffmpeg_exe=ffmpeg_exe, uploads_dir=uploads_dir,
+                )  # fmt: skip
+            provider = providers[name]
             probed = provider.probe(candidate) if provider is not None else None
             clip = provider.fetch(probed, scene, work_dir=work_dir) if provider and probed else None
             if clip is None:
@@ -270,6 +263,20 @@ def fetch_chosen(
             ranked = Ranked(candidate, relevance=0.0, score=0.0, upscaled=upscaled, recent=False)
             picks.append(Pick(scene, clip, ranked, 1))
         return picks
+
+
+def _chosen_source(
+    name: str, *, options: FootageOptions, http: httpx.Client, size_px: tuple[int, int],
+    warn: Warn, sleep: Sleep, cache: FileCache | None, ffmpeg_exe: str, uploads_dir: Path | None,
+) -> FootageProvider | None:  # fmt: skip
+    """The provider a reviewer's clip of source `name` is fetched from; None when this host has
+    none (a media folder or an uploads folder it lacks)."""
+    if name in STOCK_SITES:
+        return _stock_site(
+            name, options=options, http=http, size_px=size_px, warn=warn, sleep=sleep, cache=cache
+        )
+    folder = {LocalFootage.name: options.media_dir, UPLOADED: uploads_dir}.get(name)
+    return None if folder is None else LocalFootage(folder, ffmpeg_exe=ffmpeg_exe, warn=warn)
 
 
 def _local(media_dir: Path | None, *, ffmpeg_exe: str, warn: Warn) -> LocalFootage | None:

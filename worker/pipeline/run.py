@@ -379,21 +379,15 @@ def _footage(
     report: Report,
 ) -> list[footage.Pick]:
     footage_options = options.footage
-    # The media folder's path is left out (another host's differs): a kept pick whose file is
-    # not there is not used.
-    sources = footage_options.model_dump(
-        mode="json", exclude={"pexels_api_key", "pixabay_api_key", "media_dir"}
-    ) | {"keys": [bool(footage_options.pexels_api_key), bool(footage_options.pixabay_api_key)]}
+    keys = [bool(footage_options.pexels_api_key), bool(footage_options.pixabay_api_key)]
     lengths_s = [round(plan.length_s, 3) for plan in planned]
-    key = cache_key(spec.model_dump(mode="json"), texts, lengths_s, _llm_key(options), sources)
-    kept = stages.load("footage", key, work_dir)
+    key = cache_key(
+        spec.model_dump(mode="json"), texts, lengths_s, _llm_key(options),
+        _footage_settings(options) | {"keys": keys},
+    )  # fmt: skip
+    kept = _kept_picks(stages, key, work_dir, report, recent=recent)
     if kept is not None:
-        restored = [footage.pick_from_record(r, work_dir=work_dir) for r in kept["picks"]]
-        # Not when a local file has gone since, nor when a video finished meanwhile used a clip.
-        used = {pick.chosen.candidate.key for pick in restored if pick and pick.chosen}
-        if all(pick is not None for pick in restored) and not used & recent:
-            report(ProgressEvent("footage", START["footage"], KEPT.format("footage")))
-            return [pick for pick in restored if pick is not None]
+        return kept
     report(ProgressEvent("terms", START["terms"], f"Choosing footage for {len(texts)} scene(s)."))
     search = terms.search_terms(texts, subject=spec.video_subject, llm=llm)
     report(ProgressEvent("footage", START["footage"], f"Finding footage ({spec.footage_source})."))
@@ -445,19 +439,13 @@ def _chosen_footage(
         None if scene.clip is None else storyboard.clips[scene.clip] for scene in storyboard.scenes
     ]
     lengths_s = [round(plan.length_s, 3) for plan in planned]
-    media = options.footage.model_dump(
-        mode="json", exclude={"pexels_api_key", "pixabay_api_key", "media_dir"}
-    )
     key = cache_key(
-        spec.model_dump(mode="json"), texts, lengths_s, media,
+        spec.model_dump(mode="json"), texts, lengths_s, _footage_settings(options),
         [None if clip is None else clip.model_dump(mode="json") for clip in chosen],
     )  # fmt: skip
-    kept = stages.load("footage", key, work_dir)
+    kept = _kept_picks(stages, key, work_dir, report)
     if kept is not None:
-        restored = [footage.pick_from_record(r, work_dir=work_dir) for r in kept["picks"]]
-        if all(pick is not None for pick in restored):
-            report(ProgressEvent("footage", START["footage"], KEPT.format("footage")))
-            return [pick for pick in restored if pick is not None]
+        return kept
     report(ProgressEvent("footage", START["footage"], "Fetching the storyboard's clips."))
 
     def log(level: str, message: str) -> None:
@@ -482,6 +470,33 @@ def _chosen_footage(
         uploads_dir=uploads_dir,
     )
     _keep_footage(stages, key, picks, work_dir)
+    return picks
+
+
+def _footage_settings(options: PipelineOptions) -> dict[str, Any]:
+    """The footage settings a choice depends on. Not the keys, nor the media folder's path
+    (another host's differs: a kept pick whose file is not there is not used)."""
+    return options.footage.model_dump(
+        mode="json", exclude={"pexels_api_key", "pixabay_api_key", "media_dir"}
+    )
+
+
+def _kept_picks(
+    stages: StageStore, key: str, work_dir: Path, report: Report,
+    recent: frozenset[str] = frozenset(),
+) -> list[footage.Pick] | None:  # fmt: skip
+    """An earlier attempt's footage choice with the same inputs, its files back in place; None
+    when there is none, a file of it (a local one) has gone since, or a video that finished
+    meanwhile used one of its clips (`recent`)."""
+    kept = stages.load("footage", key, work_dir)
+    if kept is None:
+        return None
+    restored = [footage.pick_from_record(r, work_dir=work_dir) for r in kept["picks"]]
+    picks = [pick for pick in restored if pick is not None]
+    used = {pick.chosen.candidate.key for pick in picks if pick.chosen is not None}
+    if len(picks) != len(restored) or used & recent:
+        return None
+    report(ProgressEvent("footage", START["footage"], KEPT.format("footage")))
     return picks
 
 

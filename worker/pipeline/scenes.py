@@ -10,14 +10,12 @@ video's scenes run longer).
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 from app.storyboard import MAX_SCENES
+from worker.pipeline.render import FPS  # boundaries fall on the render's frames
 from worker.pipeline.voice import TimedText
-
-FPS = 30  # boundaries fall on the render's frames
 
 
 @dataclass(frozen=True)
@@ -56,14 +54,12 @@ def timed_scenes(
     sentences: list[TimedText], groups: list[tuple[int, int]], *, duration_s: float
 ) -> list[ScenePlan]:
     """The scenes of `groups` (runs of sentence indices) with their times in the voice."""
-    plans = []
-    for number, (first, end) in enumerate(groups):
-        start_s = 0.0 if number == 0 else _frame(sentences[first].start_s)
-        plans.append(ScenePlan(first, end, start_s, duration_s))
+    starts_s = [0.0] + [_frame(sentences[first].start_s) for first, _ in groups[1:]]
+    ends_s = [*starts_s[1:], duration_s]
     return [
-        ScenePlan(plan.first, plan.end, plan.start_s, following.start_s)
-        for plan, following in itertools.pairwise(plans)
-    ] + plans[-1:]
+        ScenePlan(first, end, start_s, end_s)
+        for (first, end), start_s, end_s in zip(groups, starts_s, ends_s, strict=True)
+    ]
 
 
 def _frame(time_s: float) -> float:

@@ -3,9 +3,7 @@ backgrounds are in backgrounds.py, stock sites in stock.py)."""
 
 from __future__ import annotations
 
-import math
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,22 +11,20 @@ from typing import Protocol
 
 from app.media import (
     FOOTAGE_CONTAINERS,
-    SIDEWAYS,
     STILL_CONTAINER_NAMES,
     STILL_CONTAINERS,
     VIDEO_CONTAINER_NAMES,
     Clip,
+    MediaFacts,
+    file_description,
     find_ffprobe,
-    forced_input,
-    probe_media,
+    read_facts,
     sniff_container,
-    still_orientation,
 )
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
 STILL_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 STOP_WORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "or", "the", "to", "with"})
-PROBE_TIMEOUT_S = 30.0
 
 
 Warn = Callable[[str], None]  # a warning for the job's log
@@ -104,22 +100,6 @@ def sidecar_text(video: Path) -> str:
     return ""
 
 
-def file_description(name: str, sidecar: str = "") -> str:
-    """A file name as words ("b-roll_coffee_pour.mov" → "b roll coffee pour"), and its sidecar."""
-    stem = Path(name).stem
-    named = " ".join(re.findall(r"[^\W_]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)))
-    return f"{named}. {sidecar}" if sidecar else named
-
-
-@dataclass(frozen=True)
-class MediaFacts:
-    duration_s: float  # math.inf for a still: it lasts as long as its scene
-    width_px: int
-    height_px: int
-    container: str  # ffmpeg's demuxer for the file: one of VIDEO_CONTAINERS or STILL_CONTAINERS
-    orientation: int = 1  # a still's EXIF orientation; the size above is the upright one
-
-
 class LocalFootage:
     """Videos and stills in a folder (and below), described by their names and sidecar files. A
     still plays for its whole scene, the render moving slowly over it (a Ken Burns move)."""
@@ -181,8 +161,8 @@ class LocalFootage:
         )  # fmt: skip
 
     def _facts(self, path: Path) -> MediaFacts | None:
-        """ffprobe's facts, else ffmpeg's banner (the imageio-ffmpeg wheel ships no ffprobe);
-        None, with a warning, for a file that is neither a video nor a still by its bytes."""
+        """The file's facts (app/media.py's `read_facts`); None, with a warning, for a file that
+        is neither a video nor a still by its bytes."""
         container = sniff_container(path)
         if container is None or container not in FOOTAGE_CONTAINERS:
             what = (
@@ -191,52 +171,6 @@ class LocalFootage:
             )  # fmt: skip
             self._warn(f"local: {path.name} is not {what}; skipped")
             return None
-        found = self._probe(path, container)
-        if found is None or container not in STILL_CONTAINERS:
-            return found
-        orientation = still_orientation(path)  # a phone's portrait photo, stored sideways
-        width_px, height_px = found.width_px, found.height_px
-        if orientation in SIDEWAYS:
-            width_px, height_px = height_px, width_px
-        return replace(found, width_px=width_px, height_px=height_px, orientation=orientation)
-
-    def _probe(self, path: Path, container: str) -> MediaFacts | None:
-        facts = probe_media(path, ffprobe_exe=self._ffprobe_exe, container=container)
-        if facts is None:
-            return probe_with_ffmpeg(path, ffmpeg_exe=self._ffmpeg_exe, container=container)
-        duration_s, width_px, height_px = (
-            facts.get("durationS"), facts.get("widthPx"), facts.get("heightPx")
-        )  # fmt: skip
-        if container in STILL_CONTAINERS:
-            duration_s = math.inf
-        if not duration_s or not width_px or not height_px:
-            return None
-        return MediaFacts(float(duration_s), int(width_px), int(height_px), container)
-
-
-def probe_with_ffmpeg(
-    path: Path, *, ffmpeg_exe: str, container: str | None = None
-) -> MediaFacts | None:
-    """Duration and size from ffmpeg's banner (a still's duration is math.inf); None for a file
-    that is neither a video nor a still. `container`: the file's, when the caller has sniffed it
-    already."""
-    container = container or sniff_container(path)
-    if container is None or container not in FOOTAGE_CONTAINERS:
-        return None
-    try:
-        completed = subprocess.run(
-            [ffmpeg_exe, "-hide_banner", "-nostdin", *forced_input(container, path)],
-            capture_output=True, timeout=PROBE_TIMEOUT_S, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return None
-    banner = completed.stderr.decode("utf-8", "replace")  # exits 1: no output file was named
-    duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", banner)
-    size = re.search(r"Stream #.*?Video: .*?, (\d{2,5})x(\d{2,5})", banner)
-    if size is not None and container in STILL_CONTAINERS:
-        return MediaFacts(math.inf, int(size.group(1)), int(size.group(2)), container)
-    if duration is None or size is None:
-        return None
-    hours, minutes, seconds = duration.groups()
-    duration_s = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    return MediaFacts(duration_s, int(size.group(1)), int(size.group(2)), container)
+        return read_facts(
+            path, container, ffmpeg_exe=self._ffmpeg_exe, ffprobe_exe=self._ffprobe_exe
+        )

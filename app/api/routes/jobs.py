@@ -113,12 +113,17 @@ def check_script(body: GenerateRequest, *, settings: Settings) -> None:
         raise BadRequest(f"publish.{problem}")
 
 
+async def check_song(song: str | None, *, settings: Settings) -> None:
+    """400 for a song that is not in the library."""
+    if song and not await asyncio.to_thread(songs_of(settings).exists, song):
+        raise BadRequest(f"song: no uploaded song is named {song!r}.")
+
+
 async def check_references(
     body: GenerateRequest, *, maker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     """400 for a song or a project that does not exist."""
-    if body.song and not await asyncio.to_thread(songs_of(settings).exists, body.song):
-        raise BadRequest(f"song: no uploaded song is named {body.song!r}.")
+    await check_song(body.song, settings=settings)
     if body.project_id is not None:
         async with maker() as session:
             exists = await ProjectRepository(session).exists(body.project_id)

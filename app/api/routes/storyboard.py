@@ -13,12 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import JobIdDep, JobsDep, SettingsDep, songs_of
+from app.api.deps import JobIdDep, JobsDep, SettingsDep
 from app.api.files import local_file, stored_file
 from app.api.queue_cap import QueueCap
 from app.api.routes import ERRORS, NOT_FOUND
-from app.api.routes.jobs import QUEUE_FULL
-from app.clip_uploads import MIME_TYPES, ClipRefused, is_upload_name, keep_upload, upload_key
+from app.api.routes.jobs import QUEUE_FULL, check_song
+from app.clip_uploads import (
+    MIME_TYPES,
+    ClipRefused,
+    is_upload_name,
+    keep_upload,
+    upload_key,
+    uploads_folder,
+)
 from app.db.models import GenerationJob
 from app.db.repositories import JobRepository
 from app.db.statements import new_job_row
@@ -53,6 +60,10 @@ NOT_IN_REVIEW: dict[int | str, dict[str, object]] = {
 class ClipView(StoryClip):
     key: str = Field(description="what an edit names it by: `<source>:<id>`")
     download_url: str = Field("", exclude=True)  # the worker's business
+
+    @classmethod
+    def of(cls, clip: StoryClip) -> ClipView:
+        return cls(**clip.model_dump(), key=clip_key(clip))
 
 
 class SceneView(BaseModel):
@@ -128,9 +139,7 @@ async def edit_storyboard(
         )
     except EditError as exc:
         raise BadRequest(str(exc)) from None
-    song = VideoSpec.model_validate(payload).song
-    if song and not await asyncio.to_thread(songs_of(settings).exists, song):
-        raise BadRequest(f"song: no uploaded song is named {song!r}.")
+    await check_song(VideoSpec.model_validate(payload).song, settings=settings)
     document = edited.model_dump(mode="json", by_alias=True)
     async with maker.begin() as session:
         jobs = JobRepository(session)
@@ -187,7 +196,7 @@ async def search_footage(
     async with maker.begin() as session:
         await _add_clips(job_id, found, JobRepository(session))
     return FootageFound(
-        clips=[ClipView(**clip.model_dump(), key=clip_key(clip)) for clip in found],
+        clips=[ClipView.of(clip) for clip in found],
         warnings=warnings,
     )
 
@@ -228,12 +237,12 @@ async def upload_clip(
         )  # fmt: skip
     except ClipRefused as exc:
         raise BadRequest(f"file: {exc}") from None
-    served = f"{jobs_path(job.id)}/storyboard/clips/{clip.id}"
+    served = f"/api/jobs/{job.id}/storyboard/clips/{clip.id}"
     still = clip.duration_s == 0
     clip = clip.model_copy(update={"preview_url": served, "thumbnail_url": served if still else ""})
     async with maker.begin() as session:
         await _add_clips(job_id, [clip], JobRepository(session))
-    return ClipUploaded(clip=ClipView(**clip.model_dump(), key=clip_key(clip)))
+    return ClipUploaded(clip=ClipView.of(clip))
 
 
 @router.get(
@@ -256,7 +265,7 @@ async def get_uploaded_clip(
         return await stored_file(
             store, upload_key(job_id, name), request, media_type=mime, filename=name
         )
-    path = settings.data_dir / upload_key(job_id, name)
+    path = uploads_folder(settings.data_dir, job_id) / name
     if not path.is_file():
         raise NotFound("No such clip.")
     return local_file(path, media_type=mime, filename=name)
@@ -418,19 +427,15 @@ async def _with_named_clips(
         return storyboard
     if len({key for _, key in wanted}) > MAX_LOOKUPS:
         raise BadRequest(f"scenes: at most {MAX_LOOKUPS} clips from outside the storyboard at once")
-    clips = dict(storyboard.clips)
+    clips, size_px = dict(storyboard.clips), _frame(job)
     for number, key in wanted:
         if key in clips:
             continue
-        found = await lookup(key, settings=settings, size_px=_frame(job))
+        found = await lookup(key, settings=settings, size_px=size_px)
         if isinstance(found, str):
             raise BadRequest(f"scenes[{number}].clip: {found}")
         clips[key] = found
     return storyboard.model_copy(update={"clips": clips})
-
-
-def jobs_path(job_id: str) -> str:
-    return f"/api/jobs/{job_id}"
 
 
 def _frame(job: GenerationJob) -> tuple[int, int]:
@@ -448,7 +453,7 @@ def _storyboard_of(job: GenerationJob) -> Storyboard:
 
 
 def _view(job: GenerationJob, storyboard: Storyboard) -> StoryboardView:
-    clips = {key: ClipView(**clip.model_dump(), key=key) for key, clip in storyboard.clips.items()}
+    clips = {key: ClipView.of(clip) for key, clip in storyboard.clips.items()}
     spec = VideoSpec.model_validate(job.payload).model_dump(include=set(SPEC_FIELDS), by_alias=True)
     return StoryboardView(
         job_id=job.id,
